@@ -1,0 +1,40 @@
+"""biakit: bioimage analysis from pre-processing to evaluation, classical to deep learning.
+
+Sub-modules are imported lazily, so ``import biakit`` stays fast:
+
+>>> import biakit
+>>> biakit.__version__
+'0.1.0'
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_SUBMODULES = {
+    "axes", "blocks", "config", "data", "io", "measure", "metrics", "model_selection",
+    "pipeline", "postprocess", "preprocess", "segment",
+}
+_ATTRS = {
+    "Pipeline": "biakit.pipeline",
+    "read_image": "biakit.io",
+    "write_image": "biakit.io",
+    "ImageMeta": "biakit.io",
+}
+
+__all__ = ["__version__", *sorted(_ATTRS), *sorted(_SUBMODULES)]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"biakit.{name}")
+    if name in _ATTRS:
+        return getattr(importlib.import_module(_ATTRS[name]), name)
+    raise AttributeError(f"module 'biakit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__
