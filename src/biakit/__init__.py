@@ -15,8 +15,18 @@ from typing import Any
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "axes", "blocks", "config", "data", "io", "measure", "metrics", "model_selection",
-    "pipeline", "postprocess", "preprocess", "segment",
+    "axes",
+    "blocks",
+    "config",
+    "data",
+    "io",
+    "measure",
+    "metrics",
+    "model_selection",
+    "pipeline",
+    "postprocess",
+    "preprocess",
+    "segment",
 }
 _ATTRS = {
     "Pipeline": "biakit.pipeline",

@@ -15,6 +15,7 @@ Examples
 'CYX'
 >>> to_canonical(a, "YXC")[0].shape
 (3, 5, 4)
+
 """
 
 from __future__ import annotations
@@ -47,13 +48,16 @@ def validate_axes(axes: str, ndim: int) -> str:
     ValueError
         If the length differs from ``ndim``, a letter is unknown or repeated,
         or there is no spatial axis.
+
     """
     up = str(axes).upper().replace("S", "C")
     if len(up) != ndim:
         raise ValueError(f"axes {axes!r} has {len(up)} letters but the array has {ndim} dimensions")
     bad = sorted(set(up) - set(CANONICAL))
     if bad:
-        raise ValueError(f"axes {axes!r} has unknown letter(s) {bad}; expected letters from 'TCZYX'")
+        raise ValueError(
+            f"axes {axes!r} has unknown letter(s) {bad}; expected letters from 'TCZYX'"
+        )
     if len(set(up)) != len(up):
         raise ValueError(f"axes {axes!r} repeats a letter")
     if "Y" not in up or "X" not in up:
@@ -68,6 +72,7 @@ def default_axes(ndim: int, *, rgb: bool = False) -> str:
     --------
     >>> default_axes(3), default_axes(3, rgb=True)
     ('ZYX', 'YXC')
+
     """
     if rgb:
         if ndim != 3:
@@ -95,6 +100,7 @@ def to_canonical(array: Any, axes: str) -> tuple[Any, str]:
         Transposed view (NumPy or Dask, as given).
     axes : str
         The new axes, a subsequence of ``TCZYX``.
+
     """
     axes = validate_axes(axes, np.ndim(array))
     order = sorted(range(len(axes)), key=lambda i: CANONICAL.index(axes[i]))
@@ -105,11 +111,12 @@ def to_canonical(array: Any, axes: str) -> tuple[Any, str]:
 
 
 def spatial_ndim(axes: str) -> int:
-    """Number of spatial axes (Z, Y, X) in ``axes``.
+    """Count the spatial axes (Z, Y, X) in ``axes``.
 
     Examples
     --------
     >>> spatial_ndim("TCZYX"), spatial_ndim("YXC")
     (3, 2)
+
     """
     return sum(a in SPATIAL for a in axes.upper())

@@ -45,7 +45,9 @@ class ImageMeta:
     def __post_init__(self) -> None:
         axes = validate_axes(self.axes, len(self.axes))
         object.__setattr__(self, "axes", axes)
-        spacing = (1.0,) * len(axes) if self.spacing is None else tuple(float(s) for s in self.spacing)
+        spacing = (
+            (1.0,) * len(axes) if self.spacing is None else tuple(float(s) for s in self.spacing)
+        )
         if len(spacing) != len(axes):
             raise ValueError(
                 f"spacing {spacing} has {len(spacing)} entries but axes {axes!r} has {len(axes)}"

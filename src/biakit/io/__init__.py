@@ -1,0 +1,40 @@
+"""Reading and writing microscopy images with their axes and physical spacing.
+
+Formats: TIFF (plain, ImageJ hyperstacks, OME-TIFF), PNG/JPEG, NPY, HDF5
+datasets (``file.h5:/group/data``), Zarr arrays and OME-Zarr images (NGFF 0.4
+and 0.5) with their label images. Zarr is read lazily as Dask arrays. Writes are
+atomic (temporary file beside the target, then renamed) and never replace an
+existing file unless ``overwrite=True``.
+
+Examples
+--------
+>>> import tempfile
+>>> from pathlib import Path
+>>> import numpy as np
+>>> from biakit.io import ImageMeta, read_image, write_image
+>>> path = Path(tempfile.mkdtemp()) / "stack.ome.tif"
+>>> write_image(path, np.zeros((3, 16, 16), np.uint16), ImageMeta("ZYX", (2.5, 0.325, 0.325)))
+>>> image, meta = read_image(path)
+>>> meta.axes, meta.spacing
+('ZYX', (2.5, 0.325, 0.325))
+"""
+
+from biakit.io._api import read_image, write_image
+from biakit.io._common import ImageReadError, ImageWriteError
+from biakit.io._labels import read_labels, write_labels
+from biakit.io._meta import ImageMeta
+from biakit.io._paths import list_images, supported_formats
+from biakit.io._zarr import default_chunks
+
+__all__ = [
+    "ImageMeta",
+    "ImageReadError",
+    "ImageWriteError",
+    "default_chunks",
+    "list_images",
+    "read_image",
+    "read_labels",
+    "supported_formats",
+    "write_image",
+    "write_labels",
+]

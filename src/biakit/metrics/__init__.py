@@ -1,0 +1,55 @@
+"""Evaluation metrics: pure functions returning frozen dataclasses.
+
+* pixel: :func:`confusion_metrics` (binary / multi-class confusion matrix, IoU,
+  Dice, precision, recall, ... averaged exactly as scikit-learn).
+* instance: :func:`match_instances` (StarDist-compatible IoU matching),
+  :func:`average_precision`, :func:`ctc_seg`.
+* detection: :func:`match_points` (Hungarian point matching within a tolerance).
+* restoration: :func:`psnr`, :func:`ssim`, :func:`nrmse` (equal to scikit-image)
+  and CARE-style :func:`psnr_care`.
+
+Names are imported lazily, on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_ATTRS = {
+    # instance
+    "match_instances": "instance",
+    "match_instances_dataset": "instance",
+    "InstanceMatching": "instance",
+    "average_precision": "instance",
+    "ctc_seg": "instance",
+    # pixel
+    "ConfusionMetrics": "pixel",
+    "confusion_metrics": "pixel",
+    "confusion_metrics_dataset": "pixel",
+    # detection
+    "DetectionMatching": "detection",
+    "match_points": "detection",
+    "match_points_dataset": "detection",
+    # restoration
+    "RestorationMetrics": "restoration",
+    "psnr": "restoration",
+    "ssim": "restoration",
+    "nrmse": "restoration",
+    "normalize_minmse": "restoration",
+    "psnr_care": "restoration",
+    "restoration_metrics": "restoration",
+}
+
+__all__ = sorted(_ATTRS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ATTRS:
+        module = importlib.import_module(f"biakit.metrics.{_ATTRS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'biakit.metrics' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,140 @@
+"""Pydantic configuration of a classical pipeline, validated at the edge.
+
+A pipeline config in YAML::
+
+    name: nuclei
+    channel: 0              # which channel to segment when the image has several
+    spacing: [2.0, 0.5, 0.5]  # optional override of the file's spacing (Z, Y, X)
+    steps:
+      - step: gaussian
+        sigma: 1.0
+      - step: threshold
+        method: otsu
+      - step: fill_holes
+      - step: split_touching
+    outputs: {labels: true, measurements: true, overlays: true}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from biakit.pipeline._steps import STEPS, params_model, step_names
+
+
+class ConfigError(ValueError):
+    """A pipeline configuration is invalid; the message names the field and what is valid."""
+
+
+class StepConfig(BaseModel):
+    """One step: a registered name and its parameters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    step: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_params(cls, data: Any) -> Any:
+        # Accept the flat YAML form {"step": "gaussian", "sigma": 1.0}.
+        if isinstance(data, str):
+            return {"step": data}
+        if isinstance(data, dict) and "step" in data and "params" not in data:
+            rest = {k: v for k, v in data.items() if k != "step"}
+            return {"step": data["step"], "params": rest}
+        return data
+
+    @model_validator(mode="after")
+    def _check_step(self) -> StepConfig:
+        if self.step not in STEPS:
+            raise ValueError(f"unknown step {self.step!r}; valid steps: {', '.join(step_names())}")
+        model = params_model(self.step)
+        unknown = sorted(set(self.params) - set(model.model_fields))
+        if unknown:
+            valid = ", ".join(model.model_fields) or "(none)"
+            raise ValueError(
+                f"step {self.step!r} has no parameter {', '.join(map(repr, unknown))}; "
+                f"valid: {valid}"
+            )
+        try:
+            model(**self.params)
+        except pydantic.ValidationError as err:
+            first = err.errors()[0]
+            loc = ".".join(str(x) for x in first["loc"])
+            raise ValueError(f"step {self.step!r} parameter {loc!r}: {first['msg']}") from None
+        return self
+
+
+class OutputConfig(BaseModel):
+    """Which files a pipeline run writes per image."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    labels: bool = True
+    measurements: bool = True
+    overlays: bool = True
+
+
+class PipelineConfig(BaseModel):
+    """A classical pipeline: ordered steps plus input and output options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "pipeline"
+    channel: int | None = Field(default=None, ge=0)
+    spacing: tuple[float, ...] | None = None
+    steps: list[StepConfig] = Field(min_length=1)
+    outputs: OutputConfig = Field(default_factory=OutputConfig)
+
+    @field_validator("spacing")
+    @classmethod
+    def _positive_spacing(cls, v: tuple[float, ...] | None) -> tuple[float, ...] | None:
+        if v is not None and (len(v) not in (2, 3) or any(s <= 0 for s in v)):
+            raise ValueError(f"spacing must be 2 or 3 positive numbers (Y, X or Z, Y, X), got {v}")
+        return v
+
+
+def format_validation_error(err: pydantic.ValidationError, source: str) -> str:
+    """One line naming the source, the field and the problem of the first error."""
+    first = err.errors()[0]
+    loc = ".".join(str(x) for x in first["loc"])
+    msg = first["msg"].removeprefix("Value error, ")
+    where = f" at {loc}" if loc else ""
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{source}: invalid config{where}: {msg}{more}"
+
+
+def load_config(path: str | Path) -> PipelineConfig:
+    """Read and validate a YAML pipeline config.
+
+    Raises
+    ------
+    ConfigError
+        Missing file, malformed YAML or an invalid field; the message names
+        the file and the offending field.
+
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err.__class__.__name__}: {err})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping with a 'steps' list at the top level")
+    return parse_config(data, source=str(path))
+
+
+def parse_config(data: dict[str, Any], *, source: str = "config") -> PipelineConfig:
+    """Validate a config given as a dictionary (e.g. parsed YAML)."""
+    try:
+        return PipelineConfig.model_validate(data)
+    except pydantic.ValidationError as err:
+        raise ConfigError(format_validation_error(err, source)) from None
