@@ -23,6 +23,7 @@ _ATTRS = {
     "InstanceMatching": "instance",
     "average_precision": "instance",
     "ctc_seg": "instance",
+    "COCOResult": "instance",
     # pixel
     "ConfusionMetrics": "pixel",
     "confusion_metrics": "pixel",
