@@ -39,10 +39,11 @@ class DemoRow:
 
 COINS_PIPELINE = Pipeline(
     [
-        {"step": "gaussian", "sigma": 2.0},
-        {"step": "threshold", "method": "otsu"},
-        {"step": "closing", "radius": 2},
+        {"step": "gaussian", "sigma": 1.0},
+        {"step": "rolling_ball", "radius": 40},
+        {"step": "threshold", "method": "li"},
         {"step": "fill_holes"},
+        {"step": "opening", "radius": 2},
         {"step": "remove_small_objects", "min_size": 200},
         {"step": "relabel_sequential"},
     ],
@@ -51,12 +52,12 @@ COINS_PIPELINE = Pipeline(
 
 BACKGROUND_PIPELINE = Pipeline(
     [
-        {"step": "rolling_ball", "radius": 25},
-        {"step": "gaussian", "sigma": 1.0},
-        {"step": "threshold", "method": "otsu"},
+        {"step": "gaussian", "sigma": 1.5},
+        {"step": "rolling_ball", "radius": 30},
+        {"step": "threshold", "method": "li"},
         {"step": "fill_holes"},
         {"step": "split_touching"},
-        {"step": "remove_small_objects", "min_size": 20},
+        {"step": "remove_small_objects", "min_size": 30},
         {"step": "relabel_sequential"},
     ],
     name="uneven_background",
@@ -64,6 +65,7 @@ BACKGROUND_PIPELINE = Pipeline(
 
 
 def demo_cases() -> list[tuple[str, Callable[[], tuple], Pipeline]]:
+    """Return the demo cases: name, a maker of (image, truth or None, spacing), pipeline."""
     from biakit.data import sample_image, synthetic_nuclei
 
     def nuclei_2d() -> tuple:
@@ -114,7 +116,8 @@ def iter_demo(output_dir: str | Path, *, overwrite: bool = False) -> Iterator[De
         meta = ImageMeta("ZYX"[-image.ndim :], spacing)
         write_image(out / f"{stem}_labels.tif", result.labels, meta, overwrite=overwrite)
         overlay = out / f"{stem}_overlay.png"
-        write_image(overlay, overlay_labels(image, result.labels), overwrite=overwrite)
+        rgb = overlay_labels(image, result.labels)
+        write_image(overlay, rgb, ImageMeta("YXC", unit="pixel"), overwrite=overwrite)
         table = measure_objects(result.labels, image, spacing=spacing)
         write_table(table, out / f"{stem}_measurements.csv", overwrite=overwrite)
         f1 = acc = miou = None

@@ -205,9 +205,16 @@ def test_existing_target_refused(tmp_path, name):
     assert [p.name for p in tmp_path.iterdir()] == [name]  # no temp / old leftovers
 
 
-def test_missing_parent_folder(tmp_path):
-    path = tmp_path / "no" / "a.tif"
-    with pytest.raises(ImageWriteError, match=named(path) + ".*folder.*does not exist"):
+def test_missing_parent_folder_is_created(tmp_path):
+    path = tmp_path / "no" / "deeper" / "a.tif"
+    write_image(path, IMG)
+    np.testing.assert_array_equal(np.asarray(read_image(path)[0]), IMG)
+
+
+def test_parent_that_is_a_file(tmp_path):
+    (tmp_path / "file").write_text("x")
+    path = tmp_path / "file" / "a.tif"
+    with pytest.raises(ImageWriteError, match=named(path) + ".*cannot create the folder"):
         write_image(path, IMG)
 
 

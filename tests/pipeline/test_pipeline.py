@@ -71,3 +71,12 @@ def test_spacing_length_checked():
 def test_pipeline_without_segmentation_fails_clearly():
     with pytest.raises(PipelineError, match=r"made no mask or labels"):
         Pipeline([{"step": "gaussian", "sigma": 1.0}]).run(np.zeros((8, 8)))
+
+
+def test_labels_step_after_a_mask_labels_connected_components():
+    mask_image = np.zeros((32, 32), np.float32)
+    mask_image[2:6, 2:6] = 1
+    mask_image[20:30, 20:30] = 1
+    result = Pipeline([{"step": "threshold", "method": "otsu"}, "clear_border"]).run(mask_image)
+    assert result.n_objects == 2
+    assert sorted(np.bincount(result.labels.ravel())[1:]) == [16, 100]

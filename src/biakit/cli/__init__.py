@@ -37,9 +37,10 @@ def _root(
 
 
 def _register() -> None:
-    from biakit.cli import _demo, _io, _pipeline
+    from biakit.cli import _demo, _evaluate, _io, _pipeline
 
     app.command("demo")(_demo.demo)
+    app.command("evaluate")(_evaluate.evaluate)
     app.command("info")(_io.info)
     app.command("convert")(_io.convert)
     app.add_typer(_pipeline.pipeline_app, name="pipeline")

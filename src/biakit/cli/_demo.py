@@ -48,7 +48,10 @@ def demo(
             fmt(r.mean_iou),
             f"{r.seconds:.2f}",
         )
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:
+        console.width = 110
+    console.print(table)
     frame = rows_to_frame(rows)
     atomic_write_text(output / "results.csv", frame.to_csv(index=False), overwrite=True)
     typer.echo(f"outputs (labels, overlays, measurements, results.csv) in {output}")

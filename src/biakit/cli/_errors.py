@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from typing import Any
@@ -38,6 +39,8 @@ def _say(message: str) -> None:
 def run_cli(command: Callable[..., Any], args: list[str] | None = None) -> int:
     """Run a click command; return its exit code with user errors printed as one line."""
     debug = bool(os.environ.get("BIAKIT_DEBUG"))
+    if not debug:  # libraries' own log lines would break the one-line error contract
+        logging.getLogger("tifffile").setLevel(logging.CRITICAL)
     try:
         result = command.main(args=args, standalone_mode=False)
     except click.exceptions.Exit as exc:

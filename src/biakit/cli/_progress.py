@@ -20,7 +20,7 @@ def track(items: Iterable[T], total: int, description: str) -> Iterator[T]:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=False) as progress:
+    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
         task = progress.add_task(description, total=total)
         for item in items:
             yield item

@@ -64,7 +64,9 @@ def pair_files(gt: Sequence[Path], pred: Sequence[Path]) -> list[tuple[Path, Pat
         if key not in gt_keys:
             key = _strip_pred_suffix(key)
         if key in pred_keys:
-            raise ValueError(f"two predictions pair with the same ground truth: {pred_keys[key]}, {p}")
+            raise ValueError(
+                f"two predictions pair with the same ground truth: {pred_keys[key]}, {p}"
+            )
         pred_keys[key] = p
     missing_pred = sorted(str(gt_keys[k]) for k in gt_keys.keys() - pred_keys.keys())
     missing_gt = sorted(str(pred_keys[k]) for k in pred_keys.keys() - gt_keys.keys())

@@ -124,16 +124,18 @@ def meta_from_file(path: Path, ndim: int, axes: str | None, **kwargs: Any) -> Im
 
 
 def check_can_write(path: Path, overwrite: bool) -> None:
-    """Refuse an existing target unless ``overwrite``; require an existing parent folder."""
+    """Refuse an existing target unless ``overwrite``; create missing parent folders."""
     if (path.exists() or path.is_symlink()) and not overwrite:
         raise ImageWriteError(
             f"cannot write {str(path)!r}: the file already exists; "
             f"pass overwrite=True to replace it"
         )
-    if not path.parent.is_dir():
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
         raise ImageWriteError(
-            f"cannot write {str(path)!r}: the folder {str(path.parent)!r} does not exist"
-        )
+            f"cannot write {str(path)!r}: cannot create the folder {str(path.parent)!r} ({err})"
+        ) from None
 
 
 def _temp_sibling(path: Path, tag: str) -> Path:

@@ -66,8 +66,11 @@ class StepConfig(BaseModel):
             model(**self.params)
         except pydantic.ValidationError as err:
             first = err.errors()[0]
-            loc = ".".join(str(x) for x in first["loc"])
-            raise ValueError(f"step {self.step!r} parameter {loc!r}: {first['msg']}") from None
+            param = first["loc"][0] if first["loc"] else "?"
+            raise ValueError(
+                f"step {self.step!r} parameter {param!r}: {first['msg']} "
+                f"(got {first.get('input')!r})"
+            ) from None
         return self
 
 

@@ -49,8 +49,10 @@ def iter_run_files(
     an existing output is refused unless ``overwrite``; an output may never
     replace an input.
     """
-    from biakit.io import read_image, write_image
+    from biakit.io import ImageMeta, read_image, write_image
     from biakit.measure import measure_objects, write_table
+
+    RGB = ImageMeta("YXC", unit="pixel")
 
     inputs = [Path(p) for p in inputs]
     output_dir = Path(output_dir)
@@ -69,7 +71,7 @@ def iter_run_files(
             )
             written.append(names["labels"])
         if outputs_cfg.overlays:
-            write_image(names["overlay"], _overlay(result), overwrite=overwrite)
+            write_image(names["overlay"], _overlay(result), RGB, overwrite=overwrite)
             written.append(names["overlay"])
         if outputs_cfg.measurements:
             table = _measure(result, measure_objects, unit=meta.unit)

@@ -196,6 +196,10 @@ def _apply_step(state: dict[str, Any], index: int, cfg: StepConfig, spacing: tup
     field = spec.reads
     if field == "objects":
         field = "labels" if state["labels"] is not None else "mask"
+    if field == "labels" and state["labels"] is None and state["mask"] is not None:
+        from biakit.segment import label  # a labels step after a mask: connected components
+
+        state["labels"] = label(state["mask"])
     data = state[field]
     if data is None:
         raise PipelineError(

@@ -1,0 +1,52 @@
+"""``biakit evaluate``: score a folder of predictions against ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def evaluate(
+    task: Annotated[
+        str, typer.Option("--task", "-t", help="semantic | instance | detection | restoration")
+    ],
+    gt: Annotated[str, typer.Option("--gt", help="Ground-truth folder or glob.")],
+    pred: Annotated[str, typer.Option("--pred", help="Prediction folder or glob.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
+    thresholds: Annotated[
+        str, typer.Option(help="IoU thresholds for instances, comma-separated.")
+    ] = "0.5,0.55,0.6,0.65,0.7,0.75,0.8,0.85,0.9,0.95",
+    average: Annotated[
+        str, typer.Option(help="Semantic averaging: auto | binary | micro | macro | weighted.")
+    ] = "auto",
+    tolerance: Annotated[float, typer.Option(help="Detection distance tolerance.")] = 3.0,
+    data_range: Annotated[
+        float | None, typer.Option(help="Intensity range for PSNR/SSIM of float images.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
+) -> None:
+    """Pair files by name; write per_image.csv, summary.csv and plots; print the summary."""
+    from biakit.evaluation import evaluate_folders
+
+    try:
+        thresh = [float(t) for t in thresholds.split(",") if t.strip()]
+    except ValueError:
+        raise ValueError(
+            f"--thresholds: expected numbers like 0.5,0.75, got {thresholds!r}"
+        ) from None
+    report = evaluate_folders(
+        task,  # type: ignore[arg-type]
+        gt,
+        pred,
+        output,
+        thresholds=thresh,
+        average=average,
+        tolerance=tolerance,
+        data_range=data_range,
+        overwrite=overwrite,
+    )
+    with_index = report.summary.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+    typer.echo(with_index)
+    typer.echo(f"wrote {', '.join(p.name for p in report.files)} to {output}")

@@ -1,0 +1,175 @@
+"""Per-image evaluation rows for each task: semantic, instance, detection, restoration."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_IOU_THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.5, 0.951, 0.05))
+INSTANCE_COLUMNS = (
+    "tp", "fp", "fn", "n_true", "n_pred", "precision", "recall", "accuracy", "f1",
+    "mean_true_score", "mean_matched_score", "panoptic_quality",
+)  # fmt: skip
+
+
+def read_pair(gt_path: Path, pred_path: Path) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
+    """Read a ground-truth / prediction image pair and check their shapes agree."""
+    from biakit.io import read_image
+
+    gt, meta = read_image(gt_path, lazy=False)
+    pred, _ = read_image(pred_path, lazy=False)
+    gt, pred = np.asarray(gt), np.asarray(pred)
+    if gt.shape != pred.shape:
+        raise ValueError(f"shape mismatch: {gt_path} is {gt.shape} but {pred_path} is {pred.shape}")
+    return gt, pred, meta.spatial_spacing
+
+
+def _check_labels(array: np.ndarray, path: Path) -> np.ndarray:
+    if not (np.issubdtype(array.dtype, np.integer) or array.dtype == bool):
+        if not np.all(np.mod(array, 1) == 0):
+            raise ValueError(f"{path}: expected an integer label image, got {array.dtype} values")
+        array = array.astype(np.int64)
+    return array
+
+
+def semantic_rows(pairs: Sequence[tuple[Path, Path]], average: str) -> tuple[pd.DataFrame, Any]:
+    """Confusion metrics per image and pooled over the data set."""
+    from biakit.metrics import confusion_metrics, confusion_metrics_dataset
+
+    arrays = []
+    for gt_path, pred_path in pairs:
+        gt, pred, _ = read_pair(gt_path, pred_path)
+        arrays.append((_check_labels(gt, gt_path), _check_labels(pred, pred_path)))
+    if average == "auto":
+        top = max(max(int(g.max(initial=0)), int(p.max(initial=0))) for g, p in arrays)
+        average = "binary" if top <= 1 else "macro"
+    labels = None
+    if average != "binary":
+        labels = np.unique(np.concatenate([np.unique(a) for pair in arrays for a in pair]))
+    rows = []
+    for (gt_path, pred_path), (gt, pred) in zip(pairs, arrays):
+        m = confusion_metrics(gt, pred, average=average, labels=labels)
+        rows.append({"image": gt_path.name, "prediction": pred_path.name, **m.as_dict()})
+    pooled = confusion_metrics_dataset(arrays, average=average, labels=labels)
+    return pd.DataFrame(rows), pooled
+
+
+def instance_rows(
+    pairs: Sequence[tuple[Path, Path]], thresholds: Sequence[float]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """StarDist-compatible matching per image and threshold, and pooled per threshold."""
+    from biakit.metrics import match_instances, match_instances_dataset
+
+    rows, gts, preds = [], [], []
+    for gt_path, pred_path in pairs:
+        gt, pred, _ = read_pair(gt_path, pred_path)
+        gt, pred = _check_labels(gt, gt_path), _check_labels(pred, pred_path)
+        gts.append(gt)
+        preds.append(pred)
+        for m in match_instances(gt, pred, thresh=list(thresholds)):
+            row = {c: getattr(m, c) for c in INSTANCE_COLUMNS}
+            rows.append({"image": gt_path.name, "thresh": m.thresh, **row})
+    summary = []
+    for m in match_instances_dataset(gts, preds, thresh=list(thresholds)):
+        summary.append({"thresh": m.thresh, **{c: getattr(m, c) for c in INSTANCE_COLUMNS}})
+    return pd.DataFrame(rows), pd.DataFrame(summary)
+
+
+@dataclass(frozen=True)
+class PointPair:
+    """Ground-truth and predicted points of one image."""
+
+    gt_name: str
+    pred_name: str
+    true: np.ndarray
+    pred: np.ndarray
+    classes_true: np.ndarray | None
+    classes_pred: np.ndarray | None
+
+
+def read_points(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read points from a CSV: columns ``z, y, x`` (or ``y, x``) or napari's ``axis-0, ...``.
+
+    An optional ``class`` column gives each point's class.
+    """
+    try:
+        table = pd.read_csv(path, comment="#")
+    except (OSError, ValueError, pd.errors.ParserError) as err:
+        raise ValueError(f"{path}: cannot read points CSV ({err})") from None
+    cols = [c for c in ("z", "y", "x") if c in table.columns]
+    if len(cols) < 2:
+        cols = sorted((c for c in table.columns if str(c).startswith("axis-")), key=str)
+    if len(cols) < 2:
+        raise ValueError(
+            f"{path}: expected point columns 'y', 'x' (and optionally 'z') or 'axis-0', 'axis-1', "
+            f"..., got {list(table.columns)}"
+        )
+    classes = table["class"].to_numpy() if "class" in table.columns else None
+    return table[cols].to_numpy(dtype=float), classes
+
+
+def load_point_pairs(pairs: Sequence[tuple[Path, Path]]) -> list[PointPair]:
+    """Read every ground-truth / prediction point CSV pair once."""
+    loaded = []
+    for gt_path, pred_path in pairs:
+        true, ct = read_points(gt_path)
+        pred, cp = read_points(pred_path)
+        if true.shape[1] != pred.shape[1]:
+            raise ValueError(
+                f"{gt_path} has {true.shape[1]}-D points but {pred_path} has {pred.shape[1]}-D"
+            )
+        loaded.append(PointPair(gt_path.name, pred_path.name, true, pred, ct, cp))
+    return loaded
+
+
+def detection_rows(
+    loaded: Sequence[PointPair], tolerance: float, spacing: Sequence[float] | None
+) -> pd.DataFrame:
+    """Point matching per image at one tolerance."""
+    from biakit.metrics import match_points
+
+    rows = []
+    for pp in loaded:
+        classes = {}
+        if pp.classes_true is not None and pp.classes_pred is not None:
+            classes = {"classes_true": pp.classes_true, "classes_pred": pp.classes_pred}
+        m = match_points(pp.true, pp.pred, tolerance=tolerance, spacing=spacing, **classes)
+        rows.append({"image": pp.gt_name, "prediction": pp.pred_name, **m.as_dict()})
+    return pd.DataFrame(rows)
+
+
+def pooled_counts(frame: pd.DataFrame) -> dict[str, float]:
+    """Precision, recall and F1 from summed TP / FP / FN (0 for an empty denominator)."""
+    tp, fp, fn = (int(frame[c].sum()) for c in ("tp", "fp", "fn"))
+
+    def ratio(a: float, b: float) -> float:
+        return a / b if b else 0.0
+
+    return {
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "precision": ratio(tp, tp + fp),
+        "recall": ratio(tp, tp + fn),
+        "f1": ratio(2 * tp, 2 * tp + fp + fn),
+    }
+
+
+def restoration_rows(pairs: Sequence[tuple[Path, Path]], data_range: float | None) -> pd.DataFrame:
+    """PSNR, SSIM, NRMSE, MSE and MAE per image."""
+    from biakit.metrics import restoration_metrics
+
+    rows = []
+    for gt_path, pred_path in pairs:
+        gt, pred, _ = read_pair(gt_path, pred_path)
+        try:
+            m = restoration_metrics(gt, pred, data_range=data_range)
+        except ValueError as err:
+            raise ValueError(f"{gt_path}: {err} (pass --data-range)") from None
+        rows.append({"image": gt_path.name, "prediction": pred_path.name, **m.as_dict()})
+    return pd.DataFrame(rows)

@@ -1,0 +1,130 @@
+"""Validation and small helpers shared by :mod:`biakit.segment` and :mod:`biakit.postprocess`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+
+def check_image(image: Any, name: str = "image", ndims: tuple[int, ...] = (2, 3)) -> np.ndarray:
+    """Return ``image`` as a real, finite, 2D or 3D NumPy array or raise a clear error."""
+    arr = np.asarray(image)
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{name} must be real-valued, got complex dtype {arr.dtype}")
+    if arr.ndim not in ndims:
+        expected = " or ".join(f"{d}D" for d in ndims)
+        raise ValueError(f"{name} must be {expected}, got an array of shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}); expected at least one pixel")
+    if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values; replace them first")
+    return arr
+
+
+def check_labels(
+    labels: Any, name: str = "labels", ndims: tuple[int, ...] = (2, 3)
+) -> tuple[np.ndarray, bool]:
+    """Validate a label image or a boolean mask.
+
+    Returns
+    -------
+    labels : ndarray
+        The integer label image (a boolean mask is returned as is).
+    is_mask : bool
+        True when the input was a boolean mask.
+    """
+    arr = np.asarray(labels)
+    if arr.dtype == np.bool_:
+        if arr.ndim not in ndims:
+            expected = " or ".join(f"{d}D" for d in ndims)
+            raise ValueError(f"{name} must be {expected}, got an array of shape {arr.shape}")
+        return arr, True
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(
+            f"{name} must be an integer label image or a boolean mask, got dtype {arr.dtype}"
+        )
+    if arr.ndim not in ndims:
+        expected = " or ".join(f"{d}D" for d in ndims)
+        raise ValueError(f"{name} must be {expected}, got an array of shape {arr.shape}")
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"{name} has negative values (min {arr.min()}); expected 0 = background")
+    return arr, False
+
+
+def check_spacing(spacing: float | Sequence[float] | None, ndim: int) -> tuple[float, ...]:
+    """Return one positive, finite spacing per axis (all 1.0 when ``spacing`` is None)."""
+    if spacing is None:
+        return (1.0,) * ndim
+    sp = np.atleast_1d(np.asarray(spacing, dtype=float))
+    if sp.ndim != 1 or sp.size not in (1, ndim):
+        raise ValueError(
+            f"spacing must be a number or one value per axis ({ndim}), got {spacing!r}"
+        )
+    if not np.all(np.isfinite(sp)) or np.any(sp <= 0):
+        raise ValueError(f"spacing must be positive and finite, got {spacing!r}")
+    return tuple(float(s) for s in np.broadcast_to(sp, (ndim,)))
+
+
+def check_connectivity(connectivity: Any, ndim: int) -> int:
+    """Validate a connectivity (1 = face neighbours ... ``ndim`` = all neighbours)."""
+    if isinstance(connectivity, bool) or not isinstance(connectivity, int | np.integer):
+        raise TypeError(f"connectivity must be an int, got {type(connectivity).__name__}")
+    if not 1 <= connectivity <= ndim:
+        raise ValueError(
+            f"connectivity must be between 1 and {ndim} for a {ndim}D image, got {connectivity}"
+        )
+    return int(connectivity)
+
+
+def check_number(value: Any, name: str, *, minimum: float = 0.0, inclusive: bool = True) -> float:
+    """Validate a real number ``>= minimum`` (or ``> minimum`` when not ``inclusive``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    ok = value >= minimum if inclusive else value > minimum
+    if not np.isfinite(value) or not ok:
+        relation = ">=" if inclusive else ">"
+        raise ValueError(f"{name} must be a finite number {relation} {minimum}, got {value}")
+    return float(value)
+
+
+def ellipsoid_footprint(radius: float, spacing: Sequence[float]) -> np.ndarray:
+    """Boolean ball of physical ``radius`` sampled on a grid of the given ``spacing``.
+
+    Examples
+    --------
+    >>> ellipsoid_footprint(1.0, (1.0, 1.0)).astype(int)
+    array([[0, 1, 0],
+           [1, 1, 1],
+           [0, 1, 0]])
+    """
+    sp = np.asarray(spacing, dtype=float)
+    half = np.floor(radius / sp + 1e-9).astype(int)
+    grids = np.ogrid[tuple(slice(-h, h + 1) for h in half)]
+    dist2 = sum((g * s) ** 2 for g, s in zip(grids, sp))
+    return np.asarray(dist2 <= radius**2 + 1e-9)
+
+
+def footprint_halo(radius: float, spacing: Sequence[float]) -> tuple[int, ...]:
+    """Half-size in pixels, per axis, of :func:`ellipsoid_footprint`."""
+    sp = np.asarray(spacing, dtype=float)
+    return tuple(int(h) for h in np.floor(radius / sp + 1e-9))
+
+
+def object_sizes(labels: np.ndarray) -> np.ndarray:
+    """Pixel count of every label id ``0 .. labels.max()`` (vectorised)."""
+    return np.bincount(labels.ravel().astype(np.intp, copy=False), minlength=1)
+
+
+def crop_slices(
+    obj_slice: tuple[slice, ...], pad: Sequence[int], shape: Sequence[int]
+) -> tuple[slice, ...]:
+    """Grow a bounding box by ``pad`` pixels per axis, clipped to the image ``shape``."""
+    return tuple(
+        slice(max(s.start - p, 0), min(s.stop + p, n)) for s, p, n in zip(obj_slice, pad, shape)
+    )

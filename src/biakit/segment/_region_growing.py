@@ -1,0 +1,175 @@
+"""Seeded region growing (Adams & Bischof 1994) with a priority queue."""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from biakit.blocks import GLOBAL, declare_halo
+from biakit.segment._common import check_connectivity, check_image, check_number
+
+
+def _seed_labels(seeds: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """Seed label image from a label image, a boolean mask or a list of points."""
+    arr = np.asarray(seeds)
+    if arr.shape == shape and (arr.dtype == np.bool_ or np.issubdtype(arr.dtype, np.integer)):
+        if arr.dtype == np.bool_:
+            return ndi.label(arr)[0].astype(np.int64)
+        if arr.size and arr.min() < 0:
+            raise ValueError(f"seeds has negative values (min {arr.min()}); expected 0 = no seed")
+        return arr.astype(np.int64)
+    if arr.ndim != 2 or arr.shape[1] != len(shape) or arr.shape[0] == 0:
+        raise ValueError(
+            f"seeds must be a label image of shape {shape} or a non-empty list of "
+            f"{len(shape)}D points (shape (n, {len(shape)})); got an array of shape {arr.shape}"
+        )
+    pts = np.round(arr).astype(np.int64)
+    if np.any(pts < 0) or np.any(pts >= np.asarray(shape)):
+        raise ValueError(f"seeds has points outside the image of shape {shape}")
+    out = np.zeros(shape, dtype=np.int64)
+    out[tuple(pts.T)] = np.arange(1, len(pts) + 1)
+    return out
+
+
+def _neighbour_offsets(padded_shape: tuple[int, ...], connectivity: int) -> list[int]:
+    struct = ndi.generate_binary_structure(len(padded_shape), connectivity)
+    strides = np.cumprod((1, *padded_shape[::-1]))[:-1][::-1]
+    centre = np.ones(len(padded_shape), dtype=int)
+    return [
+        int(np.dot(np.asarray(o) - centre, strides))
+        for o in np.argwhere(struct)
+        if np.any(o != centre)
+    ]
+
+
+@declare_halo(GLOBAL)
+def region_growing(
+    image: Any,
+    seeds: Any,
+    *,
+    tolerance: float | None = None,
+    connectivity: int = 1,
+    max_size: int | None = None,
+) -> np.ndarray:
+    """Seeded region growing: regions absorb their most similar neighbours first.
+
+    Every seed region keeps its running mean intensity. Pixels bordering a
+    region wait in one priority queue keyed by ``|I(x) - mean(region)|``,
+    computed when the region first queues them (Adams & Bischof's sequentially
+    sorted list); the most similar candidate over all regions is taken next, so
+    where two regions compete for a pixel the one it resembles more wins (ties:
+    lower flat index, then lower label id). A candidate joins only if it is
+    still within ``tolerance`` of the region's *current* mean; a rejected pixel
+    is queued again when another of its neighbours joins the region.
+
+    Parameters
+    ----------
+    image : ndarray
+        2D or 3D grayscale image.
+    seeds : ndarray or sequence of points
+        Label image of seeds (0 = none; each id is one region; a boolean mask
+        gives one seed per connected component) or an ``(n, ndim)`` list of
+        pixel coordinates (point ``i`` becomes label ``i + 1``).
+    tolerance : float, optional
+        Largest intensity difference to the region mean for a pixel to join.
+        ``None`` grows until every reachable pixel is assigned (classic SRG).
+    connectivity : int
+        1 = face neighbours, ``ndim`` = all neighbours.
+    max_size : int, optional
+        A region stops growing once it has this many pixels.
+
+    Returns
+    -------
+    labels : ndarray of int32
+        Seed ids; pixels not reached stay 0.
+
+    Notes
+    -----
+    A pure-Python heap loop (no compiled extension): about 0.6 s for a
+    512 x 512 image, 3.5 s for 1024 x 1024 (one core).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.array([[1, 1, 5, 5], [1, 1, 5, 9]], dtype=float)
+    >>> region_growing(image, [(0, 0), (0, 3)], tolerance=1.0)
+    array([[1, 1, 2, 2],
+           [1, 1, 2, 0]], dtype=int32)
+    """
+    img = check_image(image).astype(np.float64)
+    conn = check_connectivity(connectivity, img.ndim)
+    tol = np.inf if tolerance is None else check_number(tolerance, "tolerance")
+    if max_size is not None and (
+        isinstance(max_size, bool) or not isinstance(max_size, int | np.integer) or max_size < 1
+    ):
+        raise ValueError(f"max_size must be a positive int or None, got {max_size!r}")
+    limit = np.inf if max_size is None else int(max_size)
+    seed_lab = _seed_labels(seeds, img.shape)
+    lab_p = np.pad(seed_lab, 1, constant_values=-1)
+    offsets = _neighbour_offsets(lab_p.shape, conn)
+    n = int(seed_lab.max())
+    flat = lab_p.ravel()
+    vals = np.pad(img, 1).ravel()
+    seeded = np.flatnonzero(flat > 0)
+    sums = np.bincount(flat[seeded], weights=vals[seeded], minlength=n + 1).tolist()
+    counts = np.bincount(flat[seeded], minlength=n + 1).tolist()
+    lab = flat.tolist()
+    im = vals.tolist()
+    _grow(lab, im, sums, counts, seeded.tolist(), offsets, tol, limit)
+    out = np.asarray(lab, dtype=np.int32).reshape(lab_p.shape)
+    return np.ascontiguousarray(out[(slice(1, -1),) * img.ndim])
+
+
+def _grow(
+    lab: list[int],
+    im: list[float],
+    sums: list[float],
+    counts: list[int],
+    seeded: list[int],
+    offsets: list[int],
+    tol: float,
+    limit: float,
+) -> None:
+    """Priority-queue growth, in place on the flat padded label list ``lab``.
+
+    Heap entries are ``(difference, pixel * n_regions + region)``; ``queued``
+    remembers the last region that queued a pixel so it is not queued twice.
+    """
+    n_regions = len(counts)
+    heap: list[tuple[float, int]] = []
+    queued = [0] * len(lab)
+    push, pop = heapq.heappush, heapq.heappop
+    for i in seeded:
+        r = lab[i]
+        mean = sums[r] / counts[r]
+        for off in offsets:
+            j = i + off
+            if lab[j] == 0 and queued[j] != r:
+                d = abs(im[j] - mean)
+                if d <= tol:
+                    queued[j] = r
+                    heap.append((d, j * n_regions + r))
+    heapq.heapify(heap)
+    while heap:
+        d, code = pop(heap)
+        j, r = divmod(code, n_regions)
+        if lab[j] != 0 or counts[r] >= limit:
+            continue
+        v = im[j]
+        if abs(v - sums[r] / counts[r]) > tol:
+            queued[j] = 0  # may be queued again when another neighbour joins
+            continue
+        lab[j] = r
+        total, count = sums[r] + v, counts[r] + 1
+        sums[r], counts[r] = total, count
+        mean = total / count
+        for off in offsets:
+            k = j + off
+            if lab[k] == 0 and queued[k] != r:
+                d = abs(im[k] - mean)
+                if d <= tol:
+                    queued[k] = r
+                    push(heap, (d, k * n_regions + r))
