@@ -64,3 +64,29 @@ def test_wrong_halo_length_refused():
 
     with pytest.raises(ValueError, match=r"halo of bad has 1 entries for a 2-D block"):
         get_halo(bad, 2)
+
+
+@pytest.mark.parametrize(
+    ("shape", "block", "halo"), [((37, 50), (16, 16), (4, 4)), ((9, 20, 21), (4, 8, 8), (2, 5, 5))]
+)
+def test_iter_blocks_reproduces_whole_image(shape, block, halo):
+    from biakit.blocks import iter_blocks
+
+    image = np.random.default_rng(2).random(shape).astype(np.float32)
+    sigma = min(halo) / 4
+    out = np.full(shape, np.nan, np.float32)
+    count = np.zeros(shape, int)
+    for b in iter_blocks(shape, block, halo):
+        out[b.write] = smooth(image[b.read], sigma=sigma)[b.crop]
+        count[b.write] += 1
+    assert np.all(count == 1)
+    np.testing.assert_allclose(out, smooth(image, sigma=sigma), atol=1e-6)
+
+
+def test_iter_blocks_errors():
+    from biakit.blocks import iter_blocks
+
+    with pytest.raises(ValueError, match=r"need the same length"):
+        list(iter_blocks((4, 4), (2,), (0, 0)))
+    with pytest.raises(ValueError, match=r"block_shape must be >= 1"):
+        list(iter_blocks((4, 4), (0, 2), (0, 0)))

@@ -27,7 +27,9 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeVar
 
 import numpy as np
@@ -202,3 +204,60 @@ def apply_blockwise(
         dtype=meta_dtype,
         trim=True,
     )
+
+
+@dataclass(frozen=True)
+class Block:
+    """One block of a block-wise computation.
+
+    Attributes
+    ----------
+    read : tuple of slice
+        Region of the input to read: the block plus its halo, clipped to the image.
+    write : tuple of slice
+        Region of the output this block owns (blocks tile the image exactly once).
+    crop : tuple of slice
+        Where ``write`` lies inside the ``read`` region.
+    """
+
+    read: tuple[slice, ...]
+    write: tuple[slice, ...]
+    crop: tuple[slice, ...]
+
+
+def iter_blocks(
+    shape: Sequence[int], block_shape: Sequence[int], halo: Sequence[int]
+) -> Iterator[Block]:
+    """Tile ``shape`` into blocks and give each the halo it needs.
+
+    Reading ``image[block.read]``, computing, and writing ``result[block.crop]``
+    into ``out[block.write]`` reproduces the whole-image result for any
+    operation whose context is within ``halo`` (at the image border the
+    operation's own boundary rule applies, exactly as on the whole image).
+    Works for NumPy, Dask, Zarr and HDF5 arrays alike.
+
+    Examples
+    --------
+    >>> blocks = list(iter_blocks((10, 10), (4, 10), (2, 2)))
+    >>> [b.write[0] for b in blocks]
+    [slice(0, 4, None), slice(4, 8, None), slice(8, 10, None)]
+    >>> blocks[1].read[0], blocks[1].crop[0]
+    (slice(2, 10, None), slice(2, 6, None))
+    """
+    shape, block_shape, halo = tuple(shape), tuple(block_shape), tuple(halo)
+    if not len(shape) == len(block_shape) == len(halo):
+        raise ValueError(
+            f"shape {shape}, block_shape {block_shape} and halo {halo} need the same length"
+        )
+    if any(b < 1 for b in block_shape) or any(h < 0 for h in halo):
+        raise ValueError(f"block_shape must be >= 1 and halo >= 0, got {block_shape}, {halo}")
+    starts = [range(0, n, b) for n, b in zip(shape, block_shape)]
+    for corner in itertools.product(*starts):
+        read, write, crop = [], [], []
+        for start, n, b, h in zip(corner, shape, block_shape, halo):
+            stop = min(start + b, n)
+            lo, hi = max(start - h, 0), min(stop + h, n)
+            read.append(slice(lo, hi))
+            write.append(slice(start, stop))
+            crop.append(slice(start - lo, stop - lo))
+        yield Block(tuple(read), tuple(write), tuple(crop))

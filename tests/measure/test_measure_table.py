@@ -47,11 +47,24 @@ def test_write_table_plain_frame_infers_units(tmp_path):
     assert meta["columns"] == {"label": "", "volume": "pixel^3", "custom": "note"}
 
 
-def test_write_table_errors(tmp_path, table):
+def test_write_table_errors(tmp_path):
     with pytest.raises(TypeError, match=r"df must be a pandas\.DataFrame, got dict"):
         write_table({"a": [1]}, tmp_path / "x.csv")
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        write_table(table, tmp_path / "missing" / "x.csv")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_table_creates_missing_folders(tmp_path, table):
+    path = write_table(table, tmp_path / "new" / "deeper" / "x.csv")
+    assert len(pd.read_csv(path)) == 3
+    assert sorted(p.name for p in path.parent.iterdir()) == ["x.csv", "x.units.json"]
+
+
+def test_write_table_refuses_existing_sidecar(tmp_path, table):
+    path = tmp_path / "cells.csv"
+    sidecar_path(path).write_text("{}")
+    with pytest.raises(FileExistsError, match=r"cells\.units\.json already exists"):
+        write_table(table, path)
+    assert not path.exists() and sidecar_path(path).read_text() == "{}"
 
 
 def test_summarize(table):

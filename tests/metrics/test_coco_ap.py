@@ -8,9 +8,6 @@ Numbers marked "pycocotools" were printed by pycocotools 2.0.11's COCOeval
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -18,19 +15,6 @@ from biakit.metrics import average_precision
 from biakit.metrics.instance import COCOResult
 
 AREAS = {"all": (0, 1e10), "small": (0, 50), "medium": (50, 150), "large": (150, 1e10)}
-
-
-def _load_label_helpers():
-    """Import the sibling helper module (pytest runs with --import-mode=importlib)."""
-    path = Path(__file__).with_name("_instance_labels.py")
-    spec = importlib.util.spec_from_file_location("_biakit_test_instance_labels", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_labels = _load_label_helpers()
-coins_pair, random_label_pair = _labels.coins_pair, _labels.random_label_pair
 
 
 def squares(*boxes, shape=(40, 40)):
@@ -122,7 +106,7 @@ PYCOCOTOOLS = {  # ap, ap50, ap75, [all, small, medium, large], ar
 
 
 @pytest.mark.parametrize("name", list(PYCOCOTOOLS))
-def test_equals_pycocotools(name):
+def test_equals_pycocotools(name, coins_pair, random_label_pair):
     seeds = {"seed3": [3], "seeds4_6": [4, 5, 6], "seed8_3d": [8], "coins": [0]}[name]
     trues, preds, scores = [], [], []
     for seed in seeds:
@@ -143,7 +127,7 @@ def test_equals_pycocotools(name):
     assert got == pytest.approx(by_area, abs=1e-8, nan_ok=True)
 
 
-def test_scores_as_mapping_equal_array():
+def test_scores_as_mapping_equal_array(random_label_pair):
     t, p = random_label_pair(3)
     labels = np.unique(p[p > 0])
     sc = np.random.default_rng(0).random(len(labels))

@@ -7,9 +7,6 @@ Reference numbers marked "StarDist" were printed by StarDist 0.9.2's
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
@@ -21,19 +18,6 @@ FIELDS = (
     "tp", "fp", "fn", "precision", "recall", "accuracy", "f1", "n_true", "n_pred",
     "mean_true_score", "mean_matched_score", "panoptic_quality",
 )  # fmt: skip
-
-
-def _load_label_helpers():
-    """Import the sibling helper module (pytest runs with --import-mode=importlib)."""
-    path = Path(__file__).with_name("_instance_labels.py")
-    spec = importlib.util.spec_from_file_location("_biakit_test_instance_labels", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_labels = _load_label_helpers()
-coins_pair, random_label_pair = _labels.coins_pair, _labels.random_label_pair
 
 
 def values(m: InstanceMatching) -> list[float]:
@@ -203,7 +187,7 @@ STARDIST = {  # (case, criterion, thresh): tp fp fn precision recall accuracy f1
 }  # fmt: skip
 
 
-def case(name):
+def case(name, coins_pair, random_label_pair):
     if name == "coins":
         return coins_pair()
     if name == "seed5_3d":
@@ -212,8 +196,9 @@ def case(name):
 
 
 @pytest.mark.parametrize(("name", "criterion", "thresh"), list(STARDIST))
-def test_equals_stardist_fixtures(name, criterion, thresh):
-    m = match_instances(*case(name), thresh=thresh, criterion=criterion)
+def test_equals_stardist_fixtures(name, criterion, thresh, coins_pair, random_label_pair):
+    pair = case(name, coins_pair, random_label_pair)
+    m = match_instances(*pair, thresh=thresh, criterion=criterion)
     assert values(m) == pytest.approx(STARDIST[name, criterion, thresh], abs=1e-6)
 
 
@@ -226,7 +211,7 @@ def test_equals_stardist_fixtures(name, criterion, thresh):
                 0.1703987569, 0.6238907738, 0.167051134]),
     ],
 )  # fmt: skip
-def test_dataset_equals_stardist(by_image, expected):
+def test_dataset_equals_stardist(by_image, expected, random_label_pair):
     pairs = [random_label_pair(s) for s in (3, 7, 11)]
     m = match_instances_dataset(*zip(*pairs), thresh=0.5, by_image=by_image)
     assert m.by_image is by_image
@@ -260,7 +245,7 @@ def dense_reference(y_true, y_pred, thresh, criterion):
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_random_pairs_equal_dense_reference(seed):
+def test_random_pairs_equal_dense_reference(seed, random_label_pair):
     shape, n = ((12, 24, 24), 30) if seed % 3 == 0 else ((48, 48), 20)
     y_true, y_pred = random_label_pair(100 + seed, shape, n)
     threshs = [0.0, 0.1, 0.3, 0.5, 0.7, 0.9]
@@ -273,7 +258,7 @@ def test_random_pairs_equal_dense_reference(seed):
             assert m.mean_true_score == pytest.approx(mts, abs=1e-6)
 
 
-def test_sparse_solver_for_large_components_equals_dense(monkeypatch):
+def test_sparse_solver_for_large_components_equals_dense(monkeypatch, random_label_pair):
     pairs = [random_label_pair(s) for s in range(20, 26)]
     kwargs = {"thresh": [0.0, 0.2, 0.5], "criterion": "iot"}
     dense = [match_instances(t, p, **kwargs) for t, p in pairs]

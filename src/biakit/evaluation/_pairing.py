@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-PRED_SUFFIXES = ("_labels", "_pred", "_prediction", "_mask", "_points")
+PRED_SUFFIXES = ("_labels", "_pred", "_prediction", "_mask", "_points", "_scribbles")
 
 
 def file_key(path: Path) -> str:

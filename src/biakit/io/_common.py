@@ -110,6 +110,17 @@ def check_write_input(path: Path, array: Any, meta: ImageMeta | None) -> ImageMe
     return meta
 
 
+def compression_key(path: Path, compression: Any, choices: list[str], fmt: str) -> str:
+    """Return ``compression`` lower-cased (``None`` -> ``"none"``) if it is one of ``choices``."""
+    key = "none" if compression is None else str(compression).lower()
+    if key not in choices:
+        raise ImageWriteError(
+            f"cannot write {str(path)!r}: compression {compression!r} is not available for {fmt}; "
+            f"expected one of {choices} or None"
+        )
+    return key
+
+
 def meta_from_file(path: Path, ndim: int, axes: str | None, **kwargs: Any) -> ImageMeta:
     """Build an :class:`ImageMeta` for a file, raising :class:`ImageReadError` on bad metadata."""
     if ndim not in SUPPORTED_NDIM:

@@ -10,7 +10,13 @@ from typing import Any
 import h5py
 import numpy as np
 
-from biakit.io._common import ImageReadError, ImageWriteError, meta_from_file, normalize_unit
+from biakit.io._common import (
+    ImageReadError,
+    ImageWriteError,
+    compression_key,
+    meta_from_file,
+    normalize_unit,
+)
 from biakit.io._meta import ImageMeta
 
 DEFAULT_DATASET = "data"
@@ -92,13 +98,7 @@ def _axes_from_attrs(attrs: dict[str, Any], ndim: int) -> tuple[str | None, Any]
 
 def h5_compression(path: Path, compression: str | None) -> str | None:
     """Map a ``compression`` argument to an h5py filter name."""
-    key = "none" if compression is None else str(compression).lower()
-    if key not in _H5_COMPRESSION:
-        raise ImageWriteError(
-            f"cannot write {str(path)!r}: compression {compression!r} is not available for HDF5; "
-            f"expected one of {sorted(_H5_COMPRESSION)} or None"
-        )
-    return _H5_COMPRESSION[key]
+    return _H5_COMPRESSION[compression_key(path, compression, sorted(_H5_COMPRESSION), "HDF5")]
 
 
 def write_hdf5(

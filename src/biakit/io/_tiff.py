@@ -11,7 +11,7 @@ import tifffile
 from biakit.axes import CANONICAL
 from biakit.io._common import (
     ImageReadError,
-    ImageWriteError,
+    compression_key,
     meta_from_file,
     normalize_unit,
     unit_to_micrometers,
@@ -155,13 +155,7 @@ def _plain_meta(tif: tifffile.TiffFile, raw_axes: str) -> tuple[Any, ...]:
 
 
 def _tiff_compression(path: Path, compression: str | None) -> str | None:
-    key = "none" if compression is None else str(compression).lower()
-    if key not in _TIFF_COMPRESSION:
-        raise ImageWriteError(
-            f"cannot write {str(path)!r}: compression {compression!r} is not available for TIFF; "
-            f"expected one of {sorted(_TIFF_COMPRESSION)} or None"
-        )
-    return _TIFF_COMPRESSION[key]
+    return _TIFF_COMPRESSION[compression_key(path, compression, sorted(_TIFF_COMPRESSION), "TIFF")]
 
 
 def _reorder(array: np.ndarray, meta: ImageMeta, order: str) -> tuple[np.ndarray, str, bool]:

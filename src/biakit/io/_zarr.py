@@ -9,7 +9,13 @@ import dask.array as da
 import numpy as np
 import zarr
 
-from biakit.io._common import ImageReadError, ImageWriteError, meta_from_file, normalize_unit
+from biakit.io._common import (
+    ImageReadError,
+    ImageWriteError,
+    compression_key,
+    meta_from_file,
+    normalize_unit,
+)
 from biakit.io._meta import ImageMeta
 from biakit.io._ngff import (
     NGFF_VERSIONS,
@@ -107,12 +113,7 @@ def read_zarr(path: Path, *, lazy: bool, level: int) -> tuple[Any, ImageMeta]:
 
 
 def _compressors(path: Path, compression: str | None, zarr_format: int) -> Any:
-    key = "none" if compression is None else str(compression).lower()
-    if key not in _ZARR_COMPRESSION:
-        raise ImageWriteError(
-            f"cannot write {str(path)!r}: compression {compression!r} is not available for Zarr; "
-            f"expected one of {list(_ZARR_COMPRESSION)} or None"
-        )
+    key = compression_key(path, compression, list(_ZARR_COMPRESSION), "Zarr")
     if key in ("default", "none"):
         return "auto" if key == "default" else None
     if zarr_format == 2:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from biakit._atomic import atomic_path
 from biakit.measure._columns import column_units
 
 
@@ -19,15 +18,9 @@ def sidecar_path(path: str | Path) -> Path:
     return Path(path).with_suffix(".units.json")
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _atomic_write_text(path: Path, text: str, overwrite: bool) -> None:
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        tmp.write_text(text, encoding="utf-8", newline="")
 
 
 def write_table(
@@ -40,7 +33,8 @@ def write_table(
     """Write a measurement table to CSV atomically, with a JSON sidecar of units.
 
     The CSV is written to a temporary file in the same folder and renamed over
-    ``path`` (readers never see a half-written file). Units per column go to
+    ``path`` (readers never see a half-written file); missing parent folders
+    are created. Units per column go to
     ``<stem>.units.json`` beside it (see :func:`sidecar_path`), taken from
     ``units``, else ``df.attrs["units"]`` (set by ``measure_objects``), else
     inferred from known column names with ``df.attrs.get("unit", "pixel")``.
@@ -50,7 +44,7 @@ def write_table(
     df : pandas.DataFrame
         Table, e.g. from :func:`measure_objects`.
     path : str or Path
-        Destination CSV file; its folder must exist.
+        Destination CSV file.
     overwrite : bool
         Replace an existing file (and its sidecar).
     units : dict, optional
@@ -67,8 +61,6 @@ def write_table(
         If ``df`` is not a DataFrame.
     FileExistsError
         If ``path`` or its sidecar exists and ``overwrite`` is False.
-    FileNotFoundError
-        If the destination folder does not exist.
 
     Examples
     --------
@@ -85,8 +77,6 @@ def write_table(
         raise TypeError(f"df must be a pandas.DataFrame, got {type(df).__name__}")
     path = Path(path)
     side = sidecar_path(path)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"path {path}: folder {path.parent} does not exist")
     for p in (path, side):
         if p.exists() and not overwrite:
             raise FileExistsError(f"path {p} already exists; pass overwrite=True to replace it")
@@ -101,8 +91,8 @@ def write_table(
         "spacing": list(df.attrs["spacing"]) if "spacing" in df.attrs else None,
         "columns": {str(c): resolved.get(str(c), "") for c in df.columns},
     }
-    _atomic_write_text(path, df.to_csv(index=False, lineterminator="\n"))
-    _atomic_write_text(side, json.dumps(meta, indent=2) + "\n")
+    _atomic_write_text(path, df.to_csv(index=False, lineterminator="\n"), overwrite)
+    _atomic_write_text(side, json.dumps(meta, indent=2) + "\n", overwrite)
     return path
 
 

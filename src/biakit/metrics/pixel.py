@@ -64,6 +64,11 @@ _RATES = {  # name: (numerator counts, denominator counts)
 }
 
 
+def _alias(name: str, doc: str | None = None) -> Any:
+    """Read-only property returning the field ``name`` (a metric's other name)."""
+    return property(lambda self: getattr(self, name), doc=doc or f"Alias of ``{name}``.")
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class ConfusionMetrics:
     """Confusion-matrix metrics of a label image pair (see module docstring).
@@ -115,30 +120,11 @@ class ConfusionMetrics:
     per_class: dict[str, np.ndarray]
     zero_division: float
 
-    @property
-    def recall(self) -> float:
-        """Alias of ``tpr``."""
-        return self.tpr
-
-    @property
-    def sensitivity(self) -> float:
-        """Alias of ``tpr``."""
-        return self.tpr
-
-    @property
-    def specificity(self) -> float:
-        """Alias of ``tnr``."""
-        return self.tnr
-
-    @property
-    def dice(self) -> float:
-        """Dice coefficient, identical to ``f1``."""
-        return self.f1
-
-    @property
-    def jaccard(self) -> float:
-        """Alias of ``iou``."""
-        return self.iou
+    recall = _alias("tpr")
+    sensitivity = _alias("tpr")
+    specificity = _alias("tnr")
+    dice = _alias("f1", "Dice coefficient, identical to ``f1``.")
+    jaccard = _alias("iou")
 
     def as_dict(self) -> dict[str, float]:
         """Return the scalar metrics as a plain dict (for tables and reports)."""

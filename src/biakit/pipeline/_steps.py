@@ -83,6 +83,14 @@ STEPS: dict[str, StepSpec] = {
         _spec("threshold", "segment", _I, _M, "global threshold (otsu, li, triangle, yen, ...)"),
         _spec("threshold_local", "segment", _I, _M, "local threshold (niblack, sauvola, adaptive)"),
         _spec("label", "segment", _M, _L, "connected-component labelling"),
+        _spec(
+            "pixel_classifier",
+            "pixel",
+            _I,
+            _M,
+            "foreground from a trained pixel classifier (model folder)",
+            func="segment_with_model",
+        ),
         _spec("watershed_distance", "segment", _M, _L, "distance-transform watershed split"),
         # post-processing: mask / labels -> same
         _spec("remove_small_objects", "postprocess", _O, "auto", "drop objects below a size"),

@@ -16,6 +16,7 @@ from biakit.segment._common import (
     crop_slices,
     ellipsoid_footprint,
     footprint_halo,
+    keep_pixels,
 )
 
 
@@ -76,7 +77,7 @@ def opening(
     eroded = (hi == lo) & (work > 0)
     # any eroded pixel within reach of p has p's own label (the ball is symmetric)
     keep = ndi.binary_dilation(eroded, structure=fp) & (work > 0)
-    return keep if is_mask else np.where(keep, lab, 0).astype(lab.dtype)
+    return keep_pixels(lab, is_mask, keep)
 
 
 def _close(mask: np.ndarray, fp: np.ndarray) -> np.ndarray:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import ndimage as ndi
 
 from biakit.blocks import GLOBAL, declare_halo
-from biakit.segment._common import check_connectivity, check_labels
+from biakit.segment._common import check_labels, keep_pixels, object_image
 
 
 @declare_halo(GLOBAL)
@@ -75,14 +74,10 @@ def clear_border(labels: Any, *, buffer: int = 0, connectivity: int = 1) -> np.n
     lab, is_mask = check_labels(labels)
     if isinstance(buffer, bool) or not isinstance(buffer, int | np.integer) or buffer < 0:
         raise ValueError(f"buffer must be a non-negative int, got {buffer!r}")
-    if is_mask:
-        conn = check_connectivity(connectivity, lab.ndim)
-        work = ndi.label(lab, structure=ndi.generate_binary_structure(lab.ndim, conn))[0]
-    else:
-        work = lab
+    work = object_image(lab, is_mask, connectivity)
     band = np.ones(lab.shape, dtype=bool)
     inner = tuple(slice(buffer + 1, max(n - buffer - 1, 0)) for n in lab.shape)
     band[inner] = False
     touching = np.unique(work[band])
     drop = np.isin(work, touching[touching != 0])
-    return (work > 0) & ~drop if is_mask else np.where(drop, 0, lab).astype(lab.dtype)
+    return keep_pixels(lab, is_mask, (work > 0) & ~drop)

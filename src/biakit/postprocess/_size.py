@@ -10,10 +10,11 @@ from scipy import ndimage as ndi
 
 from biakit.blocks import GLOBAL, declare_halo
 from biakit.segment._common import (
-    check_connectivity,
     check_labels,
     check_number,
     check_spacing,
+    keep_pixels,
+    object_image,
     object_sizes,
 )
 
@@ -21,16 +22,10 @@ from biakit.segment._common import (
 def _filter_by_size(labels: Any, keep: Any, spacing: Any, connectivity: int) -> np.ndarray:
     lab, is_mask = check_labels(labels)
     sp = check_spacing(spacing, lab.ndim)
-    if is_mask:
-        conn = check_connectivity(connectivity, lab.ndim)
-        work = ndi.label(lab, structure=ndi.generate_binary_structure(lab.ndim, conn))[0]
-    else:
-        work = lab
-    sizes = object_sizes(work) * float(np.prod(sp))
-    ok = keep(sizes)
+    work = object_image(lab, is_mask, connectivity)
+    ok = keep(object_sizes(work) * float(np.prod(sp)))
     ok[0] = False
-    kept = ok[work]
-    return kept if is_mask else np.where(kept, lab, 0).astype(lab.dtype, copy=False)
+    return keep_pixels(lab, is_mask, ok[work])
 
 
 @declare_halo(GLOBAL)

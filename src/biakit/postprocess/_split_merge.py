@@ -17,6 +17,7 @@ from biakit.segment._common import (
     check_number,
     check_spacing,
     crop_slices,
+    object_image,
 )
 from biakit.segment._watershed import watershed_distance
 
@@ -63,7 +64,7 @@ def split_touching(
     for name, value in (("min_distance", min_distance), ("h", h), ("compactness", compactness)):
         if value is not None:
             check_number(value, name)
-    work = ndi.label(lab)[0] if is_mask else lab
+    work = object_image(lab, is_mask)
     out = np.zeros(lab.shape, dtype=np.int32)
     next_id = 0
     for i, sl in enumerate(ndi.find_objects(work)):

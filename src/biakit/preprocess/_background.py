@@ -37,12 +37,16 @@ def _ball_costs(radius: float, spacing: np.ndarray, step: Sequence[int]) -> tupl
     return offsets[inside], drop
 
 
+def _check_radius(radius: float) -> None:
+    if not np.isfinite(radius) or radius <= 0:
+        raise ValueError(f"radius must be positive, got {radius!r}")
+
+
 def _check(image: Any, radius: float, spacing: Any, method: str) -> tuple[Any, Any, Any]:
     img = as_image(image)
     if method not in ("fast", "exact"):
         raise ValueError(f"method must be 'fast' or 'exact', got {method!r}")
-    if not np.isfinite(radius) or radius <= 0:
-        raise ValueError(f"radius must be positive, got {radius!r}")
+    _check_radius(radius)
     sp = np.ones(img.ndim) if spacing is None else np.asarray(check_spacing(spacing, img.ndim))
     return img, sp, to_pixels(radius, spacing, img.ndim, "radius")
 
@@ -189,8 +193,7 @@ def rolling_ball(
 def _tophat_footprint(ndim: int, radius: float, footprint: str, spacing: Any) -> np.ndarray:
     if footprint not in ("ball", "disk"):
         raise ValueError(f"footprint must be 'ball' or 'disk', got {footprint!r}")
-    if not np.isfinite(radius) or radius <= 0:
-        raise ValueError(f"radius must be positive, got {radius!r}")
+    _check_radius(radius)
     return ellipsoid_footprint(radius, ndim, check_spacing(spacing, ndim), shape=footprint)
 
 

@@ -17,14 +17,11 @@ from biakit.blocks import GLOBAL, declare_halo
 from biakit.preprocess._validate import as_image, check_spacing
 
 
-def _check_order(order: int) -> int:
+def _prepare(image: Any, order: int) -> tuple[np.ndarray, int]:
+    """Validate the spline ``order``; return the image (dtype kept for order 0) and the order."""
     if order not in range(6) or isinstance(order, bool):
         raise ValueError(f"order must be an integer spline order 0-5, got {order!r}")
-    return int(order)
-
-
-def _prepare(image: Any, order: int) -> np.ndarray:
-    return as_image(image, dtype=None if order == 0 else np.float32)
+    return as_image(image, dtype=None if order == 0 else np.float32), int(order)
 
 
 @declare_halo(GLOBAL)
@@ -67,8 +64,7 @@ def resample(
     >>> resample(np.zeros((10, 32, 32)), (2.0, 0.5, 0.5), (1.0, 1.0, 1.0)).shape
     (20, 16, 16)
     """
-    order = _check_order(order)
-    img = _prepare(image, order)
+    img, order = _prepare(image, order)
     sp = np.asarray(check_spacing(spacing, img.ndim))
     new = check_spacing(new_spacing, img.ndim)
     assert new is not None and sp is not None
@@ -212,8 +208,7 @@ def rotate(
     >>> int(np.argmax(rotate(img, 90, order=0)))  # (0, 2): right -> top
     2
     """
-    order = _check_order(order)
-    img = _prepare(image, order)
+    img, order = _prepare(image, order)
     a, b = (_check_axis(x, img.ndim, "axes") for x in axes)
     if a == b:
         raise ValueError(f"axes must name two different axes, got {axes}")

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from scipy import ndimage as ndi
 
 
 def check_image(image: Any, name: str = "image", ndims: tuple[int, ...] = (2, 3)) -> np.ndarray:
@@ -114,6 +115,22 @@ def footprint_halo(radius: float, spacing: Sequence[float]) -> tuple[int, ...]:
     """Half-size in pixels, per axis, of :func:`ellipsoid_footprint`."""
     sp = np.asarray(spacing, dtype=float)
     return tuple(int(h) for h in np.floor(radius / sp + 1e-9))
+
+
+def object_image(labels: np.ndarray, is_mask: bool, connectivity: Any = 1) -> np.ndarray:
+    """Integer object image: ``labels`` itself, or the connected components of a mask.
+
+    ``connectivity`` is validated (and used) only for a mask.
+    """
+    if not is_mask:
+        return labels
+    conn = check_connectivity(connectivity, labels.ndim)
+    return ndi.label(labels, structure=ndi.generate_binary_structure(labels.ndim, conn))[0]
+
+
+def keep_pixels(labels: np.ndarray, is_mask: bool, keep: np.ndarray) -> np.ndarray:
+    """Return the boolean ``keep`` for a mask, else ``labels`` zeroed outside ``keep``."""
+    return keep if is_mask else np.where(keep, labels, 0).astype(labels.dtype, copy=False)
 
 
 def object_sizes(labels: np.ndarray) -> np.ndarray:
