@@ -6,7 +6,7 @@ from biakit.data import synthetic_nuclei, synthetic_scribbles
 
 def test_scribbles_stay_inside_classes_and_hit_fraction():
     s = synthetic_nuclei((128, 128), n_objects=12, seed=0)
-    scribbles = synthetic_scribbles(s.mask, fraction=0.01, seed=1)
+    scribbles = synthetic_scribbles(s.mask, fraction=0.01, margin=2, seed=1)
     painted = scribbles > 0
     assert 0.005 <= painted.mean() <= 0.012
     assert np.all(s.mask[scribbles == 2]) and not np.any(s.mask[scribbles == 1])
@@ -37,3 +37,22 @@ def test_scribbles_multiclass_3d_and_deterministic():
 def test_scribble_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         synthetic_scribbles(np.zeros((8, 8), bool), **kwargs)
+
+
+def test_corrective_scribbles_paint_only_mistakes():
+    from biakit.data import corrective_scribbles
+
+    truth = np.zeros((40, 40), bool)
+    truth[10:30, 10:30] = True
+    prediction = np.ones((40, 40), np.uint8)
+    prediction[10:30, 10:20] = 2  # right half of the square missed
+    prediction[0:5, 0:5] = 2  # a false positive corner
+    old = synthetic_scribbles(truth, fraction=0.01, seed=0)
+    new = corrective_scribbles(truth, prediction, old, fraction=0.05, seed=1)
+    added = (new > 0) & (old == 0)
+    assert np.array_equal(new[old > 0], old[old > 0])
+    assert added.any()
+    assert np.all(prediction[added] != np.where(truth, 2, 1)[added])  # only on mistakes
+    assert np.all(new[added] == np.where(truth, 2, 1)[added])  # with the true class
+    with pytest.raises(ValueError, match=r"must have the same shape"):
+        corrective_scribbles(truth, prediction[:5], old)

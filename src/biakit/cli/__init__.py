@@ -37,13 +37,14 @@ def _root(
 
 
 def _register() -> None:
-    from biakit.cli import _demo, _evaluate, _io, _pipeline
+    from biakit.cli import _demo, _evaluate, _io, _pipeline, _pixel
 
     app.command("demo")(_demo.demo)
     app.command("evaluate")(_evaluate.evaluate)
     app.command("info")(_io.info)
     app.command("convert")(_io.convert)
     app.add_typer(_pipeline.pipeline_app, name="pipeline")
+    app.add_typer(_pixel.pixel_app, name="pixel")
 
 
 _register()

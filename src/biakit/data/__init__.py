@@ -8,7 +8,8 @@ returns float32 images with ground truth known exactly:
 - :func:`noisy_clean_pair` -- a noisy image and its clean version (denoising).
 - :func:`low_high_resolution_pair` -- a degraded low-resolution image and its source.
 - :func:`synthetic_timelapse` -- moving nuclei with labels and tracks.
-- :func:`synthetic_scribbles` -- sparse annotation strokes inside the classes of a ground truth.
+- :func:`synthetic_scribbles` -- sparse annotation strokes inside the classes of a ground truth;
+  :func:`corrective_scribbles` -- strokes over a prediction's mistakes (interactive refinement).
 - :func:`sample_image` / :func:`list_sample_images` -- real images shipped inside scikit-image.
 
 Examples
@@ -22,7 +23,7 @@ True
 from biakit.data._nuclei import SyntheticImage, synthetic_nuclei
 from biakit.data._pairs import low_high_resolution_pair, noisy_clean_pair
 from biakit.data._samples import list_sample_images, sample_image
-from biakit.data._scribbles import synthetic_scribbles
+from biakit.data._scribbles import corrective_scribbles, synthetic_scribbles
 from biakit.data._spots import SyntheticSpots, synthetic_spots
 from biakit.data._timelapse import SyntheticTimelapse, synthetic_timelapse
 
@@ -30,6 +31,7 @@ __all__ = [
     "SyntheticImage",
     "SyntheticSpots",
     "SyntheticTimelapse",
+    "corrective_scribbles",
     "list_sample_images",
     "low_high_resolution_pair",
     "noisy_clean_pair",

@@ -1,0 +1,364 @@
+"""Pixel classification from sparse scribbles (Trainable Weka Segmentation / ilastik style)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from biakit.blocks import iter_blocks
+from biakit.pixel._estimators import FORESTS, make_estimator
+from biakit.pixel._training import TrainingSet, collect_training_set, stroke_kfold
+
+FEATURE_BUDGET_BYTES = 512 * 2**20  # feature stack size above which prediction goes block-wise
+
+
+class PixelClassifier:
+    """Classify every pixel from a few painted ones, with a multi-scale filter bank.
+
+    Parameters
+    ----------
+    features : str or FeatureSpec
+        A preset (``"fast"``, ``"ilastik"``, ``"weka"``) or a full feature specification.
+    classifier : str
+        ``random_forest`` (default), ``extra_trees``, ``gradient_boosting``, ``svm`` or ``mlp``.
+    n_estimators : int
+        Trees of the forest (or boosting iterations).
+    max_depth : int, optional
+        Maximum tree depth.
+    class_weight : {None, "balanced"}
+        Balance classes by their number of painted pixels.
+    feature_subset : sequence of str, optional
+        Use only these feature columns (see :meth:`select_features`).
+    seed : int
+        Seed of every random step: same data and seed give the same model.
+    n_jobs : int, optional
+        Training threads for forests.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.zeros((32, 32), np.float32); image[8:24, 8:24] = 1.0
+    >>> scribbles = np.zeros((32, 32), np.uint8)
+    >>> scribbles[2, 2:30] = 1; scribbles[15, 12:20] = 2
+    >>> clf = PixelClassifier("fast", n_estimators=10).fit(image, scribbles)
+    >>> clf.predict(image)[16, 16], clf.predict(image)[1, 1]
+    (np.uint8(2), np.uint8(1))
+    """
+
+    def __init__(
+        self,
+        features: Any = "fast",
+        *,
+        classifier: str = "random_forest",
+        n_estimators: int = 100,
+        max_depth: int | None = None,
+        class_weight: str | None = None,
+        feature_subset: Sequence[str] | None = None,
+        seed: int = 0,
+        n_jobs: int | None = None,
+    ) -> None:
+        from biakit.features import FeatureSpec, preset
+
+        self.features = features
+        self.classifier = classifier
+        self.n_estimators = int(n_estimators)
+        self.max_depth = max_depth
+        self.class_weight = class_weight
+        self.feature_subset = None if feature_subset is None else list(feature_subset)
+        self.seed = int(seed)
+        self.n_jobs = n_jobs
+        self._preset = features if isinstance(features, str) else None
+        self._spec_input: FeatureSpec | None = None if isinstance(features, str) else features
+        self._preset_fn = preset
+        make_estimator(classifier, class_weight=class_weight)  # validate names early
+        self.spec_: Any = None
+        self.estimator_: Any = None
+        self.predictor_: Any = None
+        self.classes_: np.ndarray | None = None
+        self.feature_names_: list[str] | None = None
+        self.columns_: np.ndarray | None = None
+        self.n_channels_: int = 1
+        self.spacing_: tuple[float, ...] | None = None
+        self.ndim_: int | None = None
+        self.training_: dict[str, Any] = {}
+        self._train: TrainingSet | None = None
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        images: Any,
+        scribbles: Any,
+        *,
+        spacing: Sequence[float] | None = None,
+        channel_axis: int | None = None,
+    ) -> PixelClassifier:
+        """Learn from painted pixels.
+
+        Parameters
+        ----------
+        images : array or list of arrays
+            2D or 3D images (all of the same dimensionality and channel count).
+        scribbles : array or list of arrays
+            Integer label images of the same spatial shape: 0 = unpainted,
+            1..K = classes. Only painted pixels' features are computed.
+        spacing : sequence of float, optional
+            Physical pixel spacing (filter scales are then physical).
+        channel_axis : int, optional
+            Channel axis of multi-channel images.
+
+        Returns
+        -------
+        self : PixelClassifier
+        """
+        images, scribbles = _as_list(images), _as_list(scribbles)
+        if len(images) != len(scribbles):
+            raise ValueError(
+                f"got {len(images)} image(s) but {len(scribbles)} scribble image(s); "
+                "give one scribble image per image"
+            )
+        probe = np.asarray(images[0])
+        ndim = probe.ndim - (channel_axis is not None)
+        spec = self._spec_input or self._preset_fn(self._preset, ndim=ndim)
+        train = collect_training_set(images, scribbles, spec, spacing, channel_axis)
+        self.spec_, self.ndim_, self.n_channels_ = spec, ndim, train.n_channels
+        self.spacing_ = None if spacing is None else tuple(float(v) for v in spacing)
+        self.feature_names_ = spec.names(n_channels=train.n_channels)
+        self.columns_ = self._columns(self.feature_names_)
+        estimator = make_estimator(
+            self.classifier,
+            n_estimators=self.n_estimators,
+            max_depth=self.max_depth,
+            class_weight=self.class_weight,
+            seed=self.seed,
+            n_jobs=self.n_jobs,
+        )
+        _fit_quietly(estimator, train.X[:, self.columns_], train.y)
+        self.estimator_, self.classes_ = estimator, np.asarray(estimator.classes_)
+        self.predictor_ = _fast_predictor(estimator, self.classifier)
+        self._train = train
+        self.training_ = train.summary() | {"oob": self._oob_metrics(estimator, train)}
+        return self
+
+    def _columns(self, names: list[str]) -> np.ndarray:
+        if self.feature_subset is None:
+            return np.arange(len(names))
+        missing = sorted(set(self.feature_subset) - set(names))
+        if missing:
+            raise ValueError(f"feature_subset names {missing[:5]} are not features of this spec")
+        index = {n: i for i, n in enumerate(names)}
+        return np.array([index[n] for n in self.feature_subset])
+
+    def _oob_metrics(self, estimator: Any, train: TrainingSet) -> dict[str, float] | None:
+        decision = getattr(estimator, "oob_decision_function_", None)
+        if decision is None:
+            return None
+        from biakit.metrics import confusion_metrics
+
+        valid = np.isfinite(decision).all(axis=1)
+        pred = self.classes_[np.argmax(np.nan_to_num(decision[valid]), axis=1)]
+        return confusion_metrics(train.y[valid], pred, average="macro").as_dict()
+
+    def cross_validate(self, k: int = 5) -> list[dict[str, float]]:
+        """K-fold estimate on the painted pixels, folds made of whole scribble strokes.
+
+        Neighbouring pixels of one stroke are nearly identical, so splitting
+        pixels at random leaks; here each connected stroke goes to one fold.
+
+        Returns
+        -------
+        list of dict
+            Macro-averaged confusion metrics per fold (:func:`biakit.metrics.confusion_metrics`).
+        """
+        from biakit.metrics import confusion_metrics
+
+        train = self._require_fitted()._train
+        assert train is not None
+        folds = []
+        for fit_idx, test_idx in stroke_kfold(train.strokes, k, self.seed):
+            est = make_estimator(
+                self.classifier, n_estimators=self.n_estimators, max_depth=self.max_depth,
+                class_weight=self.class_weight, seed=self.seed, n_jobs=self.n_jobs,
+            )  # fmt: skip
+            _fit_quietly(est, train.X[fit_idx][:, self.columns_], train.y[fit_idx])
+            pred = est.predict(train.X[test_idx][:, self.columns_])
+            metrics = confusion_metrics(train.y[test_idx], pred, average="macro")
+            folds.append(metrics.as_dict())
+        return folds
+
+    @property
+    def feature_importances_(self):
+        """Impurity-based importances as a pandas Series by feature name (forests only)."""
+        import pandas as pd
+
+        est = self._require_fitted().estimator_
+        values = getattr(est, "feature_importances_", None)
+        if values is None:
+            raise AttributeError(f"{self.classifier} has no feature importances; use a forest")
+        names = [self.feature_names_[i] for i in self.columns_]
+        return pd.Series(values, index=names).sort_values(ascending=False)
+
+    def select_features(self, n: int) -> list[str]:
+        """Names of the ``n`` most important features, for ``feature_subset=``."""
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        return list(self.feature_importances_.index[:n])
+
+    # ---------------------------------------------------------------- prediction
+    def predict_proba(
+        self,
+        image: Any,
+        *,
+        spacing: Sequence[float] | None = None,
+        channel_axis: int | None = None,
+        block_shape: Sequence[int] | None = None,
+        out: Any = None,
+    ) -> Any:
+        """Class probabilities of every pixel, float32 ``(*spatial, n_classes)``.
+
+        Large images (NumPy, Dask, Zarr, HDF5) are processed block by block with
+        the feature bank's halo, so results equal the whole-image computation;
+        pass ``out`` (e.g. a Zarr array) to write results without holding them
+        in memory. ``spacing`` defaults to the training images' spacing.
+        """
+        return _consume(
+            self.iter_predict_proba(
+                image, spacing=spacing, channel_axis=channel_axis,
+                block_shape=block_shape, out=out,
+            )
+        )  # fmt: skip
+
+    def iter_predict_proba(
+        self,
+        image: Any,
+        *,
+        spacing: Sequence[float] | None = None,
+        channel_axis: int | None = None,
+        block_shape: Sequence[int] | None = None,
+        out: Any = None,
+    ) -> Iterator[tuple[int, int, Any]]:
+        """Yield ``(done, total, out)`` after each block (generator form of ``predict_proba``)."""
+        from biakit.features import compute_features, feature_halo
+
+        self._require_fitted()
+        spacing = self.spacing_ if spacing is None else spacing
+        spatial = _spatial_shape(image, channel_axis, self.ndim_)
+        n_classes = len(self.classes_)
+        if out is None:
+            out = np.empty((*spatial, n_classes), np.float32)
+        elif tuple(out.shape) != (*spatial, n_classes):
+            raise ValueError(f"out has shape {out.shape}, expected {(*spatial, n_classes)}")
+        block_shape = block_shape or self._default_block(spatial)
+        halo = feature_halo(self.spec_, len(spatial), spacing)
+        blocks = list(iter_blocks(spatial, block_shape, halo))
+        for done, block in enumerate(blocks, start=1):
+            region = _read(image, block.read, channel_axis)
+            feats = compute_features(region, self.spec_, spacing=spacing, channel_axis=channel_axis)
+            core = feats[block.crop]
+            X = core.reshape(-1, core.shape[-1])
+            if self.feature_subset is not None:
+                X = X[:, self.columns_]
+            proba = self.predictor_(X).astype(np.float32, copy=False)
+            out[block.write] = proba.reshape(*core.shape[:-1], n_classes)
+            yield done, len(blocks), out
+
+    def _default_block(self, spatial: tuple[int, ...]) -> tuple[int, ...]:
+        n_feat = len(self.feature_names_) * 4
+        if np.prod(spatial) * n_feat <= FEATURE_BUDGET_BYTES:
+            return spatial
+        edge = int((FEATURE_BUDGET_BYTES / n_feat) ** (1 / len(spatial)))
+        return tuple(min(s, max(edge, 32)) for s in spatial)
+
+    def predict(self, image: Any, **kwargs: Any) -> np.ndarray:
+        """Most probable class of every pixel (the painted class values)."""
+        proba = self.predict_proba(image, **kwargs)
+        classes = self.classes_
+        dtype = np.uint8 if classes.max() < 256 else np.uint16
+        return classes.astype(dtype)[np.argmax(proba, axis=-1)]
+
+    def uncertainty(self, image: Any, **kwargs: Any) -> np.ndarray:
+        """``1 - (p1 - p2)`` from the two largest class probabilities (ilastik's margin)."""
+        proba = self.predict_proba(image, **kwargs)
+        return uncertainty_from_proba(proba)
+
+    # ---------------------------------------------------------------- persistence
+    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write the trained classifier to a folder (JSON config + arrays; no pickle)."""
+        from biakit.pixel._persist import save_pixel_classifier
+
+        return save_pixel_classifier(self._require_fitted(), Path(path), overwrite=overwrite)
+
+    @classmethod
+    def load(cls, path: str | Path) -> PixelClassifier:
+        """Load a classifier saved by :meth:`save`; never retrains, never unpickles."""
+        from biakit.pixel._persist import load_pixel_classifier
+
+        return load_pixel_classifier(cls, Path(path))
+
+    def _require_fitted(self) -> PixelClassifier:
+        if self.predictor_ is None:
+            raise RuntimeError("this PixelClassifier is not trained yet; call fit() or load()")
+        return self
+
+    def __repr__(self) -> str:
+        state = "untrained" if self.classes_ is None else f"classes={self.classes_.tolist()}"
+        return f"PixelClassifier(features={self._preset or 'custom'!r}, {self.classifier}, {state})"
+
+
+def uncertainty_from_proba(proba: np.ndarray) -> np.ndarray:
+    """``1 - (p_max - p_second)`` along the last axis, float32 in [0, 1]."""
+    if proba.shape[-1] < 2:
+        return np.zeros(proba.shape[:-1], np.float32)
+    top2 = np.partition(proba, proba.shape[-1] - 2, axis=-1)[..., -2:]
+    return (1.0 - (top2[..., 1] - top2[..., 0])).astype(np.float32)
+
+
+def _fit_quietly(estimator: Any, X: np.ndarray, y: np.ndarray) -> None:
+    with warnings.catch_warnings():
+        # Few trees leave some pixels without out-of-bag votes; _oob_metrics skips them.
+        warnings.filterwarnings("ignore", message="Some inputs do not have OOB scores")
+        estimator.fit(X, y)
+
+
+def _fast_predictor(estimator: Any, kind: str) -> Any:
+    if kind in FORESTS:
+        from biakit.pixel._forest import FastForest
+
+        return FastForest.from_sklearn(estimator).predict_proba
+    return estimator.predict_proba
+
+
+def _as_list(x: Any) -> list[Any]:
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _spatial_shape(image: Any, channel_axis: int | None, ndim: int | None) -> tuple[int, ...]:
+    shape = tuple(image.shape)
+    if channel_axis is not None:
+        shape = shape[: channel_axis % len(shape)] + shape[channel_axis % len(shape) + 1 :]
+    if len(shape) != ndim:
+        raise ValueError(
+            f"the classifier was trained on {ndim}-D images but got a {len(shape)}-D image "
+            f"(shape {tuple(image.shape)}, channel_axis={channel_axis})"
+        )
+    return shape
+
+
+def _read(image: Any, region: tuple[slice, ...], channel_axis: int | None) -> np.ndarray:
+    if channel_axis is not None:
+        axis = channel_axis % image.ndim
+        region = (*region[:axis], slice(None), *region[axis:])
+    block = image[region]
+    if hasattr(block, "compute"):
+        block = block.compute()
+    return np.asarray(block)
+
+
+def _consume(gen: Iterator[tuple[int, int, Any]]) -> Any:
+    result = None
+    for _, _, result in gen:  # noqa: B007
+        pass
+    return result
