@@ -33,3 +33,13 @@ def test_directory_mode_replaces_folder(tmp_path):
     with atomic_path(target, directory=True, overwrite=True) as tmp:
         (tmp / "y").write_text("2")
     assert sorted(p.name for p in target.iterdir()) == ["y"]
+
+
+def test_lazy_top_level_names():
+    import biakit
+
+    for name in biakit.__all__:
+        if name not in ("nn", "workflows", "SemanticSegmenter"):  # need torch; tested in tests/nn
+            assert getattr(biakit, name) is not None, name
+    with pytest.raises(AttributeError, match=r"has no attribute 'nope'"):
+        biakit.nope  # noqa: B018

@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 _SUBMODULES = {
     "axes",
     "blocks",
-    "config",
+    "visualize",
     "data",
     "io",
     "measure",
@@ -27,9 +27,17 @@ _SUBMODULES = {
     "postprocess",
     "preprocess",
     "segment",
+    "features",
+    "pixel",
+    "nn",
+    "evaluation",
+    "workflows",
 }
 _ATTRS = {
     "Pipeline": "biakit.pipeline",
+    "PixelClassifier": "biakit.pixel",
+    "ObjectClassifier": "biakit.pixel",
+    "SemanticSegmenter": "biakit.workflows",
     "read_image": "biakit.io",
     "write_image": "biakit.io",
     "ImageMeta": "biakit.io",

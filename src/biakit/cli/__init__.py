@@ -37,10 +37,12 @@ def _root(
 
 
 def _register() -> None:
-    from biakit.cli import _demo, _evaluate, _io, _pipeline, _pixel
+    from biakit.cli import _deep, _demo, _evaluate, _io, _pipeline, _pixel
 
     app.command("demo")(_demo.demo)
     app.command("evaluate")(_evaluate.evaluate)
+    app.command("train")(_deep.train)
+    app.command("predict")(_deep.predict)
     app.command("info")(_io.info)
     app.command("convert")(_io.convert)
     app.add_typer(_pipeline.pipeline_app, name="pipeline")

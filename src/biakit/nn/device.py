@@ -1,0 +1,97 @@
+"""Device selection shared by every :mod:`biakit.nn` module (training, inference)."""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+_DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda)(?::(\d+))?$")
+
+
+def available_devices() -> list[str]:
+    """Names of the devices this machine can run on, best first.
+
+    Examples
+    --------
+    >>> "cpu" in available_devices()
+    True
+    """
+    names = []
+    if torch.cuda.is_available():
+        count = torch.cuda.device_count()
+        names += ["cuda"] + [f"cuda:{i}" for i in range(count)]
+    if _mps_available():
+        names.append("mps")
+    names.append("cpu")
+    return names
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def pick_device(device: str | torch.device = "auto") -> torch.device:
+    """Resolve a device name to a :class:`torch.device` that exists on this machine.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        ``"auto"`` (CUDA when available, else Apple MPS, else CPU), ``"cpu"``,
+        ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, or a device that is not available here (the
+        message lists the available ones).
+
+    Examples
+    --------
+    >>> pick_device("cpu")
+    device(type='cpu')
+    >>> pick_device("auto").type in {"cpu", "cuda", "mps"}
+    True
+    """
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a str or torch.device, got {type(device).__name__}")
+    match = _DEVICE_RE.match(device.strip().lower())
+    if match is None:
+        raise ValueError(
+            f"device={device!r} is not understood; expected 'auto', 'cpu', 'cuda', 'cuda:N' or "
+            "'mps'"
+        )
+    kind, index = match.group(1), match.group(2)
+    if kind == "auto":
+        if index is not None:
+            raise ValueError(f"device={device!r}: 'auto' takes no index")
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps") if _mps_available() else torch.device("cpu")
+    if kind == "cpu":
+        if index not in (None, "0"):
+            raise ValueError(f"device={device!r}: use 'cpu' without an index")
+        return torch.device("cpu")
+    if kind == "mps":
+        if not _mps_available():
+            raise ValueError(_unavailable(device))
+        return torch.device("mps")
+    if not torch.cuda.is_available():
+        raise ValueError(_unavailable(device))
+    if index is not None and int(index) >= torch.cuda.device_count():
+        raise ValueError(_unavailable(device))
+    return torch.device("cuda" if index is None else f"cuda:{index}")
+
+
+def _unavailable(device: str) -> str:
+    return (
+        f"device={device!r} is not available on this machine; available: "
+        f"{', '.join(available_devices())} (or 'auto' to pick the best one)"
+    )

@@ -1,0 +1,24 @@
+"""Tiled inference of fully convolutional networks on images of any size.
+
+* :func:`predict_tiled` -- tile, batch, predict, blend (exact with ``blending="none"``
+  when the overlap covers the receptive field); NumPy / Dask / Zarr in, NumPy or Zarr
+  out; test-time augmentation; softmax / sigmoid.
+* :func:`iter_predict_tiled` -- the same as a generator of ``(done, total)`` progress.
+* :func:`plan_tiles` -- the tile geometry (starts, weights, written regions).
+* :func:`export_onnx` -- ONNX export (optional ``onnx``); run it with
+  ``predict_tiled(..., session=onnxruntime.InferenceSession(path))``.
+"""
+
+from ._onnx import export_onnx
+from ._predict import iter_predict_tiled, predict_tiled
+from ._tiling import TilePlan, plan_tiles
+from ._tta import tta_transforms
+
+__all__ = [
+    "TilePlan",
+    "export_onnx",
+    "iter_predict_tiled",
+    "plan_tiles",
+    "predict_tiled",
+    "tta_transforms",
+]

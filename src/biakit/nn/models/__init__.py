@@ -1,0 +1,36 @@
+"""Neural network architectures: U-Net (Ronneberger 2015) and 3D U-Net (Cicek 2016).
+
+* :class:`UNetConfig`: validated architecture (pydantic), with the tiling geometry
+  ``divisor``, ``check_patch`` and ``halo`` (analytic receptive field).
+* :class:`UNet`: the ``torch.nn.Module`` (2D or 3D, batch / group / instance norm,
+  residual blocks, attention gates, anisotropic pooling, transposed or
+  interpolation up-sampling); :func:`unet` builds one for the common case.
+* :func:`count_parameters`: number of trainable parameters.
+
+``UNetConfig`` imports without PyTorch; the other names need it and are imported on
+first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_ATTRS = {
+    "UNetConfig": "_config",
+    "UNet": "_unet",
+    "unet": "_unet",
+    "count_parameters": "_unet",
+}
+
+__all__ = sorted(_ATTRS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ATTRS:
+        return getattr(importlib.import_module(f"biakit.nn.models.{_ATTRS[name]}"), name)
+    raise AttributeError(f"module 'biakit.nn.models' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

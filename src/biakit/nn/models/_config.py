@@ -1,0 +1,213 @@
+"""Validated configuration of a 2D / 3D U-Net and its tiling geometry (divisor, halo).
+
+The receptive field is derived analytically from the architecture, axis by axis.
+An output pixel ``p`` depends on input pixels ``p + lo .. p + hi`` (``lo <= 0 <= hi``,
+taken over every alignment of ``p`` on the pooling grid).  Walking through the network
+with ``s`` the size of one feature pixel in input pixels (``s = 1`` at full resolution):
+
+* a 3x3(x3) convolution widens the interval by ``s`` on each side (a double conv
+  block by ``2 s``; the 1x1 residual projection and 1x1 convs add nothing);
+* a max-pool with kernel = stride = ``f`` adds ``(f - 1) s`` on the right, then ``s *= f``;
+* a transposed conv with kernel = stride = ``f`` adds ``(f - 1) s_fine`` on the left;
+* a linear interpolation by 2 (``align_corners=False``) mixes the two nearest coarse
+  pixels and adds ``2 s_fine`` on the left and ``s_fine`` on the right;
+* concatenating a skip connection takes the union of both intervals; attention gates
+  are point-wise in the skip and the up-sampled gating signal, so they add nothing.
+
+``halo = max(-lo, hi)`` per axis.  Tiles whose origins are multiples of ``divisor``
+(so that pooling windows line up) and that carry ``halo`` pixels of context give
+exactly the whole-image result in their centre when normalisation is local
+(``norm="batch"`` in eval mode, or ``"none"``); ``"instance"`` and ``"group"`` norms
+use statistics of the whole tile, so tiling is only approximately seamless there
+(see :attr:`UNetConfig.is_local`).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+_AXES = {2: "YX", 3: "ZYX"}
+
+
+class UNetConfig(BaseModel):
+    """Architecture of a U-Net (Ronneberger 2015) or 3D U-Net (Cicek 2016).
+
+    Parameters
+    ----------
+    ndim : {2, 3}
+        Number of spatial axes: ``(Y, X)`` or ``(Z, Y, X)``.
+    in_channels, out_channels : int
+        Input channels and output channels (logits, no activation).
+    depth : int
+        Number of pooling steps (the network has ``depth + 1`` resolution levels).
+    base_filters : int
+        Feature channels at full resolution; doubled at each level.
+    norm : {"batch", "group", "instance", "none"}
+        Normalisation after every 3x3(x3) convolution.
+    norm_groups : int or None
+        Groups for ``norm="group"``; must divide ``base_filters``.  ``None``: the
+        largest divisor of the channel count that is at most 8.
+    dropout : float
+        Dropout probability between the two convolutions of every block, in [0, 1).
+    residual : bool
+        Residual blocks (He 2016) with a 1x1 projection where the channel count changes.
+    attention : bool
+        Attention gates (Oktay 2018) on the skip connections.
+    z_pool : tuple of bool or None
+        3D only, one entry per pooling step: ``False`` pools with kernel (1, 2, 2),
+        keeping the Z resolution (anisotropic stacks).  ``None``: pool Z everywhere.
+    upsampling : {"transposed", "interpolation"}
+        Transposed convolution, or bi/tri-linear interpolation followed by a 1x1 conv.
+
+    Examples
+    --------
+    >>> cfg = UNetConfig(ndim=3, depth=3, z_pool=(False, True, True))
+    >>> cfg.divisor
+    (4, 8, 8)
+    >>> cfg.check_patch((16, 64, 64))
+    >>> cfg.halo
+    (27, 51, 51)
+
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    ndim: Literal[2, 3] = 2
+    in_channels: int = Field(1, ge=1)
+    out_channels: int = Field(2, ge=1)
+    depth: int = Field(4, ge=1)
+    base_filters: int = Field(32, ge=1)
+    norm: Literal["batch", "group", "instance", "none"] = "batch"
+    norm_groups: int | None = Field(None, ge=1)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    residual: bool = False
+    attention: bool = False
+    z_pool: tuple[bool, ...] | None = None
+    upsampling: Literal["transposed", "interpolation"] = "transposed"
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> UNetConfig:
+        if self.z_pool is not None:
+            if self.ndim != 3:
+                raise ValueError(
+                    f"z_pool is only valid for ndim=3, got ndim={self.ndim}; "
+                    "remove z_pool for 2D networks"
+                )
+            if len(self.z_pool) != self.depth:
+                raise ValueError(
+                    f"z_pool needs one entry per pooling step: got {len(self.z_pool)} "
+                    f"entries for depth={self.depth}"
+                )
+        if self.norm == "group" and self.norm_groups is not None:
+            if self.base_filters % self.norm_groups:
+                raise ValueError(
+                    f"norm_groups={self.norm_groups} does not divide base_filters="
+                    f"{self.base_filters}; use a divisor of base_filters or norm_groups=None"
+                )
+        return self
+
+    @property
+    def axes(self) -> str:
+        """Names of the spatial axes, ``"YX"`` or ``"ZYX"``."""
+        return _AXES[self.ndim]
+
+    @property
+    def pool_factors(self) -> tuple[tuple[int, ...], ...]:
+        """Pooling factor per axis, one tuple per pooling step (finest first)."""
+        z_pool = self.z_pool if self.z_pool is not None else (True,) * self.depth
+        if self.ndim == 2:
+            return ((2, 2),) * self.depth
+        return tuple((2 if z else 1, 2, 2) for z in z_pool)
+
+    @property
+    def divisor(self) -> tuple[int, ...]:
+        """Per spatial axis, the number patch and tile sizes must be a multiple of."""
+        out = [1] * self.ndim
+        for factors in self.pool_factors:
+            out = [o * f for o, f in zip(out, factors)]
+        return tuple(out)
+
+    @property
+    def receptive_field(self) -> tuple[tuple[int, int], ...]:
+        """Per axis, the offsets ``(lo, hi)`` of input pixels an output pixel depends on."""
+        return tuple(
+            _receptive_field_1d([f[axis] for f in self.pool_factors], self.upsampling)
+            for axis in range(self.ndim)
+        )
+
+    @property
+    def halo(self) -> tuple[int, ...]:
+        """Context (pixels per axis) a tile needs for seamless tiled inference."""
+        return tuple(max(-lo, hi) for lo, hi in self.receptive_field)
+
+    @property
+    def is_local(self) -> bool:
+        """Whether outputs depend only on the receptive field (no per-image norm statistics)."""
+        return self.norm in ("batch", "none")
+
+    def groups_for(self, channels: int) -> int:
+        """Return the number of group-norm groups for a layer with ``channels`` channels."""
+        limit = self.norm_groups if self.norm_groups is not None else 8
+        return max(g for g in range(1, min(limit, channels) + 1) if channels % g == 0)
+
+    def check_patch(self, patch_shape: tuple[int, ...]) -> None:
+        """Raise ``ValueError`` unless every spatial size is a positive multiple of ``divisor``.
+
+        Parameters
+        ----------
+        patch_shape : tuple of int
+            Spatial shape ``(Y, X)`` or ``(Z, Y, X)`` (no channel axis).
+
+        Raises
+        ------
+        ValueError
+            Naming the axis, the size, the required multiple and the nearest valid sizes.
+
+        Examples
+        --------
+        >>> try:
+        ...     UNetConfig(depth=4).check_patch((96, 100))
+        ... except ValueError as err:
+        ...     print(err)
+        patch size 100 along X is not a multiple of 16 (2**4 pooling steps); use 96 or 112
+
+        """
+        shape = tuple(int(s) for s in patch_shape)
+        if len(shape) != self.ndim:
+            raise ValueError(
+                f"patch shape {shape} has {len(shape)} axes; expected {self.ndim} spatial "
+                f"axes ({self.axes}) for ndim={self.ndim}"
+            )
+        for name, size, div in zip(self.axes, shape, self.divisor):
+            if size >= div and size % div == 0:
+                continue
+            below, above = (size // div) * div, (size // div + 1) * div
+            use = f"{below} or {above}" if below > 0 else f"{above}"
+            steps = div.bit_length() - 1
+            raise ValueError(
+                f"patch size {size} along {name} is not a multiple of {div} "
+                f"(2**{steps} pooling steps); use {use}"
+            )
+
+
+def _receptive_field_1d(factors: list[int], upsampling: str) -> tuple[int, int]:
+    """Receptive field ``(lo, hi)`` along one axis; see the module docstring."""
+    s, lo, hi = 1, 0, 0
+    skips = []
+    for f in factors:  # encoder: double conv, then max-pool
+        lo, hi = lo - 2 * s, hi + 2 * s
+        skips.append((lo, hi))
+        hi += (f - 1) * s
+        s *= f
+    lo, hi = lo - 2 * s, hi + 2 * s  # bottleneck
+    for f, (skip_lo, skip_hi) in zip(reversed(factors), reversed(skips)):
+        s //= f
+        if f > 1 and upsampling == "transposed":
+            lo -= (f - 1) * s
+        elif f > 1:  # linear interpolation by 2, align_corners=False
+            lo, hi = lo - 2 * s, hi + s
+        lo, hi = min(lo, skip_lo), max(hi, skip_hi)
+        lo, hi = lo - 2 * s, hi + 2 * s
+    return lo, hi

@@ -1,0 +1,111 @@
+"""Optimisers and learning-rate schedules built from a :class:`TrainConfig`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import torch
+from torch.optim import lr_scheduler
+
+from biakit.nn.train._config import TrainConfig
+
+
+def make_optimizer(params: Iterable[torch.nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
+    """Adam, AdamW or SGD (momentum ``cfg.momentum``, Nesterov) with ``cfg.lr`` and weight decay.
+
+    Examples
+    --------
+    >>> import torch
+    >>> opt = make_optimizer(torch.nn.Linear(2, 1).parameters(), TrainConfig(optimizer="sgd"))
+    >>> type(opt).__name__, opt.defaults["nesterov"]
+    ('SGD', True)
+    """
+    params = list(params)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(
+        params,
+        lr=cfg.lr,
+        momentum=cfg.momentum,
+        nesterov=cfg.momentum > 0,
+        weight_decay=cfg.weight_decay,
+    )
+
+
+class WarmupCosine:
+    """Learning-rate factor of step ``s``: linear warm-up, then cosine decay to 0.
+
+    ``f(s) = (s + 1) / W`` for ``s < W`` (``W`` warm-up steps), else
+    ``0.5 * (1 + cos(pi * (s - W) / (T - W)))`` with ``T`` total steps;
+    ``cosine=False`` keeps ``f = 1`` after the warm-up.
+
+    Examples
+    --------
+    >>> f = WarmupCosine(warmup_steps=2, total_steps=6)
+    >>> [round(f(s), 3) for s in range(6)]
+    [0.5, 1.0, 1.0, 0.854, 0.5, 0.146]
+    """
+
+    def __init__(self, warmup_steps: int, total_steps: int, cosine: bool = True) -> None:
+        self.warmup_steps = int(warmup_steps)
+        self.total_steps = max(int(total_steps), self.warmup_steps + 1)
+        self.cosine = cosine
+
+    def __call__(self, step: int) -> float:
+        """Factor applied to the base learning rate at optimiser step ``step`` (0-based)."""
+        if step < self.warmup_steps:
+            return (step + 1) / self.warmup_steps
+        if not self.cosine:
+            return 1.0
+        progress = min(1.0, (step - self.warmup_steps) / (self.total_steps - self.warmup_steps))
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int
+) -> lr_scheduler.LRScheduler | lr_scheduler.ReduceLROnPlateau | None:
+    """Schedule for ``cfg.schedule``; see :func:`scheduler_steps_per_batch` for when to step it.
+
+    ``cosine`` / ``none`` (with warm-up) and ``onecycle`` are stepped after every
+    optimiser step; ``plateau`` once per epoch with the monitored value;
+    ``none`` without warm-up returns ``None``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=1.0)
+    >>> sched = make_scheduler(opt, TrainConfig(epochs=3, warmup_epochs=1), steps_per_epoch=2)
+    >>> lrs = []
+    >>> for _ in range(6):
+    ...     lrs.append(round(opt.param_groups[0]["lr"], 3)); opt.step(); sched.step()
+    >>> lrs
+    [0.5, 1.0, 1.0, 0.854, 0.5, 0.146]
+    """
+    if steps_per_epoch < 1:
+        raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
+    total = cfg.epochs * steps_per_epoch
+    warmup = cfg.warmup_epochs * steps_per_epoch
+    if cfg.schedule == "cosine":
+        return lr_scheduler.LambdaLR(optimizer, WarmupCosine(warmup, total))
+    if cfg.schedule == "none":
+        if warmup == 0:
+            return None
+        return lr_scheduler.LambdaLR(optimizer, WarmupCosine(warmup, total, cosine=False))
+    if cfg.schedule == "onecycle":
+        return lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total)
+    return lr_scheduler.ReduceLROnPlateau(
+        optimizer,
+        mode=cfg.resolved_mode,
+        factor=cfg.plateau_factor,
+        patience=cfg.plateau_patience,
+        threshold=cfg.min_delta,
+        threshold_mode="abs",
+    )
+
+
+def scheduler_steps_per_batch(scheduler: object) -> bool:
+    """Tell whether ``scheduler`` is stepped after each optimiser step (not once per epoch)."""
+    return scheduler is not None and not isinstance(scheduler, lr_scheduler.ReduceLROnPlateau)

@@ -1,0 +1,52 @@
+"""Mixed precision and deterministic-algorithm settings for training."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+import torch
+
+
+def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
+    """Autocast dtype for ``amp`` on ``device`` (``None``: float32); bf16/fp16 need CUDA."""
+    if device.type != "cuda":
+        if amp in ("fp16", "bf16"):
+            raise ValueError(
+                f"amp={amp!r} needs a CUDA device, but training runs on {device.type!r}; "
+                "use amp='auto' or amp='none'"
+            )
+        return None
+    if amp == "none":
+        return None
+    bf16_ok = torch.cuda.is_bf16_supported()
+    if amp == "bf16" and not bf16_ok:
+        raise ValueError("amp='bf16' is not supported by this GPU; use amp='fp16' or 'auto'")
+    if amp == "fp16" or (amp == "auto" and not bf16_ok):
+        return torch.float16
+    return torch.bfloat16
+
+
+@contextlib.contextmanager
+def determinism(enabled: bool, device: torch.device) -> Iterator[None]:
+    """Within the block: deterministic algorithms (warn-only) and cuDNN flags; restored after."""
+    cudnn = torch.backends.cudnn
+    before = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        cudnn.deterministic,
+        cudnn.benchmark,
+    )
+    if enabled:
+        if device.type == "cuda":
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        cudnn.deterministic, cudnn.benchmark = True, False
+    else:
+        cudnn.benchmark = device.type == "cuda"
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+        cudnn.deterministic, cudnn.benchmark = before[2], before[3]

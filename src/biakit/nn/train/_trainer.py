@@ -1,0 +1,397 @@
+"""The :class:`Trainer`: epoch loop, validation, checkpoints, exact resume."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from biakit.nn.device import pick_device
+from biakit.nn.train import _checkpoint as ck
+from biakit.nn.train._config import TrainConfig
+from biakit.nn.train._losses import make_loss
+from biakit.nn.train._optim import make_optimizer, make_scheduler, scheduler_steps_per_batch
+from biakit.nn.train._precision import determinism, resolve_amp
+from biakit.nn.train._report import EpochProgress, plot_curves, write_metrics_csv
+
+MetricsFn = Callable[[torch.Tensor, torch.Tensor], Mapping[str, float]]
+
+
+class Trainer:
+    """Train a model on a dataset of ``(image, target)`` pairs; see :class:`TrainConfig`.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps ``(B, C, *spatial)`` to logits / outputs; moved to the device.
+    cfg : TrainConfig or dict
+        Training settings.
+    train_ds, val_ds : torch.utils.data.Dataset
+        Map-style datasets returning ``(image, target)``. A ``set_epoch(epoch)``
+        method, when present, is called before each epoch (training set, 0-based
+        epoch) or with 0 (validation set, so it stays the same every epoch).
+    output_dir : str or Path
+        Receives ``last.pt`` (every epoch), ``best.pt`` (on improvement of
+        ``cfg.monitor``), ``metrics.csv`` and ``curves.png``.
+    metrics : callable, optional
+        ``metrics(logits, target) -> {name: value}`` on validation batches; the
+        batch-size-weighted means are recorded as ``val_<name>``.
+    loss_fn : callable, optional
+        ``loss_fn(logits, target) -> scalar`` replacing ``cfg.loss``.
+    overwrite : bool
+        Allow starting over in a folder that holds a checkpoint already.
+
+    Examples
+    --------
+    >>> import tempfile, torch
+    >>> from torch.utils.data import TensorDataset
+    >>> x = torch.randn(8, 1, 8, 8); y = (x[:, 0] > 0).long()
+    >>> ds = TensorDataset(x, y)
+    >>> model = torch.nn.Conv2d(1, 2, 3, padding=1)
+    >>> cfg = TrainConfig(epochs=2, batch_size=4, device="cpu", plot_every=0)
+    >>> trainer = Trainer(model, cfg, ds, ds, output_dir=tempfile.mkdtemp())
+    >>> history = trainer.fit(progress=False)
+    >>> list(history["epoch"]), trainer.stop_reason
+    ([1, 2], 'epochs')
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        cfg: TrainConfig | Mapping[str, Any],
+        train_ds: Any,
+        val_ds: Any = None,
+        *,
+        output_dir: str | Path,
+        metrics: MetricsFn | None = None,
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+        overwrite: bool = False,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        cfg = cfg if isinstance(cfg, TrainConfig) else TrainConfig.model_validate(cfg)
+        for name, ds in (("train_ds", train_ds), ("val_ds", val_ds)):
+            if ds is not None and not (hasattr(ds, "__getitem__") and hasattr(ds, "__len__")):
+                raise TypeError(f"{name} must be a map-style dataset, got {type(ds).__name__}")
+        if len(train_ds) == 0:
+            raise ValueError("train_ds is empty; it needs at least one sample")
+        self.output_dir = Path(output_dir)
+        if (self.output_dir / "last.pt").exists() and not overwrite:
+            raise FileExistsError(
+                f"{self.output_dir} holds a checkpoint already; continue it with "
+                "Trainer.resume(...) or pass overwrite=True to start over"
+            )
+        self.cfg, self.train_ds, self.val_ds, self.metrics = cfg, train_ds, val_ds, metrics
+        self.monitor = cfg.monitor
+        if val_ds is None and cfg.monitor.startswith("val_"):
+            if cfg.monitor != "val_loss":
+                raise ValueError(f"monitor={cfg.monitor!r} needs a validation set (val_ds)")
+            self.monitor = "train_loss"
+        self.mode = cfg.resolved_mode
+        self.device = pick_device(cfg.device)
+        self.amp_dtype = resolve_amp(cfg.amp, self.device)
+        ck.seed_everything(cfg.seed)
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.model = model.to(self.device)
+        loss = loss_fn or make_loss(
+            cfg.loss,
+            cfg.class_weights,
+            smooth=cfg.dice_smooth,
+            exclude_background=cfg.dice_exclude_background,
+        )
+        self.loss_fn = loss.to(self.device) if isinstance(loss, nn.Module) else loss
+        self.train_loader = self._loader(train_ds, cfg.shuffle, cfg.drop_last, self.generator)
+        if len(self.train_loader) == 0:
+            raise ValueError(
+                f"train_ds has {len(train_ds)} samples, fewer than batch_size={cfg.batch_size} "
+                "with drop_last=True: no batch to train on"
+            )
+        self.val_loader = None
+        if val_ds is not None:
+            self.val_loader = self._loader(val_ds, False, False, torch.Generator())
+        self.steps_per_epoch = math.ceil(len(self.train_loader) / cfg.accumulate)
+        self.optimizer = make_optimizer(self.model.parameters(), cfg)
+        self.scheduler = make_scheduler(self.optimizer, cfg, self.steps_per_epoch)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.epoch = 0  # completed epochs
+        self.history: list[dict[str, Any]] = []
+        self.best_value: float | None = None
+        self.best_epoch: int | None = None
+        self.bad_epochs = 0
+        self.stop_reason: str | None = None
+        self._last_lr = float(self.optimizer.param_groups[0]["lr"])
+
+    def _loader(self, ds: Any, shuffle: bool, drop_last: bool, gen: torch.Generator) -> DataLoader:
+        return DataLoader(
+            ds,
+            batch_size=self.cfg.batch_size,
+            shuffle=shuffle,
+            drop_last=drop_last,
+            num_workers=self.cfg.num_workers,
+            generator=gen,
+            worker_init_fn=ck.seed_worker,
+            pin_memory=self.device.type == "cuda",
+        )
+
+    # ------------------------------------------------------------------ resume
+    @classmethod
+    def resume(
+        cls,
+        model: nn.Module,
+        cfg: TrainConfig | Mapping[str, Any] | None,
+        train_ds: Any,
+        val_ds: Any = None,
+        *,
+        output_dir: str | Path,
+        checkpoint: str | Path = "last.pt",
+        metrics: MetricsFn | None = None,
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    ) -> Trainer:
+        """Rebuild a trainer from ``output_dir/checkpoint`` and continue where it stopped.
+
+        Model weights, optimiser, schedule, gradient scaler, history, best value,
+        early-stopping counter and all random states (Python, NumPy, torch,
+        CUDA, data-loader generator) are restored, so on CPU the continued run
+        ends with weights identical to an uninterrupted one. ``cfg=None`` uses
+        the configuration stored in the checkpoint; a given ``cfg`` should only
+        differ in ``epochs``, ``early_stopping``, ``max_time``, ``num_workers``.
+        The file is read with ``torch.load(weights_only=True)``.
+        """
+        path = Path(checkpoint)
+        path = path if path.is_absolute() else Path(output_dir) / path
+        state = ck.load_checkpoint(path)
+        cfg = TrainConfig.model_validate(state["config"]) if cfg is None else cfg
+        trainer = cls(
+            model,
+            cfg,
+            train_ds,
+            val_ds,
+            output_dir=output_dir,
+            metrics=metrics,
+            loss_fn=loss_fn,
+            overwrite=True,
+        )
+        trainer.load_state_dict(state)
+        return trainer
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue training (plain types and tensors only)."""
+        return {
+            "format": ck.CHECKPOINT_FORMAT,
+            "epoch": self.epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "best_value": self.best_value,
+            "best_epoch": self.best_epoch,
+            "bad_epochs": self.bad_epochs,
+            "monitor": self.monitor,
+            "history": [dict(r) for r in self.history],
+            "config": self.cfg.model_dump(mode="json"),
+            "rng": ck.get_rng_state(self.generator),
+            "versions": {"torch": str(torch.__version__)},
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler") and self.scaler.is_enabled():
+            self.scaler.load_state_dict(state["scaler"])
+        self.epoch = int(state["epoch"])
+        self.best_value, self.best_epoch = state["best_value"], state["best_epoch"]
+        self.bad_epochs = int(state["bad_epochs"])
+        self.history = [dict(r) for r in state["history"]]
+        ck.set_rng_state(state["rng"], self.generator)
+
+    # ------------------------------------------------------------------ loop
+    def fit(self, progress: bool = True) -> Any:
+        """Train until ``cfg.epochs``, early stopping or ``max_time``; return the history.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per epoch (including epochs before a resume).
+        """
+        import pandas as pd
+
+        for _ in self.iter_fit(progress=progress):
+            pass
+        return pd.DataFrame(self.history)
+
+    def iter_fit(self, progress: bool = False) -> Iterator[dict[str, Any]]:
+        """Train epoch by epoch, yielding each epoch's record once its checkpoint is written.
+
+        Records hold ``epoch`` (1-based), ``train_loss``, ``val_loss`` and
+        ``val_<metric>`` (with a validation set), ``lr`` (of the epoch's last
+        step), ``train_samples``, ``samples_per_s`` (training throughput),
+        ``epoch_time`` and ``elapsed`` (seconds, this call). ``stop_reason``
+        ends as ``"epochs"``, ``"early_stopping"`` or ``"max_time"``.
+        """
+        cfg = self.cfg
+        start = time.perf_counter()
+        deadline = None if cfg.max_time is None else start + cfg.max_time
+        self.stop_reason = None
+        if cfg.early_stopping is not None and self.bad_epochs >= cfg.early_stopping:
+            self.stop_reason = "early_stopping"  # resumed from a run that had stopped
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with (
+                determinism(cfg.deterministic, self.device),
+                EpochProgress(progress, cfg.epochs) as bar,
+            ):
+                while self.epoch < cfg.epochs and self.stop_reason is None:
+                    record = self._run_epoch(bar, deadline, start)
+                    yield dict(record)
+            if self.stop_reason is None:
+                self.stop_reason = "epochs"
+        finally:
+            if self.history:
+                plot_curves(self.history, self.output_dir / "curves.png")
+
+    def _run_epoch(
+        self, bar: EpochProgress, deadline: float | None, start: float
+    ) -> dict[str, Any]:
+        cfg, t0 = self.cfg, time.perf_counter()
+        bar.start_epoch(self.epoch + 1, len(self.train_loader))
+        train_loss, n_samples, train_time, cut = self._train_epoch(bar, deadline)
+        record: dict[str, Any] = {"epoch": self.epoch + 1, "train_loss": train_loss}
+        if self.val_loader is not None:
+            record.update(self._validate())
+        record.update(
+            lr=self._last_lr,
+            train_samples=n_samples,
+            samples_per_s=n_samples / max(train_time, 1e-9),
+            epoch_time=time.perf_counter() - t0,
+            elapsed=time.perf_counter() - start,
+        )
+        value = record.get(self.monitor)
+        if value is None:
+            raise ValueError(
+                f"monitor={self.monitor!r} is not among the recorded values "
+                f"{sorted(record)}; return it from the metrics callable"
+            )
+        self._track_best(float(value))
+        if self.scheduler is not None and not scheduler_steps_per_batch(self.scheduler):
+            self.scheduler.step(float(value))
+        self.epoch += 1
+        self.history.append(record)
+        if cfg.early_stopping is not None and self.bad_epochs >= cfg.early_stopping:
+            self.stop_reason = "early_stopping"
+        if cut or (deadline is not None and time.perf_counter() >= deadline):
+            self.stop_reason = self.stop_reason or "max_time"
+        bar.end_epoch(record)
+        self._write_outputs(improved=self.best_epoch == self.epoch)
+        return record
+
+    def _track_best(self, value: float) -> None:
+        delta = self.cfg.min_delta
+        if self.best_value is None:
+            better = math.isfinite(value)
+        elif self.mode == "min":
+            better = value < self.best_value - delta
+        else:
+            better = value > self.best_value + delta
+        if better:
+            self.best_value, self.best_epoch, self.bad_epochs = value, self.epoch + 1, 0
+        else:
+            self.bad_epochs += 1
+
+    def _write_outputs(self, improved: bool) -> None:
+        out = self.output_dir
+        write_metrics_csv(self.history, out / "metrics.csv")
+        every = self.cfg.plot_every
+        if every and self.epoch % every == 0:
+            plot_curves(self.history, out / "curves.png")
+        ck.save_checkpoint(self.state_dict(), out / "last.pt")
+        if improved:
+            ck.copy_atomic(out / "last.pt", out / "best.pt")
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def _to_device(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        if not isinstance(batch, list | tuple) or len(batch) != 2:
+            raise TypeError("datasets must return (image, target) pairs")
+        nb = self.device.type == "cuda"
+        return batch[0].to(self.device, non_blocking=nb), batch[1].to(self.device, non_blocking=nb)
+
+    def _train_epoch(
+        self, bar: EpochProgress, deadline: float | None
+    ) -> tuple[float, int, float, bool]:
+        cfg, model, opt = self.cfg, self.model, self.optimizer
+        if hasattr(self.train_ds, "set_epoch"):
+            self.train_ds.set_epoch(self.epoch)
+        model.train()
+        n_batches, acc = len(self.train_loader), cfg.accumulate
+        per_step = scheduler_steps_per_batch(self.scheduler)
+        total, count, group, cut = 0.0, 0, 1, False
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        for i, batch in enumerate(self.train_loader):
+            if i % acc == 0:
+                if deadline is not None and i > 0 and time.perf_counter() >= deadline:
+                    cut = True
+                    break
+                group = min(acc, n_batches - i)
+            x, y = self._to_device(batch)
+            with self._autocast():
+                loss = self.loss_fn(model(x), y)
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise FloatingPointError(
+                    f"training loss is {value} at epoch {self.epoch + 1}, batch {i + 1}; "
+                    "lower the learning rate or check the targets"
+                )
+            self.scaler.scale(loss / group).backward()
+            total, count = total + value * x.shape[0], count + x.shape[0]
+            if (i + 1) % acc == 0 or i + 1 == n_batches:
+                self._optimizer_step(per_step)
+            bar.advance(value)
+        return total / max(count, 1), count, time.perf_counter() - t0, cut
+
+    def _optimizer_step(self, per_step: bool) -> None:
+        if self.cfg.grad_clip is not None:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self._last_lr = float(self.optimizer.param_groups[0]["lr"])
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        if per_step:
+            self.scheduler.step()
+
+    def _validate(self) -> dict[str, float]:
+        assert self.val_loader is not None
+        if hasattr(self.val_ds, "set_epoch"):
+            self.val_ds.set_epoch(0)
+        self.val_loader.generator.manual_seed(self.cfg.seed)
+        self.model.eval()
+        sums: dict[str, float] = {"val_loss": 0.0}
+        count = 0
+        with torch.no_grad():
+            for batch in self.val_loader:
+                x, y = self._to_device(batch)
+                with self._autocast():
+                    logits = self.model(x)
+                    loss = self.loss_fn(logits, y)
+                n = x.shape[0]
+                sums["val_loss"] += float(loss) * n
+                if self.metrics is not None:
+                    for name, v in self.metrics(logits.float(), y).items():
+                        key = name if name.startswith("val_") else f"val_{name}"
+                        sums[key] = sums.get(key, 0.0) + float(v) * n
+                count += n
+        return {k: v / max(count, 1) for k, v in sums.items()}
