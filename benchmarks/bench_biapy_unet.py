@@ -22,16 +22,18 @@ What is timed
   in ``save_tif`` writing its results; reading the image and loading the checkpoint are
   outside. The network part alone (``predict_batches_in_test``) is printed too. biakit:
   ``predict_tiled(model, image, tile_shape=(256, 256), batch_size=8)`` with 32 px of context,
-  returning probabilities in memory.
+  returning probabilities in memory, once with ``blending="none"`` (the same 121 tiles as
+  BiaPy on a 2048^2 image) and once with its default ``"gaussian"`` (more tiles: 196).
+  "best" is the fastest epoch, a guard against other processes on a busy machine.
 
 BiaPy runs in its own virtual environment, started from this script with ``subprocess``
-(``--biapy-worker``, which imports only BiaPy, NumPy and tifffile); set it up once with::
+(``--biapy-worker``, which imports only BiaPy and NumPy, never biakit); set it up once with::
 
     python3 -m venv benchmarks/_work/venv-biapy
     benchmarks/_work/venv-biapy/bin/pip install biapy==3.7.0
 
 BiaPy 3.7.0 pins ``torch>=2.12,<2.13`` and ``torchvision>=0.27,<0.28``, so pip takes torch
-2.12.1 and torchvision 0.27.1 from PyPI (for x86_64 a CUDA build, about 4.8 GB in the venv; it
+2.12.1 and torchvision 0.27.1 from PyPI (for x86_64 a CUDA build, about 6 GB in the venv; it
 runs on the CPU). Without that venv the script times biakit alone and says so; without
 ``biakit.nn`` it prints "biakit.nn not available yet" and reports BiaPy alone.
 

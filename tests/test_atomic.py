@@ -39,7 +39,13 @@ def test_lazy_top_level_names():
     import biakit
 
     for name in biakit.__all__:
-        if name not in ("nn", "workflows", "SemanticSegmenter"):  # need torch; tested in tests/nn
+        if name not in (
+            "nn",
+            "workflows",
+            "SemanticSegmenter",
+            "InstanceSegmenter",
+            "Detector",
+        ):  # need torch; tested in tests/nn
             assert getattr(biakit, name) is not None, name
     with pytest.raises(AttributeError, match=r"has no attribute 'nope'"):
         biakit.nope  # noqa: B018

@@ -38,6 +38,8 @@ _ATTRS = {
     "PixelClassifier": "biakit.pixel",
     "ObjectClassifier": "biakit.pixel",
     "SemanticSegmenter": "biakit.workflows",
+    "InstanceSegmenter": "biakit.workflows",
+    "Detector": "biakit.workflows",
     "read_image": "biakit.io",
     "write_image": "biakit.io",
     "ImageMeta": "biakit.io",

@@ -44,3 +44,15 @@ def test_unknown_name():
         ValueError, match=r"unknown sample image 'nope'; valid names are \[.*'cell'"
     ):
         sample_image("nope")
+
+
+def test_labelled_nuclei3d_sample():
+    pytest.importorskip("tifffile")
+    from biakit.data import labelled_sample, list_labelled_samples
+
+    assert "nuclei3d" in list_labelled_samples()
+    image, labels, meta = labelled_sample("nuclei3d")
+    assert image.shape == labels.shape == (60, 256, 256) and meta.axes == "ZYX"
+    assert labels.max() == 20 and labels.dtype == np.int32
+    with pytest.raises(ValueError, match=r"unknown labelled sample 'x'"):
+        labelled_sample("x")

@@ -40,5 +40,43 @@ def test_train_and_predict_cli(tmp_path, capsys):
     assert code == 0
     labels, _ = read_image(pred / "n0_labels.tif")
     assert labels.shape == (48, 48) and set(np.unique(labels)) <= {0, 1}
-    proba, meta = read_image(pred / "n0_probabilities.tif")
+    proba, meta = read_image(pred / "n0_maps.tif")
     assert meta.axes == "CYX" and np.allclose(np.asarray(proba).sum(axis=0), 1, atol=1e-4)
+
+
+DETECTION = """\
+task: detection
+data:
+  images: {root}/img
+  points: {root}/pts
+  test_images: {root}/img
+  test_points: {root}/pts
+output: {root}/det
+patch_shape: [32, 32]
+samples_per_epoch: 8
+model: {{depth: 2, base_filters: 4}}
+train: {{epochs: 1, batch_size: 4}}
+"""
+
+
+def test_detection_train_and_predict_cli(tmp_path, capsys):
+    import pandas as pd
+
+    from biakit.data import synthetic_spots
+
+    for seed in range(2):
+        s = synthetic_spots((48, 48), n_spots=6, seed=seed)
+        write_image(tmp_path / "img" / f"s{seed}.tif", s.image, ImageMeta("YX"))
+        (tmp_path / "pts").mkdir(exist_ok=True)
+        pd.DataFrame(s.points, columns=["y", "x"]).to_csv(tmp_path / "pts" / f"s{seed}.csv")
+    config = tmp_path / "det.yaml"
+    config.write_text(DETECTION.format(root=tmp_path))
+    assert main(["train", str(config)]) == 0
+    assert "test set: precision" in capsys.readouterr().out
+    pred = tmp_path / "pred"
+    assert (
+        main(["predict", str(tmp_path / "det"), "-i", str(tmp_path / "img"), "-o", str(pred)]) == 0
+    )
+    table = pd.read_csv(pred / "s0_points.csv", comment="#")
+    assert {"y", "x", "score"} <= set(table.columns)
+    assert (pred / "s0_overlay.png").exists()

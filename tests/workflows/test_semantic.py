@@ -74,3 +74,23 @@ def test_input_errors():
         ValueError, match=r"image 0 has spatial shape \(96, 96\) but mask \(10, 10\)"
     ):
         seg.train(images, [np.zeros((10, 10), np.uint8)], output_dir=None)
+
+
+def test_3d_and_multiclass_end_to_end(tmp_path):
+    s = synthetic_nuclei((16, 48, 48), n_objects=5, spacing=(2.0, 1.0, 1.0), seed=1)
+    classes = s.mask.astype(np.uint8)
+    classes[s.labels % 2 == 0] *= 2  # two foreground classes
+    cfg = SemanticConfig(
+        n_classes=3,
+        patch_shape=(16, 32, 32),
+        samples_per_epoch=4,
+        model={"depth": 2, "base_filters": 4, "z_pool": (False, True)},
+        train={"epochs": 1, "batch_size": 2},
+    )
+    seg = SemanticSegmenter(cfg)
+    seg.train([s.image, s.image], [classes, classes], output_dir=tmp_path / "m3d")
+    proba = SemanticSegmenter.load(tmp_path / "m3d").predict_proba(s.image)
+    assert proba.shape == (3, 16, 48, 48)
+    np.testing.assert_allclose(proba.sum(axis=0), 1.0, atol=1e-4)
+    scores = seg.evaluate([s.image], [classes])
+    assert set(scores["pooled"]) >= {"iou", "f1", "accuracy"}

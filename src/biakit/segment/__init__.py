@@ -17,6 +17,9 @@ Examples
 """
 
 from biakit.segment._contours import boundaries, find_contours, mesh_surface
+from biakit.segment._decode import DecodeParams, decode_instances
+from biakit.segment._decode_tune import tune_decoding
+from biakit.segment._peaks import find_peaks
 from biakit.segment._region_growing import region_growing
 from biakit.segment._threshold import (
     GLOBAL_METHODS,
@@ -30,14 +33,18 @@ from biakit.segment._watershed import label, watershed_distance, watershed_seede
 __all__ = [
     "GLOBAL_METHODS",
     "LOCAL_METHODS",
+    "DecodeParams",
     "boundaries",
+    "decode_instances",
     "find_contours",
+    "find_peaks",
     "label",
     "mesh_surface",
     "region_growing",
     "threshold",
     "threshold_local",
     "threshold_value",
+    "tune_decoding",
     "watershed_distance",
     "watershed_seeded",
 ]

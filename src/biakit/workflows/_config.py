@@ -21,7 +21,7 @@ The Python API takes the same object (:class:`SemanticConfig`) without any YAML.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pydantic
 import yaml
@@ -74,18 +74,17 @@ class DataOptions(BaseModel):
         return self
 
 
-class SemanticConfig(BaseModel):
-    """Everything a semantic-segmentation training run needs.
+class WorkflowConfig(BaseModel):
+    """Options every U-Net workflow shares.
 
     Cross-field checks happen here, before any training: the patch size
-    against the U-Net's down-sampling, ``z_pool`` against 3D patches.
+    against the U-Net's down-sampling, ``z_pool`` against 3D patches, the
+    nested trainer and augmentation options.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    task: Literal["semantic"] = "semantic"
-    name: str = "semantic"
-    n_classes: int = Field(2, ge=2, description="classes including background (0)")
+    name: str = "model"
     patch_shape: tuple[int, ...] = (128, 128)
     samples_per_epoch: int = Field(256, ge=1)
     foreground_fraction: float = Field(0.5, ge=0.0, le=1.0)
@@ -97,12 +96,13 @@ class SemanticConfig(BaseModel):
     train: dict[str, Any] = Field(default_factory=dict)
     data: DataOptions | None = None
     output: str | None = None
+    default_loss: ClassVar[str] = "ce_dice"
 
     @model_validator(mode="after")
-    def _check(self) -> SemanticConfig:
+    def _check(self) -> WorkflowConfig:
         if len(self.patch_shape) not in (2, 3):
             raise ValueError(f"patch_shape must have 2 or 3 sizes, got {self.patch_shape}")
-        self.unet_config().check_patch(self.patch_shape)
+        self.unet_config(1, 2).check_patch(self.patch_shape)
         self.train_config()  # validate the nested trainer options now
         self.augment_config()
         return self
@@ -112,21 +112,20 @@ class SemanticConfig(BaseModel):
         """Spatial dimensionality (from ``patch_shape``)."""
         return len(self.patch_shape)
 
-    def unet_config(self, in_channels: int = 1) -> Any:
+    def unet_config(self, in_channels: int, out_channels: int) -> Any:
         """Return the :class:`biakit.nn.models.UNetConfig` of this run."""
         from biakit.nn.models import UNetConfig
 
         options = self.model.model_dump()
         return UNetConfig(
-            ndim=self.ndim, in_channels=in_channels, out_channels=self.n_classes, **options
+            ndim=self.ndim, in_channels=in_channels, out_channels=out_channels, **options
         )
 
     def train_config(self) -> Any:
         """Return the :class:`biakit.nn.train.TrainConfig` of this run (seed shared)."""
         from biakit.nn.train import TrainConfig
 
-        loss = "ce_dice"
-        return TrainConfig(**({"loss": loss, "seed": self.seed} | self.train))
+        return TrainConfig(**({"loss": self.default_loss, "seed": self.seed} | self.train))
 
     def augment_config(self) -> Any:
         """Return the :class:`biakit.nn.augment.AugmentConfig` of this run."""
@@ -135,7 +134,40 @@ class SemanticConfig(BaseModel):
         return AugmentConfig(**self.augment)
 
 
-def load_workflow_config(path: str | Path) -> SemanticConfig:
+class SemanticConfig(WorkflowConfig):
+    """A semantic-segmentation run: class masks 0..n_classes-1."""
+
+    task: Literal["semantic"] = "semantic"
+    name: str = "semantic"
+    n_classes: int = Field(2, ge=2, description="classes including background (0)")
+
+
+class InstanceConfig(WorkflowConfig):
+    """An instance-segmentation run: label images, encoded as foreground + contour (+ ...)."""
+
+    task: Literal["instance"] = "instance"
+    name: str = "instance"
+    encoding: Literal["fg_contour", "fg_contour_distance", "fg_contour_distance_centre"] = (
+        "fg_contour_distance"
+    )
+    contour_width: int = Field(1, ge=1)
+    spacing: tuple[float, ...] | None = None
+    min_size: int = Field(10, ge=0)
+    default_loss: ClassVar[str] = "bce"
+
+    def instance_encoding(self) -> Any:
+        """Return the :class:`biakit.nn.targets.InstanceEncoding` of this run."""
+        from biakit.nn.targets import InstanceEncoding
+
+        return InstanceEncoding(
+            mode=self.encoding, contour_width=self.contour_width, spacing=self.spacing
+        )
+
+
+TASKS = {"semantic": SemanticConfig, "instance": InstanceConfig}
+
+
+def load_workflow_config(path: str | Path) -> WorkflowConfig:
     """Read a training YAML; errors name the file and the field."""
     path = Path(path)
     if not path.is_file():
@@ -146,11 +178,14 @@ def load_workflow_config(path: str | Path) -> SemanticConfig:
         raise ConfigError(f"{path}: not valid YAML ({err})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping with 'task', 'data', ... at the top level")
+    from biakit.workflows._detection_config import DetectionConfig
+
+    tasks = {**TASKS, "detection": DetectionConfig}
     task = data.get("task", "semantic")
-    if task != "semantic":
-        raise ConfigError(f"{path}: unknown task {task!r}; valid tasks: semantic")
+    if task not in tasks:
+        raise ConfigError(f"{path}: unknown task {task!r}; valid tasks: {', '.join(tasks)}")
     try:
-        return SemanticConfig.model_validate(data)
+        return tasks[task].model_validate(data)
     except pydantic.ValidationError as err:
         raise ConfigError(format_validation_error(err, str(path))) from None
     except ValueError as err:  # checks raised by nested configs built in validators

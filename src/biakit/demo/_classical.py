@@ -1,4 +1,4 @@
-"""The demo: classical pipelines on synthetic images with ground truth and on shipped samples.
+"""Classical pipelines on synthetic images with ground truth and on shipped samples.
 
 Everything runs offline in well under two minutes on two CPU cores:
 
