@@ -35,3 +35,13 @@ def balls():
 @pytest.fixture
 def iou():
     return best_iou
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run on one torch thread (tiny networks: thread overhead dominates), then restore."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -22,13 +22,8 @@ TINY = {"model": {"depth": 2, "base_filters": 4}, "samples_per_epoch": 8}
 FAST = {"epochs": 1, "batch_size": 4, "device": "cpu", "plot_every": 0}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: oversubscribed CPUs make multi-threaded convolutions crawl."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# One torch thread: oversubscribed CPUs make multi-threaded convolutions crawl.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def spots(n, shape=(128, 128), seed=0, **kwargs):
