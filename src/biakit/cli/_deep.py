@@ -49,7 +49,7 @@ def train(
         Path | None, typer.Option("--output", "-o", help="Model folder (overrides the config).")
     ] = None,
 ) -> None:
-    """Train a network (task: semantic | instance) from a YAML config; save the model folder."""
+    """Train a network (task: semantic | instance | detection) from a YAML config."""
     from biakit.workflows import load_workflow_config, workflow_for
 
     cfg = load_workflow_config(config)
