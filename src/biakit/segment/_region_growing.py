@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import heapq
 from typing import Any
 
 import numpy as np
+from numba import njit
 from scipy import ndimage as ndi
 
 from biakit.blocks import GLOBAL, declare_halo
@@ -114,34 +114,75 @@ def region_growing(
     flat = lab_p.ravel()
     vals = np.pad(img, 1).ravel()
     seeded = np.flatnonzero(flat > 0)
-    sums = np.bincount(flat[seeded], weights=vals[seeded], minlength=n + 1).tolist()
-    counts = np.bincount(flat[seeded], minlength=n + 1).tolist()
-    lab = flat.tolist()
-    im = vals.tolist()
-    _grow(lab, im, sums, counts, seeded.tolist(), offsets, tol, limit)
-    out = np.asarray(lab, dtype=np.int32).reshape(lab_p.shape)
+    sums = np.bincount(flat[seeded], weights=vals[seeded], minlength=n + 1)
+    counts = np.bincount(flat[seeded], minlength=n + 1).astype(np.int64)
+    lab = flat.astype(np.int64)
+    _grow_kernel(
+        lab, vals.astype(np.float64), sums, counts, seeded.astype(np.int64),
+        np.asarray(offsets, dtype=np.int64), float(tol), float(limit),
+    )  # fmt: skip
+    out = lab.astype(np.int32).reshape(lab_p.shape)
     return np.ascontiguousarray(out[(slice(1, -1),) * img.ndim])
 
 
-def _grow(
-    lab: list[int],
-    im: list[float],
-    sums: list[float],
-    counts: list[int],
-    seeded: list[int],
-    offsets: list[int],
-    tol: float,
-    limit: float,
-) -> None:
-    """Priority-queue growth, in place on the flat padded label list ``lab``.
+@njit(cache=True)
+def _less(d1, c1, d2, c2):  # pragma: no cover - numba
+    return d1 < d2 or (d1 == d2 and c1 < c2)
 
-    Heap entries are ``(difference, pixel * n_regions + region)``; ``queued``
-    remembers the last region that queued a pixel so it is not queued twice.
+
+@njit(cache=True)
+def _push(hd, hc, size, d, c):  # pragma: no cover - numba
+    """Push (d, c) on the binary heap held in ``hd``/``hc``; return the (maybe grown) arrays."""
+    if size == hd.shape[0]:
+        hd = np.concatenate((hd, np.empty_like(hd)))
+        hc = np.concatenate((hc, np.empty_like(hc)))
+    i = size
+    while i > 0:
+        parent = (i - 1) // 2
+        if not _less(d, c, hd[parent], hc[parent]):
+            break
+        hd[i], hc[i] = hd[parent], hc[parent]
+        i = parent
+    hd[i], hc[i] = d, c
+    return hd, hc
+
+
+@njit(cache=True)
+def _pop(hd, hc, size):  # pragma: no cover - numba
+    """Remove the smallest (d, c); the heap then has ``size - 1`` entries."""
+    d0, c0 = hd[0], hc[0]
+    size -= 1
+    d, c = hd[size], hc[size]
+    i = 0
+    while True:
+        child = 2 * i + 1
+        if child >= size:
+            break
+        if child + 1 < size and _less(hd[child + 1], hc[child + 1], hd[child], hc[child]):
+            child += 1
+        if not _less(hd[child], hc[child], d, c):
+            break
+        hd[i], hc[i] = hd[child], hc[child]
+        i = child
+    if size > 0:
+        hd[i], hc[i] = d, c
+    return d0, c0
+
+
+@njit(cache=True)
+def _grow_kernel(lab, im, sums, counts, seeded, offsets, tol, limit):  # pragma: no cover - numba
+    """Seeded region growing on flat padded arrays (Adams & Bischof 1994).
+
+    Heap entries are ``(difference, pixel * n_regions + region)``, ordered
+    lexicographically like Python tuples, so ties resolve deterministically;
+    ``queued`` remembers the last region that queued a pixel so it is not
+    queued twice.
     """
-    n_regions = len(counts)
-    heap: list[tuple[float, int]] = []
-    queued = [0] * len(lab)
-    push, pop = heapq.heappush, heapq.heappop
+    n_regions = counts.shape[0]
+    hd = np.empty(max(16, 4 * seeded.shape[0]), np.float64)
+    hc = np.empty(hd.shape[0], np.int64)
+    size = 0
+    queued = np.zeros(lab.shape[0], np.int64)
     for i in seeded:
         r = lab[i]
         mean = sums[r] / counts[r]
@@ -151,11 +192,12 @@ def _grow(
                 d = abs(im[j] - mean)
                 if d <= tol:
                     queued[j] = r
-                    heap.append((d, j * n_regions + r))
-    heapq.heapify(heap)
-    while heap:
-        d, code = pop(heap)
-        j, r = divmod(code, n_regions)
+                    hd, hc = _push(hd, hc, size, d, j * n_regions + r)
+                    size += 1
+    while size > 0:
+        d, code = _pop(hd, hc, size)
+        size -= 1
+        j, r = code // n_regions, code % n_regions
         if lab[j] != 0 or counts[r] >= limit:
             continue
         v = im[j]
@@ -163,13 +205,14 @@ def _grow(
             queued[j] = 0  # may be queued again when another neighbour joins
             continue
         lab[j] = r
-        total, count = sums[r] + v, counts[r] + 1
-        sums[r], counts[r] = total, count
-        mean = total / count
+        sums[r] += v
+        counts[r] += 1
+        mean = sums[r] / counts[r]
         for off in offsets:
             k = j + off
             if lab[k] == 0 and queued[k] != r:
                 d = abs(im[k] - mean)
                 if d <= tol:
                     queued[k] = r
-                    push(heap, (d, k * n_regions + r))
+                    hd, hc = _push(hd, hc, size, d, k * n_regions + r)
+                    size += 1
