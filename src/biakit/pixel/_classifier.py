@@ -61,7 +61,7 @@ class PixelClassifier:
         seed: int = 0,
         n_jobs: int | None = None,
     ) -> None:
-        from biakit.features import FeatureSpec, preset
+        from biakit.features import FeatureSpec
 
         self.features = features
         self.classifier = classifier
@@ -73,7 +73,6 @@ class PixelClassifier:
         self.n_jobs = n_jobs
         self._preset = features if isinstance(features, str) else None
         self._spec_input: FeatureSpec | None = None if isinstance(features, str) else features
-        self._preset_fn = preset
         make_estimator(classifier, class_weight=class_weight)  # validate names early
         self.spec_: Any = None
         self.estimator_: Any = None
@@ -122,7 +121,9 @@ class PixelClassifier:
             )
         probe = np.asarray(images[0])
         ndim = probe.ndim - (channel_axis is not None)
-        spec = self._spec_input or self._preset_fn(self._preset, ndim=ndim)
+        from biakit.features import preset
+
+        spec = self._spec_input or preset(self._preset, ndim=ndim)
         train = collect_training_set(images, scribbles, spec, spacing, channel_axis)
         self.spec_, self.ndim_, self.n_channels_ = spec, ndim, train.n_channels
         self.spacing_ = None if spacing is None else tuple(float(v) for v in spacing)
