@@ -144,20 +144,10 @@ def detection_rows(
 
 
 def pooled_counts(frame: pd.DataFrame) -> dict[str, float]:
-    """Precision, recall and F1 from summed TP / FP / FN (0 for an empty denominator)."""
-    tp, fp, fn = (int(frame[c].sum()) for c in ("tp", "fp", "fn"))
+    """Precision, recall and F1 from counts summed over images (0 for an empty denominator)."""
+    from biakit.metrics import pooled_detection_counts
 
-    def ratio(a: float, b: float) -> float:
-        return a / b if b else 0.0
-
-    return {
-        "tp": tp,
-        "fp": fp,
-        "fn": fn,
-        "precision": ratio(tp, tp + fp),
-        "recall": ratio(tp, tp + fn),
-        "f1": ratio(2 * tp, 2 * tp + fp + fn),
-    }
+    return pooled_detection_counts(frame.to_dict("records"))
 
 
 def restoration_rows(pairs: Sequence[tuple[Path, Path]], data_range: float | None) -> pd.DataFrame:

@@ -13,8 +13,7 @@ Names are imported lazily, on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from biakit._lazy import lazy_exports
 
 _ATTRS = {
     # instance
@@ -32,6 +31,7 @@ _ATTRS = {
     "DetectionMatching": "detection",
     "match_points": "detection",
     "match_points_dataset": "detection",
+    "pooled_detection_counts": "detection",
     # restoration
     "RestorationMetrics": "restoration",
     "psnr": "restoration",
@@ -42,15 +42,5 @@ _ATTRS = {
     "restoration_metrics": "restoration",
 }
 
-__all__ = sorted(_ATTRS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _ATTRS:
-        module = importlib.import_module(f"biakit.metrics.{_ATTRS[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module 'biakit.metrics' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _ATTRS)

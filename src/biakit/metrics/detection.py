@@ -19,7 +19,7 @@ error of the matched pairs, NaN when there are none.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -76,6 +76,29 @@ class DetectionMatching:
 
 def _ratio(num: float, den: float) -> float:
     return float(num) / float(den) if den else 0.0
+
+
+def pooled_detection_counts(rows: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    """Pool per-image ``tp``, ``n_true``, ``n_pred`` into data-set precision, recall, F1.
+
+    Counts are summed over images before the ratios are taken; an empty
+    denominator gives 0 (StarDist's convention).
+
+    Examples
+    --------
+    >>> rows = [{"tp": 2, "n_true": 3, "n_pred": 2}, {"tp": 1, "n_true": 1, "n_pred": 2}]
+    >>> pooled_detection_counts(rows)["f1"]
+    0.75
+    """
+    rows = list(rows)
+    tp = int(sum(r["tp"] for r in rows))
+    n_true = int(sum(r["n_true"] for r in rows))
+    n_pred = int(sum(r["n_pred"] for r in rows))
+    return {
+        "tp": tp, "fp": n_pred - tp, "fn": n_true - tp, "n_true": n_true, "n_pred": n_pred,
+        "precision": _ratio(tp, n_pred), "recall": _ratio(tp, n_true),
+        "f1": _ratio(2 * tp, n_true + n_pred),
+    }  # fmt: skip
 
 
 def _summary(

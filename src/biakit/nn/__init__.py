@@ -12,8 +12,7 @@ Sub-packages (imported on first use, so ``import biakit`` never imports torch):
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from biakit._lazy import lazy_exports
 
 _ATTRS = {
     "UNet": "models",
@@ -29,14 +28,5 @@ _ATTRS = {
     "pick_device": "device",
 }
 
-__all__ = sorted(_ATTRS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _ATTRS:
-        return getattr(importlib.import_module(f"biakit.nn.{_ATTRS[name]}"), name)
-    raise AttributeError(f"module 'biakit.nn' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _ATTRS)

@@ -11,8 +11,7 @@ Names are imported on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from biakit._lazy import lazy_exports
 
 _ATTRS = {
     "PixelClassifier": "_classifier",
@@ -24,14 +23,5 @@ _ATTRS = {
     "load_model": "_step",
 }
 
-__all__ = sorted(_ATTRS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _ATTRS:
-        return getattr(importlib.import_module(f"biakit.pixel.{_ATTRS[name]}"), name)
-    raise AttributeError(f"module 'biakit.pixel' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _ATTRS)

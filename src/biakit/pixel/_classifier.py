@@ -77,6 +77,7 @@ class PixelClassifier:
         self.spec_: Any = None
         self.estimator_: Any = None
         self.predictor_: Any = None
+        self.forest_: Any = None
         self.classes_: np.ndarray | None = None
         self.feature_names_: list[str] | None = None
         self.columns_: np.ndarray | None = None
@@ -139,7 +140,8 @@ class PixelClassifier:
         )
         _fit_quietly(estimator, train.X[:, self.columns_], train.y)
         self.estimator_, self.classes_ = estimator, np.asarray(estimator.classes_)
-        self.predictor_ = _fast_predictor(estimator, self.classifier)
+        self.forest_ = _fast_forest(estimator, self.classifier)
+        self.predictor_ = (estimator if self.forest_ is None else self.forest_).predict_proba
         self._train = train
         self.training_ = train.summary() | {"oob": self._oob_metrics(estimator, train)}
         return self
@@ -324,12 +326,13 @@ def _fit_quietly(estimator: Any, X: np.ndarray, y: np.ndarray) -> None:
         estimator.fit(X, y)
 
 
-def _fast_predictor(estimator: Any, kind: str) -> Any:
-    if kind in FORESTS:
-        from biakit.pixel._forest import FastForest
+def _fast_forest(estimator: Any, kind: str) -> Any:
+    """Copy a fitted forest into a numba :class:`FastForest` (``None`` for other classifiers)."""
+    if kind not in FORESTS:
+        return None
+    from biakit.pixel._forest import FastForest
 
-        return FastForest.from_sklearn(estimator).predict_proba
-    return estimator.predict_proba
+    return FastForest.from_sklearn(estimator)
 
 
 def _as_list(x: Any) -> list[Any]:

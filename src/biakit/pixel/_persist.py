@@ -86,10 +86,7 @@ def save_pixel_classifier(clf: Any, path: Path, *, overwrite: bool) -> Path:
     with atomic_path(path, overwrite=overwrite, directory=True) as tmp:
         (tmp / "config.json").write_text(json.dumps(config, indent=2, default=_jsonable))
         if clf.classifier in FORESTS:
-            from biakit.pixel._forest import FastForest
-
-            forest = FastForest.from_sklearn(clf.estimator_)
-            np.savez_compressed(tmp / "model.npz", **forest.to_arrays())
+            np.savez_compressed(tmp / "model.npz", **clf.forest_.to_arrays())
         else:
             import skops.io as sio
 
@@ -136,7 +133,7 @@ def load_pixel_classifier(cls: type, path: Path) -> Any:
         except (OSError, ValueError, KeyError) as err:
             raise ValueError(f"{path / 'model.npz'}: not a valid biakit forest ({err})") from None
         _check_classes(forest.classes_, clf.classes_, path)
-        clf.predictor_ = forest.predict_proba
+        clf.forest_, clf.predictor_ = forest, forest.predict_proba
         clf.estimator_ = None
     else:
         clf.estimator_ = _load_skops(path / "model.skops")

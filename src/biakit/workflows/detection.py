@@ -14,13 +14,13 @@ and minimum distance tuned on validation images. A trained model is a folder::
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from biakit.metrics import pooled_detection_counts
 from biakit.workflows._base import UNetWorkflow, channels_first
 from biakit.workflows._detection_config import DetectionConfig
 from biakit.workflows._detection_io import load_point_pairs, read_points_csv, write_points_csv
@@ -155,12 +155,11 @@ class Detector(UNetWorkflow):
             return [self._heatmap(p, c, im.shape[1:]) for im, p, c in zip(*data)]
 
         val = None if val_set is None else (val_set[0], heatmaps(val_set))
-        with tempfile.TemporaryDirectory() as scratch:
-            self._fit(
-                train_set[0], heatmaps(train_set), target_kind="continuous",
-                out_channels=cfg.n_classes, output_dir=output_dir or scratch, val=val,
-                loss_fn=heatmap_loss(cfg.loss, cfg.foreground_weight), progress=progress,
-            )  # fmt: skip
+        self._fit(
+            train_set[0], heatmaps(train_set), target_kind="continuous",
+            out_channels=cfg.n_classes, output_dir=output_dir, val=val,
+            loss_fn=heatmap_loss(cfg.loss, cfg.foreground_weight), progress=progress,
+        )  # fmt: skip
         if cfg.tune:
             self.tune(*(val_set or train_set))
         if output_dir is not None:
@@ -287,15 +286,7 @@ class Detector(UNetWorkflow):
         for im, pts, cls in zip(*data):
             found = self.predict(im)
             per_image.append(self._match(pts, cls, found[0], found[1], tol).as_dict())
-        tp = sum(r["tp"] for r in per_image)
-        n_true = sum(r["n_true"] for r in per_image)
-        n_pred = sum(r["n_pred"] for r in per_image)
-        pooled = {
-            "tp": tp, "fp": n_pred - tp, "fn": n_true - tp, "n_true": n_true, "n_pred": n_pred,
-            "precision": tp / n_pred if n_pred else 0.0,
-            "recall": tp / n_true if n_true else 0.0,
-            "f1": 2 * tp / (n_true + n_pred) if n_true + n_pred else 0.0,
-        }  # fmt: skip
+        pooled = pooled_detection_counts(per_image)
         return {"pooled": pooled, "per_image": per_image, "tolerance": tol}
 
     # ---------------------------------------------------------------- persistence

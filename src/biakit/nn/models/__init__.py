@@ -13,8 +13,7 @@ first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from biakit._lazy import lazy_exports
 
 _ATTRS = {
     "UNetConfig": "_config",
@@ -23,14 +22,5 @@ _ATTRS = {
     "count_parameters": "_unet",
 }
 
-__all__ = sorted(_ATTRS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _ATTRS:
-        return getattr(importlib.import_module(f"biakit.nn.models.{_ATTRS[name]}"), name)
-    raise AttributeError(f"module 'biakit.nn.models' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _ATTRS)

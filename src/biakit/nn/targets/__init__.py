@@ -19,35 +19,18 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
-from biakit.nn.targets._instance import CHANNELS, InstanceEncoding, contour_mask, instance_targets
-from biakit.nn.targets._weights import unet_weight_map
+from biakit._lazy import lazy_exports
 
 _LAZY = {
+    "CHANNELS": "_instance",
+    "InstanceEncoding": "_instance",
+    "contour_mask": "_instance",
+    "instance_targets": "_instance",
+    "unet_weight_map": "_weights",
     "InstanceLoss": "_loss",
     "instance_loss": "_loss",
     "point_heatmap": "_points",
 }
 
-__all__ = [
-    "CHANNELS",
-    "InstanceEncoding",
-    "InstanceLoss",
-    "contour_mask",
-    "instance_loss",
-    "instance_targets",
-    "point_heatmap",
-    "unet_weight_map",
-]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"biakit.nn.targets.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'biakit.nn.targets' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY)
