@@ -123,6 +123,19 @@ def load_config(path: str | Path) -> PipelineConfig:
         the file and the offending field.
 
     """
+    data = read_yaml_mapping(path, "a 'steps' list")
+    return parse_config(data, source=str(path))
+
+
+def read_yaml_mapping(path: str | Path, expected: str) -> dict[str, Any]:
+    """Read a YAML file that must hold a mapping; errors name the file and what was expected.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, is not valid YAML, or does not hold a mapping
+        (``expected`` says what the mapping should contain).
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
@@ -131,8 +144,8 @@ def load_config(path: str | Path) -> PipelineConfig:
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({err.__class__.__name__}: {err})") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping with a 'steps' list at the top level")
-    return parse_config(data, source=str(path))
+        raise ConfigError(f"{path}: expected a mapping with {expected} at the top level")
+    return data
 
 
 def parse_config(data: dict[str, Any], *, source: str = "config") -> PipelineConfig:

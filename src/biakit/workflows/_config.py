@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import pydantic
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from biakit.pipeline import ConfigError
-from biakit.pipeline._config import format_validation_error
+from biakit.pipeline._config import format_validation_error, read_yaml_mapping
 
 
 class ModelOptions(BaseModel):
@@ -169,15 +168,7 @@ TASKS = {"semantic": SemanticConfig, "instance": InstanceConfig}
 
 def load_workflow_config(path: str | Path) -> WorkflowConfig:
     """Read a training YAML; errors name the file and the field."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping with 'task', 'data', ... at the top level")
+    data = read_yaml_mapping(path, "'task', 'data', ...")
     from biakit.workflows._detection_config import DetectionConfig
 
     tasks = {**TASKS, "detection": DetectionConfig}
