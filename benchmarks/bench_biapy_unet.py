@@ -4,11 +4,16 @@ Both sides get the same synthetic nuclei (``biakit.data.synthetic_nuclei``: ``--
 images of 512x512 for training, one for validation, one ``--test-size`` square image for
 prediction), the same 2D U-Net (depth 4, feature maps 16-32-64-128-256, instance norm: BiaPy's
 default ``unet``), the same 256x256x1 patches, batch size 8, AdamW (lr 1e-4, weight decay
-0.02, BiaPy's defaults), no augmentation, z-score normalisation per image, fp32 (BiaPy has no
-AMP anywhere in its code), the same number of training steps (BiaPy cuts each training image
-into non-overlapping 256x256 patches, held in memory; biakit's ``PatchDataset`` draws the same
-number of patches per epoch), and the same tiling for prediction (256x256 tiles, 32 px of
-context on each side: BiaPy's ``DATA.TEST.PADDING: (32, 32)`` from its 2D templates).
+0.02, BiaPy's defaults), no augmentation, z-score normalisation per image, the same number of
+training steps (BiaPy cuts each training image into non-overlapping 256x256 patches, held in
+memory; biakit's ``PatchDataset`` draws the same number of patches per epoch), and the same
+tiling for prediction (256x256 tiles, 32 px of context on each side: BiaPy's
+``DATA.TEST.PADDING: (32, 32)`` from its 2D templates).
+
+Precision: BiaPy 3.7 runs float32 (no autocast or GradScaler anywhere in its code). biakit
+runs twice: ``amp="auto"``, its default, which on a CPU with native bfloat16 (AVX512-BF16 or
+AMX) trains and predicts under bf16 autocast (weights and optimiser in float32), and
+``amp="none"`` (float32, the like-for-like figure); ``--amp`` picks which.
 
 What is timed
 -------------
@@ -250,7 +255,9 @@ def _best_patches_per_s(r: dict) -> float:
 # --------------------------------------------------------------------------- biakit side
 
 
-def run_biakit(work: Path, data: dict, epochs: int, blendings: list[str]) -> dict | None:
+def run_biakit(
+    work: Path, data: dict, epochs: int, blendings: list[str], amp: str = "auto"
+) -> dict | None:
     """Train and predict with biakit.nn on the same data; None if it is not importable."""
     try:
         import torch
@@ -262,7 +269,7 @@ def run_biakit(work: Path, data: dict, epochs: int, blendings: list[str]) -> dic
     except ImportError as exc:
         print(f"biakit.nn not available yet ({exc})")
         return None
-    print("biakit: training ...", flush=True)
+    print(f"biakit: training (amp={amp}) ...", flush=True)
     torch.manual_seed(0)
     model = UNet(
         UNetConfig(
@@ -281,10 +288,11 @@ def run_biakit(work: Path, data: dict, epochs: int, blendings: list[str]) -> dic
     )
     cfg = TrainConfig(
         epochs=epochs, batch_size=BATCH, lr=LR, optimizer="adamw", weight_decay=WEIGHT_DECAY,
-        schedule="none", loss="ce", amp="none", device="cpu", num_workers=0, seed=0,
+        schedule="none", loss="ce", amp=amp, device="cpu", num_workers=0, seed=0,
         plot_every=0,
     )  # fmt: skip
     trainer = Trainer(model, cfg, ds, None, output_dir=work / "biakit", overwrite=True)
+    dtype = {None: "float32"}.get(trainer.amp_dtype, str(trainer.amp_dtype))
     epoch_s, last = [], time.perf_counter()
     for _record in trainer.iter_fit():
         now = time.perf_counter()
@@ -294,12 +302,12 @@ def run_biakit(work: Path, data: dict, epochs: int, blendings: list[str]) -> dic
     image = Normalizer(kind="zscore")(data["test_x"][0][None])
     infer = {}
     for blending in blendings:
-        print(f"biakit: predicting (blending={blending}) ...", flush=True)
+        print(f"biakit: predicting (blending={blending}, amp={amp}) ...", flush=True)
         tiles = []
         start = time.perf_counter()
         predict_tiled(
             model, image, tile_shape=(PATCH, PATCH), overlap=CONTEXT, batch_size=BATCH,
-            blending=blending, device="cpu", activation="softmax",
+            blending=blending, device="cpu", activation="softmax", amp=amp,
             progress=lambda done, total, t=tiles: t.append(total),
         )  # fmt: skip
         infer[blending] = (time.perf_counter() - start, tiles[-1] if tiles else "?")
@@ -309,41 +317,48 @@ def run_biakit(work: Path, data: dict, epochs: int, blendings: list[str]) -> dic
         "patches_s": _patches_per_s(epoch_s, steps),
         "infer": infer,
         "params": sum(p.numel() for p in model.parameters()),
-        "info": f"torch {torch.__version__}, {torch.get_num_threads()} threads, amp=none",
+        "info": f"torch {torch.__version__}, {torch.get_num_threads()} threads, amp={amp} "
+        f"-> {dtype}",
     }
 
 
 # --------------------------------------------------------------------------- report
 
 
-def report(bp: dict | None, bk: dict | None, test_mp: float) -> None:
-    """Print the figures of both sides and the ratios (biakit / BiaPy throughput)."""
-    rows = [("BiaPy 3.7", bp), ("biakit", bk)]
-    print(f"\n{'':10s} {'params':>9s} {'epochs (s)':>24s} {'patches/s':>10s} {'best':>6s}")
+def report(bp: dict | None, runs: dict[str, dict], test_mp: float) -> None:
+    """Print the figures of every side and the ratios (biakit / BiaPy throughput)."""
+    rows = [("BiaPy 3.7", bp)] + [(f"biakit {amp}", r) for amp, r in runs.items()]
+    print(f"\n{'':12s} {'params':>9s} {'epochs (s)':>24s} {'patches/s':>10s} {'best':>6s}")
     for name, r in rows:
         if r:
             ep = " ".join(f"{s:.1f}" for s in r["epoch_s"])
             best = _best_patches_per_s(r)
-            print(f"{name:10s} {r['params']:9d} {ep:>24s} {r['patches_s']:10.2f} {best:6.2f}")
-            print(f"{'':10s} {r['info']}")
+            print(f"{name:12s} {r['params']:9d} {ep:>24s} {r['patches_s']:10.2f} {best:6.2f}")
+            print(f"{'':12s} {r['info']}")
     if bp:
         print(
             f"\nBiaPy prediction {test_mp:.2f} MP: {bp['infer_s']:.1f} s -> {bp['mp_s']:.3f} MP/s "
             f"(network alone {bp['net_s']:.1f} s)"
         )
-    if bk:
+    for amp, bk in runs.items():
         for blending, (sec, tiles) in bk["infer"].items():
             print(
-                f"biakit prediction {test_mp:.2f} MP, blending={blending}: {sec:.1f} s, "
-                f"{tiles} tiles -> {test_mp / sec:.3f} MP/s"
+                f"biakit (amp={amp}) prediction {test_mp:.2f} MP, blending={blending}: "
+                f"{sec:.1f} s, {tiles} tiles -> {test_mp / sec:.3f} MP/s"
             )
-    if bp and bk:
+    if not bp:
+        return
+    print()
+    for amp, bk in runs.items():
         ratio, best = bk["patches_s"] / bp["patches_s"], _best_patches_per_s(bk)
         best /= _best_patches_per_s(bp)
-        print(f"\ntraining  biakit / BiaPy: {ratio:.2f}x median, {best:.2f}x best (goal 1.5x)")
+        print(
+            f"training  biakit (amp={amp}) / BiaPy: {ratio:.2f}x median, {best:.2f}x best "
+            "(goal 1.5x)"
+        )
         for blending, (sec, _) in bk["infer"].items():
             ratio = (test_mp / sec) / bp["mp_s"]
-            print(f"inference biakit ({blending}) / BiaPy: {ratio:.2f}x (goal 1.5x)")
+            print(f"inference biakit (amp={amp}, {blending}) / BiaPy: {ratio:.2f}x (goal 1.5x)")
 
 
 def main() -> None:
@@ -352,6 +367,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--test-size", type=int, default=2048)
     parser.add_argument("--blending", nargs="+", default=["none", "gaussian"])
+    parser.add_argument(
+        "--amp", nargs="+", default=["auto", "none"],
+        help="biakit precision(s): auto = its default (bf16 on CPUs with native bf16), none = fp32",
+    )  # fmt: skip
     parser.add_argument("--skip-biapy", action="store_true")
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary folder")
     args = parser.parse_args()
@@ -369,8 +388,12 @@ def main() -> None:
             f"load average {os.getloadavg()[0]:.1f}"
         )
         bp = None if args.skip_biapy else run_biapy(work, args.epochs, test_mp)
-        bk = run_biakit(work, data, args.epochs, args.blending)
-        report(bp, bk, test_mp)
+        runs = {}
+        for amp in args.amp:
+            run = run_biakit(work, data, args.epochs, args.blending, amp)
+            if run is not None:
+                runs[amp] = run
+        report(bp, runs, test_mp)
         print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
 
 

@@ -129,6 +129,7 @@ class UNetWorkflow:
                 f"the model expects {self.in_channels} channel(s), the image has {array.shape[0]}"
             )
         normalized = Normalizer(**self.config.normalizer.model_dump())(array)
+        kwargs.setdefault("amp", self.config.train_config().amp)  # as trained: bf16 where fast
         return predict_tiled(self.model, normalized, activation=activation, tta=tta, **kwargs)
 
     # ---------------------------------------------------------------- persistence

@@ -212,6 +212,21 @@ def test_tiled_equals_whole_3d(model, tile, blending):
     np.testing.assert_allclose(out, whole(model, image), atol=1e-5, rtol=0)
 
 
+def test_bf16_autocast_is_close_to_float32(monkeypatch):
+    import torch
+
+    from biakit.nn.train import _precision
+
+    if not torch.cpu._is_avx512_bf16_supported():  # emulated bf16 would still run, slowly
+        monkeypatch.setattr(_precision, "cpu_bf16_native", lambda: True)
+    model, image = PoolNet(levels=2), rand((1, 45, 71), seed=1)
+    exact = predict_tiled(model, image, tile_shape=40, blending="none", device="cpu")
+    fast = predict_tiled(model, image, tile_shape=40, blending="none", device="cpu", amp="auto")
+    assert fast.dtype == np.float32 and not np.array_equal(fast, exact)  # bf16 really ran
+    error, scale = np.abs(fast - exact), np.abs(exact).max()  # bf16: 8-bit mantissa
+    assert error.max() < 0.05 * scale and error.mean() < 0.005 * scale
+
+
 def test_default_tile_shape_and_small_image():
     model = PoolNet(levels=2)
     for shape in [(300, 290), (7, 5)]:
@@ -389,6 +404,8 @@ def test_model_state_restored_and_device_fallback(monkeypatch):
         ({"out": np.zeros((2, 8, 8), np.float32)}, ValueError, r"out has shape \(2, 8, 8\)"),
         ({"out": np.zeros((2, 64, 64), np.int32)}, ValueError, "floating dtype"),
         ({"device": "tpu"}, ValueError, "device='tpu' is not understood"),
+        ({"amp": "fp8"}, ValueError, "amp must be 'none', 'auto', 'bf16' or 'fp16'"),
+        ({"amp": "fp16", "device": "cpu"}, ValueError, "amp='fp16' needs a CUDA device"),
     ],
 )
 def test_errors(kwargs, error, match):

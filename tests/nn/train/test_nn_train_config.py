@@ -30,8 +30,8 @@ def test_defaults_and_mode():
         ({"epochs": 3, "warmup_epochs": 3}, r"warmup_epochs \(3\) must be smaller than epochs"),
         ({"schedule": "onecycle", "warmup_epochs": 1}, "one-cycle has its own warm-up"),
         ({"schedule": "plateau", "warmup_epochs": 1}, "not supported with schedule='plateau'"),
-        ({"amp": "fp16", "device": "cpu"}, "amp='fp16' needs a CUDA device"),
-        ({"amp": "bf16", "device": "mps"}, "amp='bf16' needs a CUDA device"),
+        ({"amp": "fp16", "device": "cpu"}, "amp='fp16' is not available on device='cpu'"),
+        ({"amp": "bf16", "device": "mps"}, "amp='bf16' is not available on device='mps'"),
         ({"accumulate": 0}, r"accumulate\n.*greater than or equal to 1"),
         ({"batch_size": 0}, r"batch_size\n.*greater than or equal to 1"),
         ({"lr": 0}, r"lr\n.*greater than 0"),
@@ -85,9 +85,19 @@ def test_pick_device_cuda_index(monkeypatch):
 
 
 def test_resolve_amp(monkeypatch):
-    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    from biakit.nn.train import _precision
+
+    cpu, cuda, mps = torch.device("cpu"), torch.device("cuda"), torch.device("mps")
+    monkeypatch.setattr(_precision, "cpu_bf16_native", lambda: False)
     assert resolve_amp("auto", cpu) is None
     assert resolve_amp("none", cpu) is None
+    with pytest.raises(ValueError, match="amp='bf16' on the CPU needs native bfloat16"):
+        resolve_amp("bf16", cpu)
+    monkeypatch.setattr(_precision, "cpu_bf16_native", lambda: True)
+    assert resolve_amp("auto", cpu) is torch.bfloat16
+    assert resolve_amp("bf16", cpu) is torch.bfloat16
+    assert resolve_amp("none", cpu) is None
+    assert resolve_amp("auto", mps) is None
     with pytest.raises(ValueError, match="amp='fp16' needs a CUDA device, but training runs on"):
         resolve_amp("fp16", cpu)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
@@ -164,3 +174,12 @@ def test_plateau_scheduler_type():
     assert sched.mode == "max"
     with pytest.raises(ValueError, match="steps_per_epoch must be >= 1, got 0"):
         make_scheduler(opt, TrainConfig(), 0)
+
+
+def test_cpu_bf16_native_reads_the_probes(monkeypatch):
+    from biakit.nn.train._precision import cpu_bf16_native
+
+    for bf16, amx, expected in ((False, False, False), (True, False, True), (False, True, True)):
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda v=bf16: v, raising=False)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda v=amx: v, raising=False)
+        assert cpu_bf16_native() is expected

@@ -9,6 +9,7 @@ from biakit.nn.train import TrainConfig, Trainer
 
 def _cfg(**kw):
     base = {"epochs": 2, "batch_size": 4, "device": "cpu", "plot_every": 0, "lr": 1e-2}
+    base["amp"] = "none"  # exact float32 arithmetic: several tests compare weights
     return TrainConfig(**{**base, **kw})
 
 
@@ -217,3 +218,20 @@ def test_autocast_branch_runs(tmp_path, blobs, make_net):
     history = trainer.fit(progress=False)
     assert np.isfinite(history["train_loss"]).all() and np.isfinite(history["val_loss"]).all()
     assert not trainer.scaler.is_enabled()
+
+
+def test_channels_last_layout_for_3d_on_cpu(tmp_path):
+    from biakit.nn.models import UNet, UNetConfig
+
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(ndim=3, in_channels=1, out_channels=2, depth=1, base_filters=2))
+    ds = TensorDataset(torch.randn(4, 1, 4, 8, 8), torch.randint(0, 2, (4, 4, 8, 8)))
+    trainer = Trainer(net, _cfg(epochs=1, amp="none"), ds, output_dir=tmp_path)
+    assert trainer.memory_format == torch.channels_last_3d
+    weight = next(p for p in trainer.model.parameters() if p.dim() == 5)
+    assert weight.is_contiguous(memory_format=torch.channels_last_3d)
+    x, _ = trainer._to_device((ds.tensors[0][:2], ds.tensors[1][:2]))
+    assert x.is_contiguous(memory_format=torch.channels_last_3d)
+    assert np.isfinite(trainer.fit(progress=False)["train_loss"]).all()
+    off = Trainer(net, _cfg(epochs=1, channels_last=False), ds, output_dir=tmp_path / "b")
+    assert off.memory_format == torch.contiguous_format

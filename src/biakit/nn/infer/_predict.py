@@ -106,9 +106,15 @@ def _resolve_device(device: Any) -> Any:
 
 
 def _batch_predictor(
-    forward: Callable[[Any], Any], transforms: list[Transform], activation: str | None, device: Any
+    forward: Callable[[Any], Any],
+    transforms: list[Transform],
+    activation: str | None,
+    device: Any,
+    amp_dtype: Any = None,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """``(B, C, *tile)`` NumPy -> ``(B, out, *tile)`` NumPy, averaged over the TTA transforms."""
+    import contextlib
+
     import torch
 
     def predict(batch: np.ndarray) -> np.ndarray:
@@ -116,7 +122,11 @@ def _batch_predictor(
             x = torch.from_numpy(batch).to(device)
             total = None
             for t in transforms:
-                y = forward(apply(t, x)).float()
+                cast = contextlib.nullcontext()
+                if amp_dtype is not None:
+                    cast = torch.autocast(torch.device(device).type, dtype=amp_dtype)
+                with cast:
+                    y = forward(apply(t, x)).float()
                 if activation == "softmax":
                     y = torch.softmax(y, dim=1)
                 elif activation == "sigmoid":
@@ -141,6 +151,7 @@ def iter_predict_tiled(
     out: Any = None,
     activation: str | None = None,
     session: Any = None,
+    amp: str = "none",
 ) -> Generator[tuple[int, int], None, Any]:
     """Tiled prediction as a generator of progress; see :func:`predict_tiled`.
 
@@ -180,8 +191,19 @@ def iter_predict_tiled(
         predict = _batch_predictor(session_forward(session), transforms, activation, "cpu")
         return _run(plan, image, out, predict, int(batch_size), None)
     dev = _resolve_device(device)
-    predict = _batch_predictor(model, transforms, activation, dev)
+    predict = _batch_predictor(model, transforms, activation, dev, _amp_dtype(amp, dev))
     return _run(plan, image, out, predict, int(batch_size), (model, dev))
+
+
+def _amp_dtype(amp: str, device: Any) -> Any:
+    """Autocast dtype for ``amp`` on ``device`` (``None``: float32)."""
+    if amp not in ("none", "auto", "bf16", "fp16"):
+        raise ValueError(f"amp must be 'none', 'auto', 'bf16' or 'fp16', got {amp!r}")
+    if amp == "none":
+        return None
+    from biakit.nn.train._precision import resolve_amp
+
+    return resolve_amp(amp, device)
 
 
 def _run(
@@ -246,6 +268,7 @@ def predict_tiled(
     activation: str | None = None,
     progress: Callable[[int, int], Any] | None = None,
     session: Any = None,
+    amp: str = "none",
 ) -> Any:
     """Predict a fully convolutional network on an image of any size, tile by tile.
 
@@ -300,6 +323,11 @@ def predict_tiled(
     session : onnxruntime.InferenceSession, optional
         Run this ONNX session (see :func:`export_onnx`) instead of ``model``; ``model``
         then only supplies the geometry (its ``.config`` or the config itself).
+    amp : {"none", "auto", "bf16", "fp16"}
+        Autocast of the forward pass, resolved as in training
+        (:class:`biakit.nn.train.TrainConfig`): ``auto`` is bf16 on a CPU that computes
+        it natively and bf16/fp16 on CUDA (about 2x faster; outputs agree with float32
+        to about 1e-2); ``none`` (default) is float32.
 
     Returns
     -------
@@ -339,6 +367,7 @@ def predict_tiled(
         out=out,
         activation=activation,
         session=session,
+        amp=amp,
     )
     while True:
         try:

@@ -63,10 +63,16 @@ class TrainConfig(BaseModel):
     grad_clip : float, optional
         Clip the global gradient norm to this value.
     amp : {"auto", "none", "bf16", "fp16"}
-        Mixed precision, CUDA only. ``auto``: bf16 when the GPU supports it,
-        else fp16 with a gradient scaler; plain float32 on CPU / MPS.
-        ``bf16`` / ``fp16`` on a non-CUDA device raise an error (no silent
-        fallback).
+        Mixed precision (autocast; weights and optimiser stay float32).
+        ``auto``: on CUDA bf16 when the GPU supports it, else fp16 with a
+        gradient scaler; on the CPU bf16 when the CPU computes it natively
+        (AVX512-BF16 or AMX: about 2x faster training), else float32; float32
+        on MPS. ``bf16`` / ``fp16`` where they cannot run raise an error (no
+        silent fallback); ``none`` is plain float32 everywhere.
+    channels_last : bool, optional
+        Channels-last memory layout for the model and batches; ``None``
+        (default) uses it for 3D models on the CPU, where oneDNN's 3D
+        convolutions run about 1.2-1.3x faster in that layout.
     deterministic : bool
         Deterministic algorithms (warn-only), cuDNN deterministic, no
         benchmark; seeds are always set from ``seed``.
@@ -120,6 +126,7 @@ class TrainConfig(BaseModel):
     accumulate: int = Field(1, ge=1)
     grad_clip: float | None = Field(None, gt=0)
     amp: Literal["auto", "none", "bf16", "fp16"] = "auto"
+    channels_last: bool | None = None
     deterministic: bool = True
     seed: int = Field(0, ge=0)
     device: str = "auto"
@@ -170,10 +177,11 @@ class TrainConfig(BaseModel):
                 + (" (one-cycle has its own warm-up)" if self.schedule == "onecycle" else "")
                 + "; set warmup_epochs=0 or use schedule='cosine' / 'none'"
             )
-        if self.amp in ("fp16", "bf16") and self.device.split(":")[0] in ("cpu", "mps"):
+        kind = self.device.split(":")[0]
+        if (self.amp, kind) in (("fp16", "cpu"), ("fp16", "mps"), ("bf16", "mps")):
             raise ValueError(
-                f"amp={self.amp!r} needs a CUDA device, got device={self.device!r}; "
-                "use amp='auto' (float32 off CUDA) or amp='none'"
+                f"amp={self.amp!r} is not available on device={self.device!r}; "
+                "use amp='auto' or amp='none'"
             )
         if self.class_weights is not None and self.loss in ("mse", "mae"):
             raise ValueError(f"class_weights are not used by loss={self.loss!r}; remove them")

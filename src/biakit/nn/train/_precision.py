@@ -9,8 +9,39 @@ from collections.abc import Iterator
 import torch
 
 
+def cpu_bf16_native() -> bool:
+    """Whether this CPU computes in bfloat16 natively (AVX512-BF16 or AMX tiles).
+
+    Only then is CPU autocast to bfloat16 faster than float32 (about 2x for
+    U-Net training on an AVX512-BF16 core); elsewhere oneDNN emulates it.
+    """
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    for name in probes:
+        probe = getattr(torch.cpu, name, None)
+        try:
+            if probe is not None and bool(probe()):
+                return True
+        except RuntimeError:  # pragma: no cover - exotic builds
+            continue
+    return False
+
+
 def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
-    """Autocast dtype for ``amp`` on ``device`` (``None``: float32); bf16/fp16 need CUDA."""
+    """Autocast dtype for ``amp`` on ``device`` (``None``: float32).
+
+    CUDA: bf16 where the GPU supports it, else fp16. CPU: bf16 where the CPU
+    computes it natively (:func:`cpu_bf16_native`), else float32; fp16 needs CUDA.
+    MPS: float32.
+    """
+    if device.type == "cpu" and amp in ("auto", "bf16"):
+        if cpu_bf16_native():
+            return torch.bfloat16
+        if amp == "bf16":
+            raise ValueError(
+                "amp='bf16' on the CPU needs native bfloat16 (AVX512-BF16 or AMX), which this "
+                "CPU lacks; use amp='auto' or amp='none'"
+            )
+        return None
     if device.type != "cuda":
         if amp in ("fp16", "bf16"):
             raise ValueError(
