@@ -59,3 +59,17 @@ def test_instance_errors():
         seg.predict(np.zeros((32, 32)))
     with pytest.raises(ValueError, match=r"got 1 image\(s\) and 2 label image\(s\)"):
         seg.train([np.zeros((32, 32))], [np.zeros((32, 32)), np.zeros((32, 32))], output_dir=None)
+
+
+def test_decoding_grid_scales_size_filters_to_the_objects():
+    from biakit.workflows.instance import decode_grid, typical_object_size
+
+    labels = np.zeros((20, 20), np.int32)
+    labels[:10, :10], labels[12:16, 12:17], labels[0, 19] = 7, 3, 9  # sizes 100, 20, 1
+    assert typical_object_size([labels]) == 20.0
+    assert typical_object_size([np.zeros((4, 4), int)]) is None
+    grid = decode_grid(440.0, min_size=10)
+    assert grid["min_size"] == (10, 44) and grid["min_seed_size"] == (0, 22)
+    assert decode_grid(440.0, min_size=60)["min_size"] == (60,)  # the config's floor holds
+    assert decode_grid(None, min_size=10) == {**decode_grid(None, 10), "min_size": (10,)}
+    assert "min_seed_size" not in decode_grid(None, min_size=10)

@@ -18,7 +18,7 @@ Examples
 
 from biakit.segment._contours import boundaries, find_contours, mesh_surface
 from biakit.segment._decode import DecodeParams, decode_instances
-from biakit.segment._decode_tune import tune_decoding
+from biakit.segment._decode_tune import DEFAULT_GRID, tune_decoding
 from biakit.segment._peaks import find_peaks
 from biakit.segment._region_growing import region_growing
 from biakit.segment._threshold import (
@@ -31,6 +31,7 @@ from biakit.segment._threshold import (
 from biakit.segment._watershed import label, watershed_distance, watershed_seeded
 
 __all__ = [
+    "DEFAULT_GRID",
     "GLOBAL_METHODS",
     "LOCAL_METHODS",
     "DecodeParams",
