@@ -4,11 +4,11 @@ The issue's goal is >= 1.5x from mixed precision on a GPU. The script times the 
 ``Trainer`` (AdamW steps, no validation) and ``predict_tiled`` with ``amp="none"`` (float32)
 and ``amp="auto"`` (bf16 or fp16 autocast on CUDA; bf16 on a CPU with native bfloat16,
 float32 elsewhere, in which case the ratio is about 1) on the device biakit picks, for a 2D
-U-Net (depth 4, 32 base filters, 256x256 patches, batch 8) and a 3D U-Net (depth 3,
+U-Net (depth 4, 16 base filters, 256x256 patches, batch 8) and a 3D U-Net (depth 3,
 16 base filters, 32x96x96 patches, batch 2, z not pooled at the first level). It also
 prints how far the two predictions differ.
 
-Run: ``.venv/bin/python benchmarks/bench_amp.py [--steps 6] [--device auto]``
+Run: ``.venv/bin/python benchmarks/bench_amp.py [--steps 4] [--device auto]``
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def _sync(device) -> None:
 
 
 def time_training(net_config, patch, batch, steps, amp, device) -> tuple[float, str]:
-    """Seconds per optimiser step (median over 3 epochs of ``steps`` steps after a warm-up)."""
+    """Seconds per optimiser step (median over 2 epochs of ``steps`` steps after a warm-up)."""
     import tempfile
 
     import torch
@@ -42,7 +42,7 @@ def time_training(net_config, patch, batch, steps, amp, device) -> tuple[float, 
     x = torch.randn(n, 1, *patch)
     y = torch.randint(0, net_config.out_channels, (n, *patch))
     cfg = TrainConfig(
-        epochs=4, batch_size=batch, lr=1e-4, schedule="none", loss="ce", amp=amp,
+        epochs=3, batch_size=batch, lr=1e-4, schedule="none", loss="ce", amp=amp,
         device=str(device), plot_every=0, deterministic=False,
     )  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
@@ -72,7 +72,7 @@ def time_prediction(net_config, shape, amp, device) -> tuple[float, np.ndarray]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
 
@@ -86,7 +86,7 @@ def main() -> None:
     print(f"device {device} ({name}), torch {torch.__version__}, {torch.get_num_threads()} threads")
     cases = {
         "2D": (
-            UNetConfig(ndim=2, in_channels=1, out_channels=2, depth=4, base_filters=32),
+            UNetConfig(ndim=2, in_channels=1, out_channels=2, depth=4, base_filters=16),
             (256, 256), 8, (1024, 1024),
         ),
         "3D": (
