@@ -328,9 +328,7 @@ class Trainer:
             raise TypeError("datasets must return (image, target) pairs")
         nb = self.device.type == "cuda"
         x = batch[0].to(self.device, non_blocking=nb)
-        if x.dim() == 5 and self.memory_format == torch.channels_last_3d:
-            x = x.contiguous(memory_format=self.memory_format)
-        elif x.dim() == 4 and self.memory_format == torch.channels_last:
+        if x.dim() == _LAYOUT_DIMS.get(self.memory_format):
             x = x.contiguous(memory_format=self.memory_format)
         return x, batch[1].to(self.device, non_blocking=nb)
 
@@ -401,6 +399,10 @@ class Trainer:
                         sums[key] = sums.get(key, 0.0) + float(v) * n
                 count += n
         return {k: v / max(count, 1) for k, v in sums.items()}
+
+
+_LAYOUT_DIMS = {torch.channels_last: 4, torch.channels_last_3d: 5}
+"""Batch dimensionality of each channels-last layout."""
 
 
 def _memory_format(model: nn.Module, channels_last: bool | None, device: torch.device) -> Any:
