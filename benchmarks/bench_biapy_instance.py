@@ -44,16 +44,15 @@ import argparse
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _biapy_venv import run_worker
 
 ROOT = Path(__file__).resolve().parents[1]
-VENV_PYTHON = ROOT / "benchmarks" / "_work" / "venv-biapy" / "bin" / "python"
 PATCH, BATCH, SAMPLES, LR = 128, 6, 48, 1e-3
 FEATURE_MAPS = [16, 32, 64, 128, 256]
 GOAL_F1 = 0.9
@@ -211,9 +210,6 @@ def run_biapy(work: Path, seconds: float) -> dict | None:
     """Train and predict with BiaPy in its venv; return its labels and timings."""
     import tifffile
 
-    if not VENV_PYTHON.exists():
-        print(f"BiaPy skipped: {VENV_PYTHON} missing (see bench_biapy_unet.py to create it)")
-        return None
     config = work / "biapy.yaml"
     values = {"patch": PATCH, "data": work / "data", "samples": SAMPLES, "lr": LR}
     config.write_text(BIAPY_CONFIG.format(**values, feature_maps=FEATURE_MAPS, batch=BATCH))
@@ -221,23 +217,11 @@ def run_biapy(work: Path, seconds: float) -> dict | None:
         "config": str(config), "result_dir": str(work / "biapy"), "out": str(work / "b.json"),
         "seconds": seconds,
     }  # fmt: skip
-    (work / "spec.json").write_text(json.dumps(spec))
-    log = work / "biapy.log"
-    print(f"BiaPy: training {seconds / 60:.1f} min in its venv (log: {log}) ...", flush=True)
-    env = dict(os.environ, PYTHONPATH="", MPLBACKEND="Agg")
-    with open(log, "w") as fh:
-        cmd = [str(VENV_PYTHON), __file__, "--biapy-worker", str(work / "spec.json")]
-        rc = subprocess.call(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
-    out = Path(spec["out"])
-    if rc != 0 or not out.exists():
-        runs = sorted((work / "biapy").glob("*/logs/*.txt"))  # BiaPy logs there, not to stdout
-        shown = runs[-1] if runs else log
-        print(f"BiaPy failed (exit code {rc}); last lines of {shown}:")
-        print("\n".join(shown.read_text().splitlines()[-15:]))
+    res = run_worker(__file__, spec, work, f"training {seconds / 60:.1f} min")
+    if res is None:
         return None
-    res = json.loads(out.read_text())
     if not res["outputs"]:
-        print(f"BiaPy wrote no instance labels; see {log}")
+        print(f"BiaPy wrote no instance labels; see {work / 'biapy.log'}")
         return None
     labels = tifffile.imread(res["outputs"][0]).squeeze()  # float32 holding integer ids
     if not np.array_equal(labels, np.round(labels)):

@@ -54,16 +54,15 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _biapy_venv import run_worker
 
 ROOT = Path(__file__).resolve().parents[1]
-VENV_PYTHON = ROOT / "benchmarks" / "_work" / "venv-biapy" / "bin" / "python"
 PATCH = 256
 BATCH = 8
 FEATURE_MAPS = [16, 32, 64, 128, 256]
@@ -194,9 +193,6 @@ def _biapy_worker(spec_path: str) -> None:
 
 def run_biapy(work: Path, epochs: int, test_mp: float) -> dict | None:
     """Write BiaPy's YAML config, run it in its venv and return patches/s and MP/s."""
-    if not VENV_PYTHON.exists():
-        print(f"BiaPy skipped: {VENV_PYTHON} missing (see the docstring to create it)")
-        return None
     config = work / "biapy.yaml"
     config.write_text(
         BIAPY_CONFIG.format(
@@ -211,22 +207,9 @@ def run_biapy(work: Path, epochs: int, test_mp: float) -> dict | None:
         )
     )
     spec = {"config": str(config), "result_dir": str(work / "biapy"), "out": str(work / "b.json")}
-    (work / "spec.json").write_text(json.dumps(spec))
-    log = work / "biapy.log"
-    print(f"BiaPy: running in {VENV_PYTHON.parents[1].name} (log: {log}) ...", flush=True)
-    env = dict(os.environ, PYTHONPATH="", MPLBACKEND="Agg")
-    with open(log, "w") as fh:
-        rc = subprocess.call(
-            [str(VENV_PYTHON), __file__, "--biapy-worker", str(work / "spec.json")],
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    if rc != 0 or not Path(spec["out"]).exists():
-        print(f"BiaPy failed (exit code {rc}); last lines of {log}:")
-        print("\n".join(log.read_text().splitlines()[-15:]))
+    res = run_worker(__file__, spec, work, "running")
+    if res is None:
         return None
-    res = json.loads(Path(spec["out"]).read_text())
     t = res["times"]
     sample_s = t["sample"][0] - sum(t["save"])
     return {
