@@ -42,15 +42,15 @@ def atomic_path(
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path}: already exists; pass overwrite=True to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    if directory:
+    umask = _current_umask()
+    if directory:  # mkdtemp makes 0700 folders, mkstemp 0600 files: give the usual permissions
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        os.chmod(tmp, 0o777 & ~umask)
     else:
         fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
         tmp = Path(name)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
+        os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
         if directory and path.exists():
@@ -62,6 +62,12 @@ def atomic_path(
         else:
             tmp.unlink(missing_ok=True)
         raise
+
+
+def _current_umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
 def atomic_write_text(path: str | Path, text: str, *, overwrite: bool = False) -> Path:

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from biakit.data import synthetic_spots
+from biakit.errors import ModelFileError
 from biakit.io import ImageMeta, write_image
 from biakit.nn.targets import point_heatmap
 from biakit.workflows.detection import (
@@ -41,18 +42,21 @@ def test_detector_reaches_f1_095_on_held_out_spots(tmp_path):
     history = det.train([d.image for d in train], [d.points for d in train], output_dir=tmp_path)
     assert len(history) == 8 and history["val_loss"].iloc[-1] < history["val_loss"].iloc[0]
     result = det.evaluate([d.image for d in test], [d.points for d in test], tolerance=3)
-    assert result["pooled"]["f1"] >= 0.95, result["pooled"]
-    assert result["pooled"]["n_true"] == sum(len(d.points) for d in test)
+    assert result.metrics.f1 >= 0.95, result.summary
+    assert result.metrics.n_true == sum(len(d.points) for d in test)
+    assert result.per_image["tp"].sum() == result.metrics.tp
     # localisation is sub-pixel on average
     pts, _, _ = det.predict(test[0].image)
     from biakit.metrics import match_points
 
     assert match_points(test[0].points, pts, tolerance=3).mean_distance < 0.5
     # the tuned decoding is stored with the model and used after loading
-    meta = json.loads((tmp_path / "config.json").read_text())
-    assert meta["format"] == "biakit.detector"
-    assert meta["config"]["threshold"] == det.config.threshold
-    assert meta["config"]["min_distance"] == det.config.min_distance
+    manifest = json.loads((tmp_path / "model.json").read_text())
+    assert manifest["format"] == "biakit.model" and manifest["task"] == "detection"
+    tuned = json.loads((tmp_path / "thresholds.json").read_text())
+    assert tuned == det.thresholds and set(tuned) == {"threshold", "min_distance"}
+    # tuning does not rewrite the config the user gave
+    assert json.loads((tmp_path / "config.json").read_text()) == config.model_dump(mode="json")
     assert (tmp_path / "tuning.csv").exists() and (tmp_path / "weights.pt").exists()
     assert det.tuning["f1"].max() >= 0.95
     loaded = Detector.load(tmp_path)
@@ -63,20 +67,21 @@ def test_detector_reaches_f1_095_on_held_out_spots(tmp_path):
 def test_tuning_picks_the_best_grid_point(monkeypatch):
     data = spots(2, shape=(48, 48))
     det = Detector(DetectionConfig(patch_shape=(32, 32), min_distance_grid=(1.0, 3.0), **TINY))
-    det.model = object()  # predict_heatmap is replaced below
+    det.model = object()  # predict_maps is replaced below
 
     def perfect(image, **kwargs):  # the exact target of the image that is asked for
         k = next(i for i, d in enumerate(data) if np.shares_memory(d.image, image))
         return point_heatmap(data[k].points, (48, 48), sigma=2.0, subpixel=True) * 0.8
 
-    monkeypatch.setattr(det, "predict_heatmap", perfect)
+    monkeypatch.setattr(det, "predict_maps", perfect)
     table = det.tune([d.image for d in data], [d.points for d in data])
     assert len(table) == 2 * 19
     ok = table[table["threshold"] <= 0.7]
     assert (ok["f1"] == 1.0).all()  # every peak is >= 0.8 * exp(-0.25) = 0.62 .. 0.8
     assert (table[table["threshold"] > 0.8]["f1"] == 0.0).all()
     # ties at F1 = 1: threshold nearest 0.5, then the smaller min_distance
-    assert det.config.threshold == 0.5 and det.config.min_distance == 1.0
+    assert det.thresholds == {"threshold": 0.5, "min_distance": 1.0}
+    assert det.config.min_distance == 2.0  # the config is left as given
 
 
 def test_3d_and_multiclass_end_to_end(tmp_path):
@@ -103,8 +108,8 @@ def test_3d_and_multiclass_end_to_end(tmp_path):
     pts, cls, _ = det2.predict(image, threshold=0.0)
     assert set(cls.tolist()) <= {0, 1} and det2.predict_heatmap(image).shape == (2, 32, 32)
     result = det2.evaluate([image], [s2.points], [s2.classes])
-    assert set(result["pooled"]) >= {"precision", "recall", "f1", "tp"}
-    assert result["tolerance"] == 3.0
+    assert {"precision", "recall", "f1", "tp"} <= set(result.summary.columns)
+    assert result.summary["tolerance"].iloc[0] == 3.0 == result.metrics.tolerance
 
 
 def test_heatmap_loss_values():
@@ -144,7 +149,7 @@ def test_points_csv_round_trip_and_folder_pairs(tmp_path):
 def test_config_errors():
     with pytest.raises(ValueError, match=r"train.loss='ce' is not used by detection"):
         DetectionConfig(patch_shape=(32, 32), train={"loss": "ce"}, **TINY)
-    with pytest.raises(ValueError, match="spacing must be 2 positive numbers"):
+    with pytest.raises(ValueError, match=r"spacing has 3 value\(s\)"):
         DetectionConfig(patch_shape=(32, 32), spacing=(1.0, 1.0, 1.0), **TINY)
     with pytest.raises(ValueError, match="a tuning grid needs at least one value"):
         DetectionConfig(patch_shape=(32, 32), threshold_grid=(), **TINY)
@@ -159,7 +164,7 @@ def test_training_and_prediction_errors(tmp_path):
     im = np.zeros((32, 32), np.float32)
     with pytest.raises(RuntimeError, match="not trained; call train"):
         det.predict(im)
-    with pytest.raises(RuntimeError, match="not trained; nothing to save"):
+    with pytest.raises(RuntimeError, match="not trained; call train"):
         det.save(tmp_path / "x")
     cases = [
         (([im, im], [[[1, 1]]]), {}, "got 2 image.* and 1 point array"),
@@ -194,5 +199,5 @@ def test_training_and_prediction_errors(tmp_path):
         load_point_pairs(tmp_path, tmp_path / "nothing")
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "config.json").write_text(json.dumps({"format": "other"}))
-    with pytest.raises(ValueError, match=r"not a biakit.detector model"):
+    with pytest.raises(ModelFileError, match=r"not a biakit model folder \(format 'other'\)"):
         Detector.load(tmp_path / "model")

@@ -27,11 +27,14 @@ def test_instance_segmenter_learns_touching_nuclei(tmp_path):
     seg = InstanceSegmenter(cfg)
     seg.train(images, labels, output_dir=tmp_path / "m")
     test_x, test_y = _data(range(100, 103))
-    table = seg.evaluate(test_x, test_y).set_index("thresh")
+    scores = seg.evaluate(test_x, test_y)
+    table = scores.summary.set_index("thresh")
     assert table.loc[0.5, "f1"] >= 0.8, table
-    # decoding thresholds were tuned and saved; the folder reloads identically
-    meta = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert meta["decode"]["fg_threshold"] == seg.decode_params.fg_threshold
+    assert scores.metrics[0].thresh == 0.5 and scores.metrics[0].f1 == table.loc[0.5, "f1"]
+    assert len(scores.per_image) == 3 * 10 and set(scores.per_image["image"]) == {0, 1, 2}
+    # decoding thresholds were tuned and saved in thresholds.json; the folder reloads identically
+    tuned = json.loads((tmp_path / "m" / "thresholds.json").read_text())
+    assert tuned["fg_threshold"] == seg.decode_params.fg_threshold
     loaded = load_model(tmp_path / "m")
     assert isinstance(loaded, InstanceSegmenter)
     np.testing.assert_array_equal(loaded.predict(test_x[0]), seg.predict(test_x[0]))
@@ -59,6 +62,8 @@ def test_instance_errors():
         seg.predict(np.zeros((32, 32)))
     with pytest.raises(ValueError, match=r"got 1 image\(s\) and 2 label image\(s\)"):
         seg.train([np.zeros((32, 32))], [np.zeros((32, 32)), np.zeros((32, 32))], output_dir=None)
+    with pytest.raises(ValueError, match=r"labels\[0\] have negative values"):
+        seg.train([np.zeros((32, 32))], [np.full((32, 32), -1)], output_dir=None)
 
 
 def test_decoding_grid_scales_size_filters_to_the_objects():

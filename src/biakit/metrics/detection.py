@@ -101,6 +101,35 @@ def pooled_detection_counts(rows: Iterable[Mapping[str, Any]]) -> dict[str, floa
     }  # fmt: skip
 
 
+def pool_detection_matchings(matchings: Iterable[DetectionMatching]) -> DetectionMatching:
+    """Pool per-image matchings into one data-set :class:`DetectionMatching`.
+
+    Counts are summed over images before the ratios are taken (as
+    :func:`pooled_detection_counts`); ``mean_distance`` is the mean over all
+    matched pairs; ``matched_pairs`` is None (indices are per image).
+
+    Examples
+    --------
+    >>> a = match_points([[0, 0], [5, 5]], [[0, 1]], tolerance=2)
+    >>> b = match_points([[3, 3]], [[3, 3], [9, 9]], tolerance=2)
+    >>> p = pool_detection_matchings([a, b])
+    >>> p.tp, p.fp, p.fn, round(p.f1, 4), p.mean_distance
+    (2, 1, 1, 0.6667, 0.5)
+    """
+    matchings = list(matchings)
+    tolerances = {m.tolerance for m in matchings}
+    if len(tolerances) > 1:
+        raise ValueError(f"cannot pool matchings at different tolerances {sorted(tolerances)}")
+    dist = [m.distances for m in matchings if m.distances is not None]
+    return _summary(
+        tolerances.pop() if tolerances else 0.0,
+        sum(m.n_true for m in matchings),
+        sum(m.n_pred for m in matchings),
+        None,
+        np.concatenate(dist) if dist else np.zeros(0),
+    )
+
+
 def _summary(
     tolerance: float,
     n_true: int,

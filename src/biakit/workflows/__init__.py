@@ -1,9 +1,13 @@
-"""Workflows: a validated config in, a trained artefact, predictions and metrics out.
+"""Workflows: one facade per task, one contract (see :mod:`biakit.workflows._base`).
 
 * :class:`SemanticSegmenter` with :class:`SemanticConfig` (class masks).
 * :class:`InstanceSegmenter` with :class:`InstanceConfig` (touching objects as labels).
 * :class:`Detector` with :class:`DetectionConfig` (objects as points, from heat maps).
-* :func:`load_model` opens any saved model folder with the right class.
+* :class:`Workflow` / :class:`NetworkWorkflow`: the base classes a new task subclasses,
+  then registers with :func:`register_workflow`.
+* :func:`load_model` opens any model folder with the right class; :func:`workflow_for`
+  makes an untrained workflow for a config; :func:`parse_workflow_config` /
+  :func:`load_workflow_config` validate configs through one union on ``task``.
 """
 
 from __future__ import annotations
@@ -11,53 +15,86 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from biakit.workflows._base import model_format
+from biakit.errors import ModelFileError
+from biakit.io import read_points_csv, write_points_csv
+from biakit.workflows._base import Workflow
 from biakit.workflows._config import (
+    TASKS,
     InstanceConfig,
     SemanticConfig,
     WorkflowConfig,
+    config_schema,
     load_workflow_config,
+    parse_workflow_config,
+    register_task_config,
 )
 from biakit.workflows._detection_config import DetectionConfig
-from biakit.workflows._detection_io import load_point_pairs, read_points_csv, write_points_csv
+from biakit.workflows._detection_io import load_point_pairs
+from biakit.workflows._disk import FileOutcome, PredictionReport
+from biakit.workflows._folder import FORMAT_VERSION, read_manifest
+from biakit.workflows._network import NetworkWorkflow
+from biakit.workflows._results import Evaluation
 from biakit.workflows.detection import Detector
 from biakit.workflows.instance import InstanceSegmenter
 from biakit.workflows.semantic import SemanticSegmenter
 
-WORKFLOWS: dict[str, type] = {
-    SemanticSegmenter.FORMAT: SemanticSegmenter,
-    InstanceSegmenter.FORMAT: InstanceSegmenter,
-    Detector.FORMAT: Detector,
-}
+WORKFLOWS: dict[str, type[Workflow]] = {}
+
+
+def register_workflow(cls: type[Workflow]) -> type[Workflow]:
+    """Register a workflow class (and its config) under ``cls.task``."""
+    WORKFLOWS[cls.task] = cls
+    if cls.config_class not in TASKS.values():
+        register_task_config(cls.config_class)
+    return cls
+
+
+for _cls in (SemanticSegmenter, InstanceSegmenter, Detector):
+    register_workflow(_cls)
 
 
 def load_model(path: str | Path) -> Any:
-    """Load a saved model folder with the workflow class that wrote it."""
-    fmt = model_format(path)
-    if fmt not in WORKFLOWS:
-        raise ValueError(f"{path}: unknown model format {fmt!r}; known: {', '.join(WORKFLOWS)}")
-    return WORKFLOWS[fmt].load(path)
+    """Load a model folder with the workflow class of its task.
+
+    Raises
+    ------
+    ModelFileError
+        Not a model folder, an unknown task, damaged or tampered files.
+    """
+    task = read_manifest(path).get("task")
+    if task not in WORKFLOWS:
+        raise ModelFileError(f"{path}: unknown task {task!r}; known: {', '.join(WORKFLOWS)}")
+    return WORKFLOWS[task].load(path)
 
 
 def workflow_for(config: WorkflowConfig) -> Any:
     """Return a new, untrained workflow object for a validated config."""
-    classes = {"semantic": SemanticSegmenter, "instance": InstanceSegmenter, "detection": Detector}
-    return classes[config.task](config)
+    return WORKFLOWS[config.task](config)
 
 
 __all__ = [
+    "FORMAT_VERSION",
+    "TASKS",
     "WORKFLOWS",
     "DetectionConfig",
     "Detector",
+    "Evaluation",
+    "FileOutcome",
     "InstanceConfig",
     "InstanceSegmenter",
+    "NetworkWorkflow",
+    "PredictionReport",
     "SemanticConfig",
     "SemanticSegmenter",
+    "Workflow",
     "WorkflowConfig",
+    "config_schema",
     "load_model",
     "load_point_pairs",
     "load_workflow_config",
+    "parse_workflow_config",
     "read_points_csv",
+    "register_workflow",
     "workflow_for",
     "write_points_csv",
 ]

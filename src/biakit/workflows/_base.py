@@ -1,209 +1,233 @@
-"""Shared by the U-Net workflows: data checks, training, tiled prediction, model folders."""
+"""The workflow contract every task follows, with or without a neural network.
+
+Verbs (the same on every task):
+
+* ``train(images, targets, *, output_dir, resume, overwrite, progress)`` -> history
+* ``predict_maps(image)`` -> raw output, channels first ``(C, *spatial)``
+* ``postprocess(maps)`` -> final result (labels, points, ...)
+* ``predict(image)`` = ``postprocess(predict_maps(image))``
+* ``predict_to_disk(inputs, output_dir)`` -> read, predict once, write labels / maps /
+  overlays / tables (what the command line and napari call)
+* ``evaluate(images, targets)`` -> :class:`~biakit.workflows.Evaluation`
+* ``save(path)`` / ``load(path)`` -> a model folder (see :mod:`biakit.workflows._folder`)
+
+Tuned post-processing (thresholds, size filters) lives in one place,
+``self.thresholds`` (a plain dict), saved as ``thresholds.json`` like StarDist's.
+A task without a network (e.g. a tracker) subclasses :class:`Workflow` directly.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import tempfile
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from biakit.errors import DataError, ModelFileError
+from biakit.workflows import _folder
+from biakit.workflows._disk import FileOutcome, PredictionReport, iter_predict_to_disk
 
-def channels_first(image: Any, ndim: int) -> np.ndarray:
+
+def channels_first(image: Any, ndim: int, *, name: str = "image") -> np.ndarray:
     """Return ``image`` as ``(C, *spatial)``; a plain ``ndim``-D image gets ``C = 1``."""
-    array = np.asarray(image)
-    if array.ndim == ndim:
-        return array[None]
-    if array.ndim == ndim + 1:
-        return array
-    raise ValueError(
-        f"expected a {ndim}-D image or a channel-first {ndim + 1}-D image, got shape {array.shape}"
-    )
+    from biakit.validation import check_channel_layout
+
+    return np.asarray(check_channel_layout(image, ndim, name=name))
 
 
 def check_pairs(images: list[np.ndarray], targets: list[np.ndarray], what: str) -> None:
     """Equal counts, and each target's shape equal to its image's spatial shape."""
     if len(images) != len(targets) or not images:
-        raise ValueError(
-            f"got {len(images)} image(s) and {len(targets)} {what}(s); need equal, > 0"
-        )
+        raise DataError(f"got {len(images)} image(s) and {len(targets)} {what}(s); need equal, > 0")
     for i, (im, t) in enumerate(zip(images, targets)):
         if im.shape[1:] != t.shape:
-            raise ValueError(f"image {i} has spatial shape {im.shape[1:]} but {what} {t.shape}")
+            raise DataError(f"image {i} has spatial shape {im.shape[1:]} but {what} {t.shape}")
 
 
-class UNetWorkflow:
-    """Base of the U-Net workflows: holds the config, the network and the input channels."""
+class Workflow:
+    """Base of every task facade: config, tuned post-processing, model folder, disk output.
 
-    FORMAT = "biakit.unet_workflow"
-    WEIGHTS = "weights.pt"
+    Subclasses set ``task`` and ``config_class`` and implement ``train``,
+    ``predict_maps``, ``postprocess``, ``evaluate`` and the small output hooks
+    (``_output_names``, ``_write_outputs``, ``_count``, ``_density``).
+    """
 
-    def __init__(self, config: Any) -> None:
-        self.config = config
-        self.model: Any = None
-        self.in_channels: int = 1
+    task: ClassVar[str] = ""
+    config_class: ClassVar[type] = object
+
+    def __init__(self, config: Any = None) -> None:
+        self.config = config if config is not None else self.config_class()
+        self.thresholds: dict[str, Any] | None = None
+        self.training: dict[str, Any] = {}
         self.history: Any = None
 
-    # ------------------------------------------------------------------ training
-    def _fit(
-        self,
-        images: list[np.ndarray],
-        targets: list[np.ndarray],
-        *,
-        target_kind: str,
-        out_channels: int,
-        output_dir: str | Path | None,
-        val: tuple[list[np.ndarray], list[np.ndarray]] | None,
-        loss_fn: Callable[..., Any] | None = None,
-        metrics: Callable[..., dict[str, float]] | None = None,
-        progress: bool = False,
-    ) -> Any:
-        """Train the U-Net on (image, target) pairs; keep the best weights in ``self.model``."""
-        from biakit.nn.augment import Augmenter
-        from biakit.nn.datasets import Normalizer, PatchDataset
-        from biakit.nn.train import Trainer
+    def __repr__(self) -> str:
+        trained = "trained" if self.is_trained else "untrained"
+        return f"{type(self).__name__}(task={self.task!r}, {trained})"
 
-        cfg = self.config
-        self.in_channels = images[0].shape[0]
-        normalizer = Normalizer(**cfg.normalizer.model_dump())
-        augmenter = Augmenter(cfg.augment_config(), ndim=cfg.ndim)
+    @property
+    def is_trained(self) -> bool:
+        """Whether the workflow can predict."""
+        return self.thresholds is not None or bool(self.training)
 
-        def dataset(ims: list, ts: list, samples: int, aug: Any) -> Any:
-            return PatchDataset(
-                ims, ts, cfg.patch_shape, samples_per_epoch=samples,
-                foreground_fraction=cfg.foreground_fraction, augmenter=aug,
-                normalizer=normalizer, target_kind=target_kind, seed=cfg.seed,
-            )  # fmt: skip
-
-        train_ds = dataset(images, targets, cfg.samples_per_epoch, augmenter)
-        val_ds = dataset(*val, max(cfg.samples_per_epoch // 4, 4), None) if val else None
-        self.model = self._build_model(out_channels)
-        with contextlib.ExitStack() as stack:
-            if output_dir is None:  # checkpoints still need a place; it is removed afterwards
-                out = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="biakit-")))
-            else:
-                out = Path(output_dir) / "training"
-            trainer = Trainer(
-                self.model, cfg.train_config(), train_ds, val_ds, output_dir=out,
-                metrics=metrics, loss_fn=loss_fn,
-            )  # fmt: skip
-            self.history = trainer.fit(progress=progress)
-        self.model = trainer.model.eval()
-        return self.history
-
-    def _build_model(self, out_channels: int) -> Any:
-        import torch
-
-        from biakit.nn.models import UNet
-
-        torch.manual_seed(self.config.seed)
-        return UNet(self.config.unet_config(self.in_channels, out_channels))
-
-    def _split(self, images: list, targets: list) -> tuple[list, list, Any]:
-        """Hold out ``config.val_fraction`` of the images (by image, seeded)."""
-        from biakit.model_selection import train_val_test_split
-
-        cfg = self.config
-        if cfg.val_fraction <= 0 or len(images) < 2:
-            return images, targets, None
-        split = train_val_test_split(len(images), val=cfg.val_fraction, test=0.0, seed=cfg.seed)
-        pick = lambda idx, xs: [xs[i] for i in idx]  # noqa: E731
-        val = (pick(split.val, images), pick(split.val, targets))
-        return pick(split.train, images), pick(split.train, targets), val
-
-    # ---------------------------------------------------------------- prediction
-    def _raw(self, image: Any, *, activation: str | None, tta: bool, **kwargs: Any) -> np.ndarray:
-        """Normalised tiled prediction ``(out_channels, *spatial)``."""
-        from biakit.nn.datasets import Normalizer
-        from biakit.nn.infer import predict_tiled
-
-        if self.model is None:
+    def _require_trained(self) -> None:
+        if not self.is_trained:
             name = type(self).__name__
             raise RuntimeError(f"this {name} is not trained; call train() or load()")
-        array = channels_first(image, self.config.ndim)
-        if array.shape[0] != self.in_channels:
-            raise ValueError(
-                f"the model expects {self.in_channels} channel(s), the image has {array.shape[0]}"
-            )
-        normalized = Normalizer(**self.config.normalizer.model_dump())(array)
-        kwargs.setdefault("amp", self.config.train_config().amp)  # as trained: bf16 where fast
-        return predict_tiled(self.model, normalized, activation=activation, tta=tta, **kwargs)
 
-    # ---------------------------------------------------------------- persistence
-    def _extra_meta(self) -> dict[str, Any]:
-        return {}
+    # ------------------------------------------------------------------ predict
+    def predict_maps(self, image: Any, **kwargs: Any) -> np.ndarray:
+        """Raw output ``(C, *spatial)`` (probabilities, heat maps, distances)."""
+        raise NotImplementedError(f"{type(self).__name__} has no raw output maps")
 
-    def save(self, path: str | Path, *, overwrite: bool = True) -> Path:
-        """Write ``config.json`` and ``weights.pt`` into ``path`` (each file atomically)."""
-        import torch
+    def postprocess(self, maps: np.ndarray) -> Any:
+        """Turn raw maps into the final result with the tuned parameters."""
+        raise NotImplementedError
 
-        from biakit._atomic import atomic_path, atomic_write_text
+    def predict(self, image: Any, **kwargs: Any) -> Any:
+        """Return the final result for one image: ``postprocess(predict_maps(image))``."""
+        return self.postprocess(self.predict_maps(image, **kwargs))
+
+    def iter_predict_to_disk(
+        self, inputs: Any, output_dir: str | Path, **kwargs: Any
+    ) -> Iterator[FileOutcome]:
+        """Yield one :class:`FileOutcome` per input as it finishes (see :meth:`predict_to_disk`)."""
+        self._require_trained()
+        return iter_predict_to_disk(self, inputs, output_dir, **kwargs)
+
+    def predict_to_disk(
+        self,
+        inputs: str | Path | list[str | Path],
+        output_dir: str | Path,
+        *,
+        overwrite: bool = False,
+        maps: bool = False,
+        overlay: bool = True,
+        tta: bool = False,
+        axes: str | None = None,
+    ) -> PredictionReport:
+        """Read each input, predict it once, write its outputs into ``output_dir``.
+
+        Parameters
+        ----------
+        inputs : path, folder, glob or list of paths
+            Images to predict.
+        output_dir : path
+            Receives ``NAME_labels.tif`` (or ``NAME_points.csv``), optional
+            ``NAME_maps.tif`` and ``NAME_overlay.png``, and batch tables.
+        overwrite : bool
+            Replace outputs of an earlier run; inputs are never replaced.
+        maps, overlay : bool
+            Also write the raw maps (channels first) / an RGB overlay.
+        tta : bool
+            Average over flips (test-time augmentation).
+        axes : str, optional
+            Axes of the input files when their metadata lacks them (``"ZYX"``).
+
+        Returns
+        -------
+        PredictionReport
+            One :class:`FileOutcome` per input; failed inputs carry their error
+            and the batch goes on.
+        """
+        from biakit.workflows._disk import predict_to_disk
+
+        self._require_trained()
+        return predict_to_disk(self, inputs, output_dir, overwrite=overwrite, maps=maps,
+                               overlay=overlay, tta=tta, axes=axes)  # fmt: skip
+
+    # hooks of predict_to_disk ---------------------------------------------------
+    def _output_names(self, stem: str, out: Path, *, maps: bool, overlay: bool) -> dict:
+        names = {"labels": out / f"{stem}_labels.tif"}
+        if maps:
+            names["maps"] = out / f"{stem}_maps.tif"
+        if overlay:
+            names["overlay"] = out / f"{stem}_overlay.png"
+        return names
+
+    def _batch_outputs(self, out: Path) -> list[Path]:
+        return []
+
+    def _write_outputs(self, names: dict, *, image: np.ndarray, meta: Any, raw: Any, result: Any,
+                       overwrite: bool) -> list[Path]:  # fmt: skip
+        raise NotImplementedError
+
+    def _table(self, result: Any, image: np.ndarray, meta: Any, path: Path) -> Any:
+        return None
+
+    def _write_batch(self, tables: list, out: Path, *, overwrite: bool) -> None:
+        """Write batch-wide tables after the last input (default: nothing)."""
+
+    def _count(self, result: Any) -> int:
+        return 0
+
+    def _density(self, result: Any, shape: tuple[int, ...]) -> float:
+        return float("nan")
+
+    # ------------------------------------------------------------- persistence
+    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write the model folder ``path`` as a whole (temporary sibling, then rename)."""
+        self._require_trained()
+        target = Path(path)
+        if _folder.is_occupied(target) and not overwrite:
+            raise FileExistsError(f"{target}: exists already; pass overwrite=True to replace it")
+        tmp = _folder.new_temp_dir(target)
+        try:
+            self._write_folder(tmp)
+            return _folder.commit_folder(tmp, target, overwrite=overwrite)
+        except BaseException:
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def _write_folder(self, folder: Path) -> None:
+        """Write every file of the model folder into ``folder`` (an empty temporary folder)."""
         from biakit.workflows._versions import versions
 
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "format": self.FORMAT,
-            "config": self.config.model_dump(mode="json"),
-            "in_channels": self.in_channels,
-            "unet": self.model.config.model_dump(mode="json"),
+        manifest = {
+            "format": _folder.MODEL_FORMAT,
+            "format_version": _folder.FORMAT_VERSION,
+            "task": self.task,
+            "workflow": type(self).__name__,
+            **self._manifest_extra(),
+            "training": self.training,
             "versions": versions(),
-            **self._extra_meta(),
         }
-        atomic_write_text(path / "config.json", json.dumps(meta, indent=2), overwrite=overwrite)
-        with atomic_path(path / self.WEIGHTS, overwrite=overwrite) as tmp:
-            torch.save(self.model.state_dict(), tmp)
-        return path
+        self._write_state(folder)
+        _folder.write_json(folder / _folder.CONFIG, self.config.model_dump(mode="json"))
+        if self.thresholds is not None:
+            _folder.write_json(folder / _folder.THRESHOLDS, self.thresholds)
+        _folder.write_json(folder / _folder.MANIFEST, manifest)  # last: marks a complete folder
 
-    @classmethod
-    def _read_meta(cls, path: Path) -> dict[str, Any]:
-        file = path / "config.json"
-        if not file.is_file():
-            raise FileNotFoundError(f"{path}: not a model folder (no config.json)")
-        try:
-            meta = json.loads(file.read_text())
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{file}: not valid JSON ({err})") from None
-        if meta.get("format") != cls.FORMAT:
-            raise ValueError(f"{file}: not a {cls.FORMAT} model (format {meta.get('format')!r})")
-        return meta
+    def _manifest_extra(self) -> dict[str, Any]:
+        return {}
+
+    def _write_state(self, folder: Path) -> None:
+        """Write learned state (weights, ...) into ``folder``."""
 
     @classmethod
     def load(cls, path: str | Path) -> Any:
-        """Load a model folder; weights with ``weights_only=True`` (no arbitrary unpickling)."""
-        import torch
-
-        from biakit.nn.models import UNet, UNetConfig
+        """Load a model folder written by :meth:`save` (or by ``biakit train``)."""
+        from biakit.workflows._config import parse_workflow_config
 
         path = Path(path)
-        meta = cls._read_meta(path)
-        workflow = cls(cls.config_class().model_validate(meta["config"]))
-        workflow.in_channels = int(meta["in_channels"])
-        workflow.model = UNet(UNetConfig.model_validate(meta["unet"]))
-        state = torch.load(path / cls.WEIGHTS, map_location="cpu", weights_only=True)
-        workflow.model.load_state_dict(state)
-        workflow.model.eval()
-        workflow._load_extra(meta)
+        manifest = _folder.read_manifest(path)
+        if cls.task and manifest.get("task") != cls.task:
+            raise ModelFileError(
+                f"{path}: holds a {manifest.get('task')!r} model, not a {cls.task!r} one; "
+                "open it with biakit.workflows.load_model"
+            )
+        config = parse_workflow_config(manifest["config"], source=str(path / _folder.CONFIG))
+        workflow = cls(config)
+        workflow.training = dict(manifest.get("training") or {})
+        if "thresholds" in manifest:  # upgraded from format_version 0
+            workflow.thresholds = manifest["thresholds"]
+        elif (path / _folder.THRESHOLDS).exists():
+            workflow.thresholds = _folder.read_json(path / _folder.THRESHOLDS, "thresholds")
+        workflow._read_state(path, manifest)
         return workflow
 
-    def _load_extra(self, meta: dict[str, Any]) -> None:
-        """Restore subclass state saved by :meth:`_extra_meta`."""
-
-    @classmethod
-    def config_class(cls) -> type:
-        """Pydantic config class of this workflow."""
-        raise NotImplementedError
-
-
-def model_format(path: str | Path) -> str:
-    """Return the ``format`` field of a model folder's ``config.json`` (its workflow)."""
-    file = Path(path) / "config.json"
-    if not file.is_file():
-        raise FileNotFoundError(f"{path}: not a model folder (no config.json)")
-    try:
-        return str(json.loads(file.read_text()).get("format"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{file}: not valid JSON ({err})") from None
+    def _read_state(self, path: Path, manifest: dict[str, Any]) -> None:
+        """Restore learned state written by :meth:`_write_state`."""

@@ -1,63 +1,59 @@
-"""Pydantic configuration of deep-learning workflows, validated once at the edge.
+"""Pydantic configuration of the trainable workflows, composed of the components' own configs.
 
 One YAML file describes a training job::
 
-    task: semantic
+    task: semantic                     # semantic | instance | detection
     data:
-      images: data/train/images        # folder or glob
-      masks: data/train/masks          # paired by name
-      test_images: data/test/images    # optional: test-set metrics after training
-      test_masks: data/test/masks
+      images: train/images             # folder or glob, relative to this YAML file
+      masks: train/masks               # paired by name
+      test_images: test/images         # optional: test-set metrics after training
+      test_masks: test/masks
     output: models/nuclei
     n_classes: 2
     patch_shape: [128, 128]
-    model: {depth: 3, base_filters: 16}
-    augment: {flip: true, rotate90: true}
-    train: {epochs: 30, batch_size: 8, lr: 0.001}
+    model: {depth: 3, base_filters: 16}          # biakit.nn.models.UNetConfig
+    normalizer: {kind: percentile}               # biakit.nn.datasets.Normalizer
+    augment: {flip: true, rotate90: true}        # biakit.nn.augment.AugmentConfig
+    train: {epochs: 30, batch_size: 8, lr: 0.001}  # biakit.nn.train.TrainConfig
 
-The Python API takes the same object (:class:`SemanticConfig`) without any YAML.
+The sections ``model``, ``normalizer``, ``augment`` and ``train`` *are* the
+components' configs (no copies), so every option of the U-Net, the normaliser,
+the augmenter and the trainer is available and documented in the JSON schema
+(``biakit config schema TASK``). ``model.ndim`` and ``model.out_channels`` follow
+from ``patch_shape`` and the task, ``model.in_channels`` from the training images.
+Any config loads through one discriminated union on ``task``
+(:func:`parse_workflow_config`); errors name the field (``train.epochz: unknown key``).
+
+>>> cfg = parse_workflow_config({"task": "semantic", "patch_shape": [64, 64],
+...                              "train": {"epochs": 3}})
+>>> type(cfg).__name__, cfg.model.ndim, cfg.model.out_channels, cfg.train.loss
+('SemanticConfig', 2, 2, 'ce_dice')
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from biakit.pipeline import ConfigError
-from biakit.pipeline._config import format_validation_error, read_yaml_mapping
+from biakit.errors import ConfigError
+from biakit.nn.augment._config import AugmentConfig
+from biakit.nn.datasets._normalize import Normalizer
+from biakit.nn.models._config import UNetConfig
+from biakit.nn.targets._instance import InstanceEncoding
+from biakit.nn.train._config import TrainConfig
+from biakit.validation import check_spacing
 
-
-class ModelOptions(BaseModel):
-    """U-Net options (see :class:`biakit.nn.models.UNetConfig`)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    depth: int = Field(3, ge=1, le=6)
-    base_filters: int = Field(16, ge=1)
-    norm: Literal["batch", "group", "instance", "none"] = "batch"
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    residual: bool = False
-    attention: bool = False
-    z_pool: tuple[bool, ...] | None = None
-    upsampling: Literal["transposed", "interpolation"] = "transposed"
-
-
-class NormalizerOptions(BaseModel):
-    """Intensity normalisation applied to every image (recorded with the model)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: Literal["percentile", "zscore", "range", "none"] = "percentile"
-    low: float = 1.0
-    high: float = 99.8
-    value_range: tuple[float, float] | None = None
+#: U-Net options of the workflows when the config does not set them (smaller than UNetConfig's)
+MODEL_DEFAULTS = {"depth": 3, "base_filters": 16}
 
 
 class DataOptions(BaseModel):
-    """Where the training (and optional test) images and masks are."""
+    """Where the training (and optional test) images and masks / label images are."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -72,38 +68,86 @@ class DataOptions(BaseModel):
             raise ValueError("give both test_images and test_masks, or neither")
         return self
 
+    def resolved(self, base: Path) -> DataOptions:
+        """Return a copy with relative paths taken relative to ``base`` (the YAML's folder)."""
+        fields = {k: v for k, v in self.model_dump().items() if isinstance(v, str)}
+        return self.model_copy(update={k: _resolve(v, base) for k, v in fields.items()})
+
+
+def _resolve(path: str, base: Path) -> str:
+    return path if Path(path).is_absolute() else str(base / path)
+
 
 class WorkflowConfig(BaseModel):
-    """Options every U-Net workflow shares.
+    """Options every network workflow shares, composed of the component configs.
 
     Cross-field checks happen here, before any training: the patch size
     against the U-Net's down-sampling, ``z_pool`` against 3D patches, the
-    nested trainer and augmentation options.
+    trainer's and the augmenter's own checks.
     """
 
     model_config = ConfigDict(extra="forbid")
 
+    task: str
     name: str = "model"
     patch_shape: tuple[int, ...] = (128, 128)
     samples_per_epoch: int = Field(256, ge=1)
     foreground_fraction: float = Field(0.5, ge=0.0, le=1.0)
     val_fraction: float = Field(0.2, ge=0.0, lt=1.0)
-    seed: int = 0
-    model: ModelOptions = Field(default_factory=ModelOptions)
-    normalizer: NormalizerOptions = Field(default_factory=NormalizerOptions)
-    augment: dict[str, Any] = Field(default_factory=lambda: {"flip": True, "rotate90": True})
-    train: dict[str, Any] = Field(default_factory=dict)
+    seed: int = Field(0, ge=0)
+    model: UNetConfig = Field(default_factory=lambda: UNetConfig(**MODEL_DEFAULTS))
+    normalizer: Normalizer = Field(default_factory=Normalizer)
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
     data: DataOptions | None = None
     output: str | None = None
     default_loss: ClassVar[str] = "ce_dice"
+    architecture: ClassVar[str] = "unet"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_components(cls, data: Any) -> Any:
+        """Derive ``model.ndim`` from ``patch_shape``; give ``train`` the task's loss, the seed."""
+        if not isinstance(data, Mapping):
+            return data
+        data = dict(data)
+        patch = data.get("patch_shape", (128, 128))
+        model = data.get("model", {})
+        if isinstance(model, BaseModel):
+            model = model.model_dump(exclude_unset=True)
+        if isinstance(model, Mapping):
+            model = {**MODEL_DEFAULTS, **model}
+            if isinstance(patch, list | tuple) and "ndim" not in model:
+                model["ndim"] = len(patch)
+            data["model"] = model
+        train = data.get("train", {})
+        if isinstance(train, Mapping):
+            cls._check_raw_train(train)
+            defaults = {"loss": cls.default_loss, "seed": data.get("seed", 0)}
+            data["train"] = {**defaults, **train}
+        return data
+
+    @classmethod
+    def _check_raw_train(cls, train: Mapping[str, Any]) -> None:
+        """Refuse trainer options that this task does not use (overridden by tasks)."""
 
     @model_validator(mode="after")
     def _check(self) -> WorkflowConfig:
         if len(self.patch_shape) not in (2, 3):
             raise ValueError(f"patch_shape must have 2 or 3 sizes, got {self.patch_shape}")
-        self.unet_config(1, 2).check_patch(self.patch_shape)
-        self.train_config()  # validate the nested trainer options now
-        self.augment_config()
+        if self.model.ndim != len(self.patch_shape):
+            raise ValueError(
+                f"model.ndim={self.model.ndim} but patch_shape {self.patch_shape} has "
+                f"{len(self.patch_shape)} sizes; leave model.ndim out"
+            )
+        out = self.out_channels
+        if "out_channels" in self.model.model_fields_set and self.model.out_channels != out:
+            raise ValueError(
+                f"model.out_channels={self.model.out_channels} but this {self.task} task needs "
+                f"{out}; leave model.out_channels out"
+            )
+        self.model = self.model.model_copy(update={"out_channels": out})
+        self.model.check_patch(self.patch_shape)
         return self
 
     @property
@@ -111,73 +155,210 @@ class WorkflowConfig(BaseModel):
         """Spatial dimensionality (from ``patch_shape``)."""
         return len(self.patch_shape)
 
-    def unet_config(self, in_channels: int, out_channels: int) -> Any:
-        """Return the :class:`biakit.nn.models.UNetConfig` of this run."""
-        from biakit.nn.models import UNetConfig
+    @property
+    def out_channels(self) -> int:
+        """Output channels of the network for this task."""
+        raise NotImplementedError
 
-        options = self.model.model_dump()
-        return UNetConfig(
-            ndim=self.ndim, in_channels=in_channels, out_channels=out_channels, **options
-        )
-
-    def train_config(self) -> Any:
-        """Return the :class:`biakit.nn.train.TrainConfig` of this run (seed shared)."""
-        from biakit.nn.train import TrainConfig
-
-        return TrainConfig(**({"loss": self.default_loss, "seed": self.seed} | self.train))
-
-    def augment_config(self) -> Any:
-        """Return the :class:`biakit.nn.augment.AugmentConfig` of this run."""
-        from biakit.nn.augment import AugmentConfig
-
-        return AugmentConfig(**self.augment)
+    def network_config(self, in_channels: int) -> UNetConfig:
+        """Return the network's config for images with ``in_channels`` channels."""
+        given = self.model.in_channels
+        if "in_channels" in self.model.model_fields_set and given != in_channels:
+            raise ConfigError(
+                f"model.in_channels={given} but the images have {in_channels} channel(s)"
+            )
+        return UNetConfig.model_validate({**self.model.model_dump(), "in_channels": in_channels})
 
 
 class SemanticConfig(WorkflowConfig):
-    """A semantic-segmentation run: class masks 0..n_classes-1."""
+    """A semantic-segmentation run: class masks 0..n_classes-1.
+
+    Examples
+    --------
+    >>> SemanticConfig(n_classes=3, patch_shape=(32, 32)).model.out_channels
+    3
+    """
 
     task: Literal["semantic"] = "semantic"
     name: str = "semantic"
     n_classes: int = Field(2, ge=2, description="classes including background (0)")
 
+    @property
+    def out_channels(self) -> int:
+        """One softmax channel per class."""
+        return self.n_classes
+
 
 class InstanceConfig(WorkflowConfig):
-    """An instance-segmentation run: label images, encoded as foreground + contour (+ ...)."""
+    """An instance-segmentation run: label images, encoded as foreground + contour (+ ...).
+
+    ``encoding`` is the :class:`biakit.nn.targets.InstanceEncoding` (a bare mode
+    name is accepted); its ``spacing`` is the top-level ``spacing``.
+
+    Examples
+    --------
+    >>> cfg = InstanceConfig(encoding="fg_contour", patch_shape=(32, 32))
+    >>> cfg.encoding.n_channels, cfg.model.out_channels
+    (2, 2)
+    """
 
     task: Literal["instance"] = "instance"
     name: str = "instance"
-    encoding: Literal["fg_contour", "fg_contour_distance", "fg_contour_distance_centre"] = (
-        "fg_contour_distance"
-    )
-    contour_width: int = Field(1, ge=1)
+    encoding: InstanceEncoding = Field(default_factory=InstanceEncoding)
     spacing: tuple[float, ...] | None = None
     min_size: int = Field(10, ge=0)
     default_loss: ClassVar[str] = "bce"
 
-    def instance_encoding(self) -> Any:
-        """Return the :class:`biakit.nn.targets.InstanceEncoding` of this run."""
-        from biakit.nn.targets import InstanceEncoding
+    @model_validator(mode="before")
+    @classmethod
+    def _encoding_name(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and isinstance(data.get("encoding"), str):
+            data = {**data, "encoding": {"mode": data["encoding"]}}
+        return data
 
-        return InstanceEncoding(
-            mode=self.encoding, contour_width=self.contour_width, spacing=self.spacing
+    @model_validator(mode="after")
+    def _check_spacing(self) -> InstanceConfig:
+        self.spacing = check_spacing(self.spacing, self.ndim)
+        enc = self.encoding.spacing
+        if "spacing" in self.encoding.model_fields_set and enc is not None and enc != self.spacing:
+            raise ValueError(
+                f"encoding.spacing={enc} differs from spacing={self.spacing}; set only spacing"
+            )
+        self.encoding = self.encoding.model_copy(update={"spacing": self.spacing})
+        return self
+
+    @property
+    def out_channels(self) -> int:
+        """One sigmoid channel per encoded map."""
+        return self.encoding.n_channels
+
+    def instance_encoding(self) -> InstanceEncoding:
+        """Return the target encoding (kept for callers of the previous release)."""
+        return self.encoding
+
+
+TASKS: dict[str, type[WorkflowConfig]] = {}
+
+
+def register_task_config(config_class: type[WorkflowConfig]) -> type[WorkflowConfig]:
+    """Make ``config_class`` loadable through :func:`parse_workflow_config`."""
+    task = config_class.model_fields["task"].default
+    TASKS[task] = config_class
+    _ADAPTER.cache_clear()
+    return config_class
+
+
+class _AdapterCache:
+    """The discriminated-union validator, rebuilt when a task is registered."""
+
+    def __init__(self) -> None:
+        self._adapter: TypeAdapter | None = None
+
+    def cache_clear(self) -> None:
+        self._adapter = None
+
+    def get(self) -> TypeAdapter:
+        if self._adapter is None:
+            union = Union[tuple(TASKS.values())]  # noqa: UP007 (built at run time)
+            self._adapter = TypeAdapter(Annotated[union, Field(discriminator="task")])
+        return self._adapter
+
+
+_ADAPTER = _AdapterCache()
+
+
+def parse_workflow_config(data: Mapping[str, Any], *, source: str = "config") -> WorkflowConfig:
+    """Validate a config mapping into the config class of its ``task``.
+
+    Raises
+    ------
+    ConfigError
+        One line: ``source``, the field's location and the problem, e.g.
+        ``train.yaml: train.epochz: unknown key (valid: epochs, ...)``.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: expected a mapping with 'task', 'data', ...")
+    if "task" not in data:
+        raise ConfigError(f"{source}: task: missing; one of {', '.join(TASKS)}")
+    if data["task"] not in TASKS:
+        raise ConfigError(
+            f"{source}: task: unknown task {data['task']!r}; one of {', '.join(TASKS)}"
         )
-
-
-TASKS = {"semantic": SemanticConfig, "instance": InstanceConfig}
+    try:
+        return _ADAPTER.get().validate_python(dict(data))
+    except pydantic.ValidationError as err:
+        model = TASKS[data["task"]]
+        raise ConfigError(describe_validation_error(err, source, model=model, skip=1)) from None
 
 
 def load_workflow_config(path: str | Path) -> WorkflowConfig:
-    """Read a training YAML; errors name the file and the field."""
-    data = read_yaml_mapping(path, "'task', 'data', ...")
-    from biakit.workflows._detection_config import DetectionConfig
+    """Read a training YAML; data paths are taken relative to the YAML file's folder."""
+    from biakit.pipeline._config import read_yaml_mapping
 
-    tasks = {**TASKS, "detection": DetectionConfig}
-    task = data.get("task", "semantic")
-    if task not in tasks:
-        raise ConfigError(f"{path}: unknown task {task!r}; valid tasks: {', '.join(tasks)}")
-    try:
-        return tasks[task].model_validate(data)
-    except pydantic.ValidationError as err:
-        raise ConfigError(format_validation_error(err, str(path))) from None
-    except ValueError as err:  # checks raised by nested configs built in validators
-        raise ConfigError(f"{path}: invalid config: {err}") from None
+    path = Path(path)
+    cfg = parse_workflow_config(read_yaml_mapping(path, "'task', 'data', ..."), source=str(path))
+    if cfg.data is not None:
+        cfg = cfg.model_copy(update={"data": cfg.data.resolved(path.parent)})
+    if cfg.output is not None:
+        cfg = cfg.model_copy(update={"output": _resolve(cfg.output, path.parent)})
+    return cfg
+
+
+def config_schema(task: str) -> dict[str, Any]:
+    """JSON schema of a task's config (every nested component option included).
+
+    >>> schema = config_schema("instance")
+    >>> sorted(schema["$defs"])[:3]
+    ['AugmentConfig', 'DataOptions', 'InstanceEncoding']
+    """
+    if task not in TASKS:
+        raise ConfigError(f"task: unknown task {task!r}; one of {', '.join(TASKS)}")
+    return TASKS[task].model_json_schema()
+
+
+def describe_validation_error(
+    err: pydantic.ValidationError, source: str, *, model: Any = None, skip: int = 0
+) -> str:
+    """One line: the source, the dotted location of the first error and the problem.
+
+    ``skip`` drops leading location parts (the union's task tag). Unknown keys
+    are reported as ``unknown key`` with the valid keys of ``model`` at that place.
+    """
+    first = err.errors()[0]
+    loc = [str(x) for x in first["loc"][skip:]]
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    if first["type"] == "extra_forbidden":
+        valid = _valid_keys(model, first["loc"][skip:], loc[-1]) if model is not None else ""
+        return f"{source}: {'.'.join(loc)}: unknown key{valid}{more}"
+    msg = first["msg"].removeprefix("Value error, ")
+    where = f"{'.'.join(loc)}: " if loc else ""
+    return f"{source}: {where}{msg}{more}"
+
+
+def _valid_keys(model: Any, loc: tuple, key: str) -> str:
+    """``" (did you mean 'epochs'? valid: ...)"`` for an unknown key at ``loc``."""
+    for part in loc[:-1]:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return ""
+        model = _model_of(field.annotation)
+    fields = list(getattr(model, "model_fields", {}))
+    if not fields:
+        return ""
+    close = difflib.get_close_matches(key, fields, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f" ({hint}valid: {', '.join(fields)})"
+
+
+def _model_of(annotation: Any) -> Any:
+    """Return the pydantic model inside ``X`` or ``X | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
+
+
+register_task_config(SemanticConfig)
+register_task_config(InstanceConfig)

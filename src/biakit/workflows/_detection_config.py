@@ -19,11 +19,14 @@ One YAML file describes a training job::
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from biakit.workflows._config import WorkflowConfig
+from biakit.validation import check_spacing
+from biakit.workflows._config import WorkflowConfig, _resolve, register_task_config
 
 #: thresholds tried when tuning on validation images (inclusive grid 0.05 .. 0.95)
 DEFAULT_THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(1, 20))
@@ -45,6 +48,11 @@ class DetectionDataOptions(BaseModel):
             raise ValueError("give both test_images and test_points, or neither")
         return self
 
+    def resolved(self, base: Path) -> DetectionDataOptions:
+        """Return a copy with relative paths taken relative to ``base`` (the YAML's folder)."""
+        fields = {k: v for k, v in self.model_dump().items() if isinstance(v, str)}
+        return self.model_copy(update={k: _resolve(v, base) for k, v in fields.items()})
+
 
 class DetectionConfig(WorkflowConfig):
     """Everything a point-detection (heat-map U-Net) training run needs.
@@ -53,10 +61,11 @@ class DetectionConfig(WorkflowConfig):
     against :func:`biakit.nn.targets.point_heatmap` targets (Gaussian blobs
     of sd ``sigma``) with the ``loss`` below (``train.loss`` is not used).
     Points are read back with :func:`biakit.segment.find_peaks` at
-    ``threshold`` / ``min_distance``, which training tunes on the validation
-    images (``tune=True``: the grid ``threshold_grid`` x ``min_distance_grid``
-    maximising the pooled :func:`biakit.metrics.match_points` F1 at
-    ``tolerance``) and stores here.
+    ``threshold`` / ``min_distance``; with ``tune=True`` (default) training
+    tunes both on the validation images (the grid ``threshold_grid`` x
+    ``min_distance_grid`` maximising the pooled :func:`biakit.metrics.match_points`
+    F1 at ``tolerance``) and stores them with the model (``thresholds.json``),
+    leaving this config as it was; the values here are used when ``tune=False``.
 
     Distances (``sigma``, ``min_distance``, ``tolerance``) are in pixels, or in
     physical units when ``spacing`` is set.
@@ -64,8 +73,8 @@ class DetectionConfig(WorkflowConfig):
     Examples
     --------
     >>> cfg = DetectionConfig(patch_shape=(32, 32), model={"depth": 2})
-    >>> cfg.ndim, cfg.loss, cfg.distance_grid()
-    (2, 'bce', (2.0, 3.0, 4.0, 6.0))
+    >>> cfg.ndim, cfg.loss, cfg.distance_grid(), cfg.model.out_channels
+    (2, 'bce', (2.0, 3.0, 4.0, 6.0), 1)
     """
 
     task: Literal["detection"] = "detection"
@@ -96,24 +105,29 @@ class DetectionConfig(WorkflowConfig):
             raise ValueError(f"a tuning grid needs at least one value, all >= 0; got {value}")
         return value
 
-    @model_validator(mode="after")
-    def _check_detection(self) -> DetectionConfig:
-        if self.spacing is not None and (
-            len(self.spacing) != self.ndim or any(s <= 0 for s in self.spacing)
-        ):
+    @classmethod
+    def _check_raw_train(cls, train: Mapping[str, Any]) -> None:
+        if "loss" in train and train["loss"] != cls.default_loss:  # saved configs hold the default
             raise ValueError(
-                f"spacing must be {self.ndim} positive numbers (one per patch axis), "
-                f"got {self.spacing}"
-            )
-        if "loss" in self.train:
-            raise ValueError(
-                f"train.loss={self.train['loss']!r} is not used by detection; set the "
+                f"train.loss={train['loss']!r} is not used by detection; set the "
                 "heat-map loss with the top-level 'loss' ('bce' or 'mse')"
             )
+
+    @model_validator(mode="after")
+    def _check_detection(self) -> DetectionConfig:
+        self.spacing = check_spacing(self.spacing, self.ndim)
         return self
+
+    @property
+    def out_channels(self) -> int:
+        """One heat-map channel per point class."""
+        return self.n_classes
 
     def distance_grid(self) -> tuple[float, ...]:
         """``min_distance`` values tried when tuning (default: 1, 1.5, 2, 3 x sigma)."""
         if self.min_distance_grid is not None:
             return self.min_distance_grid
         return tuple(round(f * self.sigma, 3) for f in (1.0, 1.5, 2.0, 3.0))
+
+
+register_task_config(DetectionConfig)

@@ -2,27 +2,32 @@
 
 The network predicts the channels of :func:`biakit.nn.targets.instance_targets`;
 :func:`biakit.segment.decode_instances` turns them into labels with a
-marker-controlled watershed whose thresholds are tuned on the validation images
-(maximising the mean matching accuracy over IoU 0.5-0.9) and stored with the model.
+marker-controlled watershed whose thresholds and size filters are tuned on the
+validation images (maximising the mean matching accuracy over IoU 0.5-0.9) and
+stored with the model as ``thresholds.json``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from biakit.workflows._base import UNetWorkflow, channels_first, check_pairs
+from biakit.workflows._base import channels_first, check_pairs
 from biakit.workflows._config import InstanceConfig
+from biakit.workflows._disk import DensityRange
+from biakit.workflows._network import NetworkWorkflow
+from biakit.workflows._results import Evaluation
+from biakit.workflows.semantic import _split, write_label_outputs
 
 IOU_THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.5, 0.951, 0.05))
 
 
-class InstanceSegmenter(UNetWorkflow):
+class InstanceSegmenter(NetworkWorkflow):
     """Touching objects separated into labels, 2D or anisotropic 3D.
 
     Parameters
@@ -39,97 +44,111 @@ class InstanceSegmenter(UNetWorkflow):
     >>> config = InstanceConfig(patch_shape=(32, 32), samples_per_epoch=8,
     ...                         model={"depth": 2, "base_filters": 4}, train={"epochs": 1})
     >>> seg = InstanceSegmenter(config)
-    >>> _ = seg.train([d.image for d in data], [d.labels for d in data], output_dir=None)
-    >>> seg.predict(data[0].image).shape
-    (64, 64)
+    >>> _ = seg.train([d.image for d in data], [d.labels for d in data])
+    >>> seg.predict(data[0].image).shape, sorted(seg.thresholds)[:2]
+    ((64, 64), ['contour_weight', 'fg_threshold'])
     """
 
-    FORMAT = "biakit.instance_segmenter"
+    task = "instance"
+    config_class = InstanceConfig
 
     def __init__(self, config: InstanceConfig | None = None) -> None:
-        super().__init__(config or InstanceConfig())
-        self._object_size: float | None = None
-        self.decode_params: Any = None
+        super().__init__(config)
         self.tuning: pd.DataFrame | None = None
-
-    @classmethod
-    def config_class(cls) -> type:
-        """Return :class:`InstanceConfig`."""
-        return InstanceConfig
 
     @property
     def encoding(self) -> Any:
         """The target encoding (:class:`biakit.nn.targets.InstanceEncoding`)."""
-        return self.config.instance_encoding()
+        return self.config.encoding
+
+    @property
+    def decode_params(self) -> Any:
+        """The :class:`biakit.segment.DecodeParams` used by :meth:`postprocess`."""
+        from biakit.segment import DecodeParams
+
+        names = {f.name for f in fields(DecodeParams)}
+        tuned = {k: v for k, v in (self.thresholds or {}).items() if k in names}
+        if isinstance(tuned.get("spacing"), list):
+            tuned["spacing"] = tuple(tuned["spacing"])
+        params = DecodeParams(**tuned)
+        floor = max(self.config.min_size, params.min_size)
+        return DecodeParams(**{**asdict(params), "min_size": floor, "spacing": self.config.spacing})
 
     def train(
         self,
         images: Sequence[Any],
         labels: Sequence[Any],
         *,
-        output_dir: str | Path | None,
+        output_dir: str | Path | None = None,
         val_images: Sequence[Any] | None = None,
         val_labels: Sequence[Any] | None = None,
+        resume: bool = False,
+        overwrite: bool = False,
         progress: bool = False,
     ) -> Any:
-        """Train on images and instance label images, then tune decoding on validation images."""
+        """Train on images and instance label images, then tune decoding on validation images.
+
+        ``output_dir``, ``resume`` and ``overwrite`` work as in
+        :meth:`SemanticSegmenter.train`.
+        """
         from biakit.nn.targets import instance_loss, instance_targets
 
         cfg, enc = self.config, self.encoding
-        images = [channels_first(im, cfg.ndim) for im in images]
-        labels = [np.asarray(lab) for lab in labels]
+        images = [channels_first(im, cfg.ndim, name=f"images[{i}]") for i, im in enumerate(images)]
+        labels = _labels(labels, "labels")
         check_pairs(images, labels, "label image")
         if val_images is not None:
-            val_x = [channels_first(im, cfg.ndim) for im in val_images]
-            val_y = [np.asarray(lab) for lab in val_labels]
+            val_x = [channels_first(im, cfg.ndim, name="val_images") for im in val_images]
+            val_y = _labels(val_labels or [], "val_labels")
             check_pairs(val_x, val_y, "validation label image")
         else:
-            images, labels, val = self._split(images, labels)
+            images, labels, val = _split(images, labels, cfg)
             val_x, val_y = val if val else ([], [])
-        self._object_size = typical_object_size(labels)
+        density = DensityRange("objects per million pixels")
+        density.values += [_per_million(_n_objects(lab), lab.shape) for lab in labels]
+        self.training = {"density": density.as_dict(), "object_size": typical_object_size(labels)}
         targets = [instance_targets(lab, enc) for lab in labels]
         val_targets = [instance_targets(lab, enc) for lab in val_y]
-        self._fit(
-            images, targets, target_kind="continuous", out_channels=enc.n_channels,
-            output_dir=output_dir, val=(val_x, val_targets) if val_x else None,
-            loss_fn=instance_loss(enc), progress=progress,
+        work = self._fit(
+            images, targets, target_kind="continuous", output_dir=output_dir,
+            val=(val_x, val_targets) if val_x else None, loss_fn=instance_loss(enc),
+            resume=resume, overwrite=overwrite, progress=progress,
         )  # fmt: skip
         self.tune(val_x or images, val_y or labels)
-        if output_dir is not None:
-            self.save(output_dir)
+        self._finish(work, output_dir, overwrite=overwrite)
         return self.history
 
-    def tune(self, images: Sequence[Any], labels: Sequence[Any]) -> Any:
+    def tune(self, images: Sequence[Any], labels: Sequence[Any]) -> dict[str, Any]:
         """Choose decoding parameters that maximise mean accuracy over IoU 0.5-0.9.
 
         The grid crosses the foreground and seed thresholds of
         :data:`biakit.segment.DEFAULT_GRID` with two size filters scaled to the
         objects (median size of the training labels, else of ``labels``): no
         filter or 10% of that size for objects (never below ``config.min_size``),
-        no filter or 5% of it for seeds. Tiny spurious objects and noise seeds
-        are the commonest errors of a network trained briefly on little data.
+        no filter or 5% of it for seeds. The result is stored in
+        ``self.thresholds`` (saved as ``thresholds.json``) and returned; the
+        table of every combination tried in ``self.tuning``.
         """
         from biakit.segment import tune_decoding
 
         predictions = [self.predict_maps(im) for im in images]
-        truths = [np.asarray(lab) for lab in labels]
-        size = getattr(self, "_object_size", None) or typical_object_size(truths)
+        truths = _labels(labels, "labels")
+        size = self.training.get("object_size") or typical_object_size(truths)
         grid = decode_grid(size, self.config.min_size)
-        self.decode_params, self.tuning = tune_decoding(predictions, truths, self.encoding, grid)
-        self.decode_params = _with_size(self.decode_params, self.config)
-        return self.decode_params
+        best, self.tuning = tune_decoding(predictions, truths, self.encoding, grid)
+        params = {k: v for k, v in asdict(best).items() if k != "spacing"}
+        self.thresholds = {**params, "min_size": max(self.config.min_size, best.min_size)}
+        return self.thresholds
 
     def predict_maps(self, image: Any, *, tta: bool = False, **kwargs: Any) -> np.ndarray:
         """Network output as probabilities/distances ``(n_channels, *spatial)``."""
         return self._raw(image, activation="sigmoid", tta=tta, **kwargs)
 
-    def predict(self, image: Any, *, tta: bool = False, **kwargs: Any) -> np.ndarray:
-        """Instance labels (int32, 0 = background)."""
-        from biakit.segment import DecodeParams, decode_instances
+    def postprocess(self, maps: np.ndarray) -> np.ndarray:
+        """Instance labels (int32, 0 = background) by watershed with the tuned parameters."""
+        from biakit.segment import decode_instances
 
-        params = self.decode_params or _with_size(DecodeParams(), self.config)
-        maps = self.predict_maps(image, tta=tta, **kwargs)
-        return decode_instances(maps, self.encoding, params).astype(np.int32)
+        return decode_instances(maps, self.encoding, self.decode_params).astype(np.int32)
 
     def evaluate(
         self,
@@ -137,33 +156,71 @@ class InstanceSegmenter(UNetWorkflow):
         labels: Sequence[Any],
         *,
         thresholds: Sequence[float] = IOU_THRESHOLDS,
-    ) -> pd.DataFrame:
-        """Precision, recall, F1, accuracy and PQ pooled over images, per IoU threshold."""
-        from biakit.metrics import match_instances_dataset
+    ) -> Evaluation:
+        """Precision, recall, F1, accuracy and PQ per IoU threshold, pooled and per image."""
+        from biakit.metrics import match_instances, match_instances_dataset
+        from biakit.validation import check_iou_thresholds
 
+        thresh = list(check_iou_thresholds(thresholds))
         preds = [self.predict(im) for im in images]
-        truths = [np.asarray(lab) for lab in labels]
-        rows = match_instances_dataset(truths, preds, thresh=list(thresholds))
-        columns = ("thresh", "precision", "recall", "f1", "accuracy", "panoptic_quality",
-                   "tp", "fp", "fn", "n_true", "n_pred")  # fmt: skip
-        return pd.DataFrame([{c: getattr(m, c) for c in columns} for m in rows])
+        truths = _labels(labels, "labels")
+        pooled = tuple(match_instances_dataset(truths, preds, thresh=thresh))
+        rows = []
+        for i, (t, p) in enumerate(zip(truths, preds)):
+            for m in match_instances(t, p, thresh=thresh):
+                rows.append({"image": i, **_row(m)})
+        summary = pd.DataFrame([_row(m) for m in pooled])
+        return Evaluation(self.task, pooled, pd.DataFrame(rows), summary)
 
-    def _extra_meta(self) -> dict[str, Any]:
-        params = None if self.decode_params is None else _params_dict(self.decode_params)
-        return {"decode": params}
+    # hooks of predict_to_disk
+    def _write_outputs(self, names: dict, *, image: np.ndarray, meta: Any, raw: Any, result: Any,
+                       overwrite: bool) -> list[Path]:  # fmt: skip
+        return write_label_outputs(names, image, meta, raw, result, overwrite=overwrite)
 
-    def _load_extra(self, meta: dict[str, Any]) -> None:
-        from biakit.segment import DecodeParams
+    def _table(self, result: Any, image: np.ndarray, meta: Any, path: Path) -> Any:
+        from biakit.measure import measure_objects
 
-        if meta.get("decode"):
-            self.decode_params = DecodeParams(**meta["decode"])
+        table = measure_objects(result, image[0], spacing=meta.spatial_spacing, unit=meta.unit)
+        table.insert(0, "image", path.name)
+        return table
+
+    def _batch_outputs(self, out: Path) -> list[Path]:
+        return [out / "measurements.csv", out / "measurements.units.json"]
+
+    def _write_batch(self, tables: list, out: Path, *, overwrite: bool) -> None:
+        from biakit.measure import write_table
+
+        if tables:
+            write_table(pd.concat(tables, ignore_index=True), out / "measurements.csv",
+                        overwrite=overwrite)  # fmt: skip
+
+    def _count(self, result: Any) -> int:
+        return _n_objects(result)
+
+    def _density(self, result: Any, shape: tuple[int, ...]) -> float:
+        return _per_million(_n_objects(result), shape)
 
 
-def _params_dict(params: Any) -> dict[str, Any]:
-    if hasattr(params, "model_dump"):
-        return params.model_dump(mode="json")
-    values = asdict(params)
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+_COLUMNS = ("thresh", "precision", "recall", "f1", "accuracy", "panoptic_quality",
+            "tp", "fp", "fn", "n_true", "n_pred")  # fmt: skip
+
+
+def _row(m: Any) -> dict[str, Any]:
+    return {c: getattr(m, c) for c in _COLUMNS}
+
+
+def _labels(labels: Sequence[Any], name: str) -> list[np.ndarray]:
+    from biakit.validation import check_labels
+
+    return [np.asarray(check_labels(lab, name=f"{name}[{i}]")) for i, lab in enumerate(labels)]
+
+
+def _n_objects(labels: np.ndarray) -> int:
+    return int(np.unique(labels[labels > 0]).size)
+
+
+def _per_million(count: int, shape: tuple[int, ...]) -> float:
+    return 1e6 * count / max(int(np.prod(shape)), 1)
 
 
 def typical_object_size(labels: Sequence[Any]) -> float | None:
@@ -182,14 +239,3 @@ def decode_grid(object_size: float | None, min_size: int) -> dict[str, tuple[Any
         grid["min_size"] = tuple(sorted({min_size, max(min_size, round(0.1 * object_size))}))
         grid["min_seed_size"] = tuple(sorted({0, round(0.05 * object_size)}))
     return grid
-
-
-def _with_size(params: Any, cfg: InstanceConfig) -> Any:
-    """Apply the config's ``spacing`` and ``min_size`` floor to tuned parameters."""
-    from dataclasses import is_dataclass, replace
-
-    floor = max(cfg.min_size, getattr(params, "min_size", 0))
-    changes = {"min_size": floor, "spacing": cfg.spacing}
-    if hasattr(params, "model_copy"):
-        return params.model_copy(update=changes)
-    return replace(params, **changes) if is_dataclass(params) else params

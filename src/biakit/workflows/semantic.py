@@ -1,10 +1,7 @@
-"""Semantic segmentation with a U-Net: train, predict, evaluate, save, load.
+"""Semantic segmentation with a U-Net: every pixel gets a class.
 
-A trained model is a folder::
-
-    config.json    the SemanticConfig, U-Net config, classes, versions
-    weights.pt     model state dict (loaded with ``weights_only=True``)
-    training/      metrics.csv, curves.png, checkpoints (last.pt, best.pt)
+A trained model is a folder (see :mod:`biakit.workflows._folder`): ``model.json``,
+``config.json`` (:class:`SemanticConfig`), ``weights.pt``, ``training/``.
 """
 
 from __future__ import annotations
@@ -15,11 +12,15 @@ from typing import Any
 
 import numpy as np
 
-from biakit.workflows._base import UNetWorkflow, channels_first, check_pairs
+from biakit.errors import DataError
+from biakit.workflows._base import channels_first, check_pairs
 from biakit.workflows._config import SemanticConfig
+from biakit.workflows._disk import DensityRange
+from biakit.workflows._network import NetworkWorkflow
+from biakit.workflows._results import Evaluation
 
 
-class SemanticSegmenter(UNetWorkflow):
+class SemanticSegmenter(NetworkWorkflow):
     """Pixel classes with a U-Net (2D or 3D, binary or multi-class).
 
     Parameters
@@ -35,75 +36,139 @@ class SemanticSegmenter(UNetWorkflow):
     >>> config = SemanticConfig(patch_shape=(32, 32), samples_per_epoch=8,
     ...                         model={"depth": 2, "base_filters": 4}, train={"epochs": 1})
     >>> seg = SemanticSegmenter(config)
-    >>> _ = seg.train([d.image for d in data], [d.mask for d in data], output_dir=None)
-    >>> seg.predict(data[0].image).shape
-    (64, 64)
+    >>> _ = seg.train([d.image for d in data], [d.mask for d in data])
+    >>> seg.predict_maps(data[0].image).shape, seg.predict(data[0].image).shape
+    ((2, 64, 64), (64, 64))
     """
 
-    FORMAT = "biakit.semantic_segmenter"
-
-    def __init__(self, config: SemanticConfig | None = None) -> None:
-        super().__init__(config or SemanticConfig())
-
-    @classmethod
-    def config_class(cls) -> type:
-        """Return :class:`SemanticConfig`."""
-        return SemanticConfig
+    task = "semantic"
+    config_class = SemanticConfig
 
     def train(
         self,
         images: Sequence[Any],
         masks: Sequence[Any],
         *,
-        output_dir: str | Path | None,
+        output_dir: str | Path | None = None,
         val_images: Sequence[Any] | None = None,
         val_masks: Sequence[Any] | None = None,
+        resume: bool = False,
+        overwrite: bool = False,
         progress: bool = False,
     ) -> Any:
         """Train on images and class masks (0 = background, 1..n_classes-1).
 
         Without explicit validation data, ``config.val_fraction`` of the images
-        are held out (by image, seeded). Returns the per-epoch history and, with
-        ``output_dir``, saves the model folder there.
+        are held out (by image, seeded). With ``output_dir`` the model folder is
+        written there at the end (checkpoints in ``NAME.partial`` meanwhile:
+        ``resume=True`` continues an interrupted run exactly; ``overwrite=True``
+        starts afresh and replaces an existing folder). Returns the history.
         """
         cfg = self.config
-        images = [channels_first(im, cfg.ndim) for im in images]
-        masks = [np.asarray(m).astype(np.int64) for m in masks]
-        _check_masks(images, masks, cfg.n_classes)
+        images = [channels_first(im, cfg.ndim, name=f"images[{i}]") for i, im in enumerate(images)]
+        masks = _masks(masks, cfg.n_classes, "masks")
+        check_pairs(images, masks, "mask")
         val = None
         if val_images is not None:
-            val = ([channels_first(im, cfg.ndim) for im in val_images],
-                   [np.asarray(m).astype(np.int64) for m in val_masks])  # fmt: skip
+            vx = [channels_first(im, cfg.ndim, name="val_images") for im in val_images]
+            val = (vx, _masks(val_masks or [], cfg.n_classes, "val_masks"))
+            check_pairs(*val, "validation mask")
         else:
-            images, masks, val = self._split(images, masks)
-        self._fit(
-            images, masks, target_kind="labels", out_channels=cfg.n_classes,
-            output_dir=output_dir, val=val, metrics=_iou_metric, progress=progress,
+            images, masks, val = _split(images, masks, cfg)
+        density = DensityRange("foreground fraction")
+        density.values += [float(np.mean(m > 0)) for m in masks]
+        self.training = {"density": density.as_dict()}
+        work = self._fit(
+            images, masks, target_kind="labels", output_dir=output_dir, val=val,
+            metrics=_iou_metric, resume=resume, overwrite=overwrite, progress=progress,
         )  # fmt: skip
-        if output_dir is not None:
-            self.save(output_dir)
+        self._finish(work, output_dir, overwrite=overwrite)
         return self.history
 
-    def predict_proba(self, image: Any, *, tta: bool = False, **kwargs: Any) -> np.ndarray:
+    def predict_maps(self, image: Any, *, tta: bool = False, **kwargs: Any) -> np.ndarray:
         """Class probabilities ``(n_classes, *spatial)`` (softmax), tile by tile."""
         return self._raw(image, activation="softmax", tta=tta, **kwargs)
 
-    def predict(self, image: Any, **kwargs: Any) -> np.ndarray:
-        """Most probable class of every pixel (uint8)."""
-        return np.argmax(self.predict_proba(image, **kwargs), axis=0).astype(np.uint8)
+    def predict_proba(self, image: Any, **kwargs: Any) -> np.ndarray:
+        """Alias of :meth:`predict_maps` (channels first), kept from biakit 0.1."""
+        return self.predict_maps(image, **kwargs)
 
-    def evaluate(self, images: Sequence[Any], masks: Sequence[Any]) -> dict[str, Any]:
-        """IoU and Dice per image and pooled, with :func:`biakit.metrics.confusion_metrics`."""
+    def postprocess(self, maps: np.ndarray) -> np.ndarray:
+        """Most probable class of every pixel (uint8)."""
+        return np.argmax(maps, axis=0).astype(np.uint8)
+
+    def evaluate(self, images: Sequence[Any], masks: Sequence[Any]) -> Evaluation:
+        """IoU, Dice and the other confusion metrics, pooled and per image."""
+        import pandas as pd
+
         from biakit.metrics import confusion_metrics, confusion_metrics_dataset
 
         average = "binary" if self.config.n_classes == 2 else "macro"
         labels = None if average == "binary" else list(range(1, self.config.n_classes))
-        pairs = [(np.asarray(m), self.predict(im)) for im, m in zip(images, masks)]
-        per_image = [
-            confusion_metrics(t, p, average=average, labels=labels).as_dict() for t, p in pairs
+        truths = _masks(masks, self.config.n_classes, "masks")
+        pairs = [(t, self.predict(im)) for im, t in zip(images, truths)]
+        rows = [
+            {"image": i, **confusion_metrics(t, p, average=average, labels=labels).as_dict()}
+            for i, (t, p) in enumerate(pairs)
         ]
-        pooled = confusion_metrics_dataset(pairs, average=average, labels=labels).as_dict()
-        return {"pooled": pooled, "per_image": per_image}
+        pooled = confusion_metrics_dataset(pairs, average=average, labels=labels)
+        summary = pd.DataFrame([pooled.as_dict()])
+        return Evaluation(self.task, pooled, pd.DataFrame(rows), summary)
+
+    # hooks of predict_to_disk
+    def _write_outputs(self, names: dict, *, image: np.ndarray, meta: Any, raw: Any, result: Any,
+                       overwrite: bool) -> list[Path]:  # fmt: skip
+        return write_label_outputs(names, image, meta, raw, result, overwrite=overwrite)
+
+    def _count(self, result: Any) -> int:
+        return int(np.count_nonzero(result))
+
+    def _density(self, result: Any, shape: tuple[int, ...]) -> float:
+        return float(np.mean(result > 0))
+
+
+def write_label_outputs(names: dict, image: np.ndarray, meta: Any, raw: Any, labels: Any, *,
+                        overwrite: bool) -> list[Path]:  # fmt: skip
+    """Write ``labels`` (and the maps, the overlay) for one image; return the files."""
+    from biakit.io import ImageMeta, write_image
+    from biakit.visualize import overlay_labels
+
+    spatial = ImageMeta(meta.spatial_axes, meta.spatial_spacing, unit=meta.unit)
+    write_image(names["labels"], labels, spatial, overwrite=overwrite)
+    if "maps" in names:
+        cmeta = ImageMeta("C" + meta.spatial_axes, (1.0, *meta.spatial_spacing), unit=meta.unit)
+        write_image(names["maps"], raw.astype(np.float32), cmeta, overwrite=overwrite)
+    if "overlay" in names:
+        rgb = overlay_labels(image[0], np.asarray(labels).astype(np.int64), alpha=0.3)
+        write_image(names["overlay"], rgb, ImageMeta("YXC", unit="pixel"), overwrite=overwrite)
+    return list(names.values())
+
+
+def _masks(masks: Sequence[Any], n_classes: int, name: str) -> list[np.ndarray]:
+    from biakit.validation import check_labels
+
+    out = []
+    for i, m in enumerate(masks):
+        m = check_labels(m, name=f"{name}[{i}]").astype(np.int64)
+        if m.max(initial=0) >= n_classes:
+            raise DataError(
+                f"{name}[{i}] has values 0..{int(m.max())}; expected 0..{n_classes - 1} "
+                "(set n_classes)"
+            )
+        out.append(m)
+    return out
+
+
+def _split(images: list, targets: list, cfg: Any) -> tuple[list, list, Any]:
+    """Hold out ``cfg.val_fraction`` of the images (by image, seeded)."""
+    from biakit.model_selection import train_val_test_split
+
+    if cfg.val_fraction <= 0 or len(images) < 2:
+        return images, targets, None
+    split = train_val_test_split(len(images), val=cfg.val_fraction, test=0.0, seed=cfg.seed)
+    pick = lambda idx, xs: [xs[i] for i in idx]  # noqa: E731
+    val = (pick(split.val, images), pick(split.val, targets))
+    return pick(split.train, images), pick(split.train, targets), val
 
 
 def _iou_metric(logits: Any, target: Any) -> dict[str, float]:
@@ -113,13 +178,3 @@ def _iou_metric(logits: Any, target: Any) -> dict[str, float]:
     inter = (pred & true).sum().item()
     union = (pred | true).sum().item()
     return {"iou": inter / union if union else 1.0}
-
-
-def _check_masks(images: list[np.ndarray], masks: list[np.ndarray], n_classes: int) -> None:
-    check_pairs(images, masks, "mask")
-    for i, m in enumerate(masks):
-        if m.min(initial=0) < 0 or m.max(initial=0) >= n_classes:
-            raise ValueError(
-                f"mask {i} has values {int(m.min())}..{int(m.max())}; "
-                f"expected 0..{n_classes - 1} (set n_classes)"
-            )

@@ -6,6 +6,8 @@
   residual blocks, attention gates, anisotropic pooling, transposed or
   interpolation up-sampling); :func:`unet` builds one for the common case.
 * :func:`count_parameters`: number of trainable parameters.
+* :func:`get_architecture`, :func:`build_network`, :func:`register_architecture`: the
+  registry of versioned architecture ids that model folders refer to.
 
 ``UNetConfig`` imports without PyTorch; the other names need it and are imported on
 first use.
@@ -20,6 +22,11 @@ _ATTRS = {
     "UNet": "_unet",
     "unet": "_unet",
     "count_parameters": "_unet",
+    "ARCHITECTURES": "_registry",
+    "Architecture": "_registry",
+    "build_network": "_registry",
+    "get_architecture": "_registry",
+    "register_architecture": "_registry",
 }
 
 

@@ -1,0 +1,218 @@
+"""``predict_to_disk``: read each image, predict once, write every output (what the CLI calls).
+
+The loop is a generator yielding one :class:`FileOutcome` per input (progress
+bars, napari workers and cancel buttons consume it); :func:`predict_to_disk`
+is the plain wrapper. A file that cannot be read or predicted is reported in
+its outcome and the batch goes on; outputs are written atomically, so a
+failure leaves no half-written file. Before any work, the planned outputs are
+checked against the inputs: no output may replace an input, whatever
+``overwrite`` says.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from biakit.errors import ParameterError, UserError
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What happened to one input of :func:`iter_predict_to_disk`.
+
+    Attributes
+    ----------
+    path : Path
+        The input image.
+    outputs : tuple of Path
+        Files written for it (empty when it failed).
+    n_objects : int
+        Objects (instance), points (detection) or foreground pixels (semantic).
+    error : str or None
+        One-line reason when the file failed.
+    warnings : tuple of str
+        E.g. an object density far from what the model saw in training.
+    """
+
+    path: Path
+    outputs: tuple[Path, ...] = ()
+    n_objects: int = 0
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PredictionReport:
+    """Result of :func:`predict_to_disk`: one outcome per input, plus batch-wide files."""
+
+    outcomes: tuple[FileOutcome, ...]
+    extra_outputs: tuple[Path, ...] = ()
+
+    @property
+    def failures(self) -> tuple[FileOutcome, ...]:
+        """Outcomes of the inputs that failed."""
+        return tuple(o for o in self.outcomes if o.error is not None)
+
+
+def stem_of(path: Path) -> str:
+    """File name without its image extension (``a.ome.tif`` -> ``a``)."""
+    name = path.name
+    for suffix in (".ome.tiff", ".ome.tif", ".ome.zarr", *path.suffixes[-1:]):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def check_outputs_safe(inputs: Sequence[Path], outputs: Sequence[Path]) -> None:
+    """Refuse a plan in which an output would replace an input (``--overwrite`` or not).
+
+    Raises
+    ------
+    ParameterError
+        Naming the input that would be destroyed.
+
+    Examples
+    --------
+    >>> check_outputs_safe([Path("a.tif")], [Path("a_labels.tif")])
+    >>> check_outputs_safe([Path("a_labels.tif")], [Path("a_labels.tif")])
+    Traceback (most recent call last):
+    ...
+    biakit.errors.ParameterError: a_labels.tif: an output of this command would replace this ...
+    """
+    resolved = {Path(p).resolve(): Path(p) for p in inputs}
+    for out in outputs:
+        hit = resolved.get(Path(out).resolve())
+        if hit is not None:
+            raise ParameterError(
+                f"{hit}: an output of this command would replace this input; "
+                "choose another output folder"
+            )
+
+
+def iter_predict_to_disk(
+    workflow: Any,
+    inputs: str | Path | Sequence[str | Path],
+    output_dir: str | Path,
+    *,
+    overwrite: bool = False,
+    maps: bool = False,
+    overlay: bool = True,
+    tta: bool = False,
+    axes: str | None = None,
+) -> Iterator[FileOutcome]:
+    """Predict every input once and write its outputs; yield one outcome per input.
+
+    Per input ``NAME``: the final result (``NAME_labels.tif`` or ``NAME_points.csv``),
+    with ``maps`` the raw network output ``NAME_maps.tif`` (channels first), with
+    ``overlay`` an RGB ``NAME_overlay.png``. Tasks with per-object tables
+    (instance) write ``measurements.csv`` after the last input.
+    """
+    from biakit.io import list_images
+
+    paths = _input_paths(inputs, list_images)
+    output_dir = Path(output_dir)
+    plans = {p: workflow._output_names(stem_of(p), output_dir, maps=maps, overlay=overlay)
+             for p in paths}  # fmt: skip
+    planned = [out for plan in plans.values() for out in plan.values()]
+    batch = list(workflow._batch_outputs(output_dir))
+    check_outputs_safe(paths, [*planned, *batch])
+    if len(set(planned)) != len(planned):
+        raise ParameterError(
+            "two inputs have the same name (e.g. a.tif and a.png) and would write the same "
+            "outputs; rename one or predict them into different folders"
+        )
+    if not overwrite:
+        existing = [p for p in [*planned, *batch] if p.exists()]
+        if existing:
+            raise FileExistsError(
+                f"{existing[0]}: exists already ({len(existing)} output(s) would be replaced); "
+                "pass --overwrite (overwrite=True) or choose another output folder"
+            )
+    tables = []
+    for path in paths:
+        try:
+            outcome, table = _predict_one(workflow, path, plans[path], tta=tta, axes=axes,
+                                          overwrite=overwrite)  # fmt: skip
+        except (UserError, OSError) as err:
+            outcome, table = FileOutcome(path, error=" ".join(str(err).split())), None
+        if table is not None:
+            tables.append(table)
+        yield outcome
+    workflow._write_batch(tables, output_dir, overwrite=overwrite)
+
+
+def _input_paths(inputs: Any, list_images: Any) -> list[Path]:
+    if isinstance(inputs, str | Path):
+        paths = list_images(inputs)
+    else:
+        paths = [Path(p) for p in inputs]
+    if not paths:
+        raise ParameterError(f"input: no images found in {inputs!r}")
+    return paths
+
+
+def _predict_one(
+    workflow: Any, path: Path, names: dict[str, Path], *, tta: bool, axes: str | None,
+    overwrite: bool,
+) -> tuple[FileOutcome, Any]:  # fmt: skip
+    from biakit.io import read_channel_first
+
+    image, meta = read_channel_first(path, ndim=workflow.config.ndim, axes=axes)
+    raw = workflow.predict_maps(image, tta=tta)
+    result = workflow.postprocess(raw)
+    written = workflow._write_outputs(
+        names, image=image, meta=meta, raw=raw, result=result, overwrite=overwrite
+    )
+    table = workflow._table(result, image, meta, path)
+    count = workflow._count(result)
+    warnings = density_warnings(workflow, path, result, image.shape[1:])
+    return FileOutcome(path, tuple(written), count, None, warnings), table
+
+
+def density_warnings(workflow: Any, path: Path, result: Any, shape: tuple[int, ...]) -> tuple:
+    """Warn when the result's density is far outside the training range (e.g. noise)."""
+    seen = workflow.training.get("density")
+    if not seen:
+        return ()
+    value = workflow._density(result, shape)
+    low, high = float(seen["min"]), float(seen["max"])
+    unit = seen.get("unit", "")
+    if low / 4 <= value <= max(high * 4, high + 1e-9) and not (value == 0 < low):
+        return ()
+    return (
+        f"{path}: {_fmt(value)} {unit}, far outside the {_fmt(low)}..{_fmt(high)} seen in "
+        "training; is this image like the training images (signal, pixel size, contrast)?",
+    )
+
+
+def _fmt(value: float) -> str:
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    return f"{value:.3g}"
+
+
+@dataclass
+class DensityRange:
+    """Running min / max of a per-image density during training."""
+
+    unit: str
+    values: list[float] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any] | None:
+        """``{"min", "max", "median", "unit"}`` or None without values."""
+        if not self.values:
+            return None
+        ordered = sorted(self.values)
+        mid = ordered[len(ordered) // 2]
+        return {"min": ordered[0], "max": ordered[-1], "median": mid, "unit": self.unit}
+
+
+def predict_to_disk(workflow: Any, inputs: Any, output_dir: Any, **kwargs: Any) -> PredictionReport:
+    """Run :func:`iter_predict_to_disk` to the end; return the :class:`PredictionReport`."""
+    outcomes = tuple(iter_predict_to_disk(workflow, inputs, output_dir, **kwargs))
+    batch = [p for p in workflow._batch_outputs(Path(output_dir)) if p.exists()]
+    return PredictionReport(outcomes, tuple(batch))

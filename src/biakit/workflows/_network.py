@@ -1,0 +1,211 @@
+"""Workflows around one network from the architecture registry.
+
+Training with exact resume, tiled prediction, weights in the model folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from biakit.errors import DataError
+from biakit.workflows import _folder
+from biakit.workflows._base import Workflow, channels_first
+
+
+class NetworkWorkflow(Workflow):
+    """A :class:`Workflow` whose maps come from a network built by architecture id.
+
+    ``self.model`` is the ``torch.nn.Module``; ``self.network_config`` its
+    resolved config (``in_channels`` from the training images), recorded in
+    ``model.json`` with ``config.architecture`` and the registry's version.
+    """
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self.model: Any = None
+        self.network_config: Any = None
+
+    @property
+    def is_trained(self) -> bool:
+        """Whether a network is present (trained or loaded)."""
+        return self.model is not None
+
+    @property
+    def in_channels(self) -> int:
+        """Channels the network expects (1 before training)."""
+        return 1 if self.network_config is None else int(self.network_config.in_channels)
+
+    # ------------------------------------------------------------------ training
+    def _fit(
+        self,
+        images: list[np.ndarray],
+        targets: list[np.ndarray],
+        *,
+        target_kind: str,
+        output_dir: str | Path | None,
+        val: tuple[list[np.ndarray], list[np.ndarray]] | None,
+        loss_fn: Callable[..., Any] | None = None,
+        metrics: Callable[..., dict[str, float]] | None = None,
+        resume: bool = False,
+        overwrite: bool = False,
+        progress: bool = False,
+    ) -> Path | None:
+        """Train the network; return the unfinished model folder (``NAME.partial``) or None.
+
+        With ``output_dir`` the checkpoints go to ``NAME.partial/training`` so an
+        interrupted run continues exactly with ``resume=True``; the caller
+        finishes the folder with :meth:`_finish`.
+        """
+        from biakit.nn.augment import Augmenter
+        from biakit.nn.datasets import PatchDataset
+        from biakit.nn.models import build_network
+        from biakit.nn.train import Trainer
+
+        cfg = self.config
+        for i, im in enumerate(images):
+            _check_finite(im, f"images[{i}]")
+        work = _prepare_output(output_dir, resume=resume, overwrite=overwrite)
+        self.network_config = cfg.network_config(images[0].shape[0])
+        for i, im in enumerate(images[1:], 1):
+            if im.shape[0] != self.in_channels:
+                raise DataError(
+                    f"images[{i}] has {im.shape[0]} channel(s), images[0] has "
+                    f"{self.in_channels}; all images need the same channels"
+                )
+        augmenter = Augmenter(cfg.augment, ndim=cfg.ndim)
+
+        def dataset(ims: list, ts: list, samples: int, aug: Any) -> Any:
+            return PatchDataset(
+                ims, ts, cfg.patch_shape, samples_per_epoch=samples,
+                foreground_fraction=cfg.foreground_fraction, augmenter=aug,
+                normalizer=cfg.normalizer, target_kind=target_kind, seed=cfg.seed,
+            )  # fmt: skip
+
+        train_ds = dataset(images, targets, cfg.samples_per_epoch, augmenter)
+        val_ds = dataset(*val, max(cfg.samples_per_epoch // 4, 4), None) if val else None
+        import torch
+
+        torch.manual_seed(cfg.seed)
+        model = build_network(cfg.architecture, self.network_config)
+        kwargs = {"metrics": metrics, "loss_fn": loss_fn}
+        with contextlib.ExitStack() as stack:
+            if work is None:  # checkpoints still need a place; it is removed afterwards
+                ckpt = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="biakit-")))
+            else:
+                ckpt = work / "training"
+            if resume:
+                trainer = Trainer.resume(model, cfg.train, train_ds, val_ds, output_dir=ckpt,
+                                         **kwargs)  # fmt: skip
+            else:
+                trainer = Trainer(model, cfg.train, train_ds, val_ds, output_dir=ckpt, **kwargs)
+            self.history = trainer.fit(progress=progress)
+        self.model = trainer.model.eval()
+        self.training = {
+            **self.training,
+            "epochs": len(self.history),
+            "planned_epochs": cfg.train.epochs,
+            "stop_reason": trainer.stop_reason,
+            "best_epoch": trainer.best_epoch,
+            "n_images": len(images),
+        }
+        return work
+
+    def _finish(self, work: Path | None, output_dir: str | Path | None, *, overwrite: bool) -> None:
+        """Write the model files into ``work`` and rename it to ``output_dir``."""
+        if work is None or output_dir is None:
+            return
+        self._write_folder(work)
+        _folder.commit_folder(work, Path(output_dir), overwrite=overwrite)
+
+    # ---------------------------------------------------------------- prediction
+    def _raw(self, image: Any, *, activation: str | None, tta: bool, **kwargs: Any) -> np.ndarray:
+        """Normalised tiled prediction ``(out_channels, *spatial)``."""
+        from biakit.nn.infer import predict_tiled
+
+        self._require_trained()
+        array = channels_first(image, self.config.ndim)
+        if array.shape[0] != self.in_channels:
+            raise DataError(
+                f"image has {array.shape[0]} channel(s) (shape {array.shape}); the model was "
+                f"trained on {self.in_channels}"
+            )
+        _check_finite(array, "image")
+        normalized = self.config.normalizer(array)
+        kwargs.setdefault("amp", self.config.train.amp)  # as trained: bf16 where fast
+        return predict_tiled(self.model, normalized, activation=activation, tta=tta, **kwargs)
+
+    # ---------------------------------------------------------------- persistence
+    def _manifest_extra(self) -> dict[str, Any]:
+        from biakit.nn.models import get_architecture
+
+        arch = get_architecture(self.config.architecture)
+        return {
+            "architecture": {"id": arch.id, "version": arch.version},
+            "network": self.network_config.model_dump(mode="json"),
+        }
+
+    def _write_state(self, folder: Path) -> None:
+        import torch
+
+        torch.save(self.model.state_dict(), folder / _folder.WEIGHTS)
+
+    def _read_state(self, path: Path, manifest: dict[str, Any]) -> None:
+        from biakit.nn.models import get_architecture
+
+        arch_info = manifest.get("architecture") or {}
+        arch = get_architecture(arch_info.get("id", "unet"), arch_info.get("version"))
+        try:
+            self.network_config = arch.config_class.model_validate(manifest["network"])
+        except (KeyError, ValueError) as err:
+            raise _folder.ModelFileError(
+                f"{path / _folder.MANIFEST}: invalid network config ({' '.join(str(err).split())})"
+            ) from None
+        self.model = arch.build(self.network_config)
+        state = _folder.load_weights(path / _folder.WEIGHTS)
+        _folder.check_state(self.model, state, path / _folder.WEIGHTS)
+        self.model.eval()
+
+
+def _check_finite(image: np.ndarray, name: str) -> None:
+    from biakit.validation import check_finite
+
+    check_finite(image, name=name)
+
+
+def _prepare_output(output_dir: str | Path | None, *, resume: bool, overwrite: bool) -> Path | None:
+    """Check the model folder and return its ``.partial`` working folder (None: in memory)."""
+    if output_dir is None:
+        if resume:
+            raise DataError("resume=True needs the output_dir of the interrupted run")
+        return None
+    target = Path(output_dir)
+    work = _folder.partial_dir(target)
+    if _folder.is_occupied(target) and not overwrite:
+        raise FileExistsError(
+            f"{target}: holds a model or other files already; pass --overwrite "
+            "(overwrite=True) to train afresh and replace it, or choose another output"
+        )
+    checkpoint = work / "training" / "last.pt"
+    if resume:
+        if not checkpoint.is_file():
+            raise FileNotFoundError(
+                f"{work}: no interrupted run to resume (no training/last.pt); "
+                "start without --resume"
+            )
+        return work
+    if work.exists():
+        if not overwrite:
+            raise FileExistsError(
+                f"{work}: holds an interrupted run; continue it with --resume "
+                "(resume=True) or start afresh with --overwrite (overwrite=True)"
+            )
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    return work

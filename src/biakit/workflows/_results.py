@@ -1,0 +1,58 @@
+"""What ``evaluate`` returns for every workflow: the metrics' dataclasses plus a tidy table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Scores of a workflow on a labelled data set.
+
+    Attributes
+    ----------
+    task : str
+        ``"semantic"``, ``"instance"``, ``"detection"``, ...
+    metrics : object or tuple
+        The pooled metrics as the :mod:`biakit.metrics` functions return them:
+        a :class:`~biakit.metrics.ConfusionMetrics` (semantic), one
+        :class:`~biakit.metrics.InstanceMatching` per IoU threshold (instance),
+        a :class:`~biakit.metrics.DetectionMatching` (detection).
+    per_image : pandas.DataFrame
+        Tidy: one row per image (and per threshold for instances), column
+        ``image`` first, then the scores.
+    summary : pandas.DataFrame
+        The pooled scores as a table (one row, or one per threshold).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ev = Evaluation("semantic", None, pd.DataFrame({"image": [0], "iou": [0.5]}),
+    ...                 pd.DataFrame({"iou": [0.5]}))
+    >>> ev.headline()
+    'IoU 0.5000'
+    """
+
+    task: str
+    metrics: Any
+    per_image: pd.DataFrame
+    summary: pd.DataFrame
+
+    def headline(self) -> str:
+        """One line with the scores a person looks at first."""
+        row = self.summary.iloc[0]
+        if self.task == "instance":
+            at = self.summary.set_index("thresh")
+            parts = [f"F1@{t:g} {at.loc[t, 'f1']:.4f}" for t in (0.5, 0.75) if t in at.index]
+            pq = at.loc[0.5, "panoptic_quality"] if 0.5 in at.index else row["panoptic_quality"]
+            return ", ".join([*parts, f"PQ@0.5 {pq:.4f}"])
+        if "iou" in row:
+            extra = f", Dice {row['f1']:.4f}" if "f1" in row else ""
+            return f"IoU {row['iou']:.4f}{extra}"
+        tol = f" (tolerance {row['tolerance']:g})" if "tolerance" in row else ""
+        return (
+            f"precision {row['precision']:.4f}, recall {row['recall']:.4f}, F1 {row['f1']:.4f}{tol}"
+        )
