@@ -6,6 +6,7 @@ import pytest
 from scipy import ndimage as ndi
 
 from biakit.data import SyntheticImage, synthetic_nuclei
+from biakit.errors import ParameterError
 
 CASES = [
     pytest.param(dict(shape=(128, 128), n_objects=15, radius=(5, 9)), id="2d"),
@@ -249,8 +250,8 @@ def test_fast_enough():
         (dict(radius=0), ValueError, "radius must satisfy"),
         (dict(touching=1.5), ValueError, r"touching must be a fraction in \[0, 1\]"),
         (dict(touching=-0.1), ValueError, "touching must be a finite number >= 0"),
-        (dict(spacing=(1.0, 1.0, 1.0)), ValueError, "spacing must have 2 entries"),
-        (dict(spacing=(0.0, 1.0)), ValueError, "spacing must be positive"),
+        (dict(spacing=(1.0, 1.0, 1.0)), ParameterError, r"spacing has 3 value\(s\)"),
+        (dict(spacing=(0.0, 1.0)), ParameterError, "spacing must be positive finite numbers"),
         (dict(psf_sigma=(1, 1, 1)), ValueError, "psf_sigma must be a number or 2 numbers"),
         (dict(psf_sigma=-1), ValueError, "psf_sigma must be non-negative"),
         (dict(poisson_photons=0), ValueError, "poisson_photons must be a finite number > 0"),

@@ -3,6 +3,7 @@ import pytest
 from scipy.spatial.distance import pdist
 
 from biakit.data import SyntheticSpots, synthetic_spots
+from biakit.errors import ParameterError
 
 
 def _expected_clean(shape, points, classes, amplitude, sigma, background):
@@ -98,7 +99,7 @@ def test_deterministic():
         (dict(amplitude=(1.0, 0.5)), ValueError, "amplitude must satisfy"),
         (dict(min_distance=-1), ValueError, "min_distance must be a finite number >= 0"),
         (dict(n_spots=-3), ValueError, "n_spots must be >= 0"),
-        (dict(spacing=(1, 1, 1)), ValueError, "spacing must have 2 entries"),
+        (dict(spacing=(1, 1, 1)), ParameterError, r"spacing has 3 value\(s\) .* 2 spatial axes"),
     ],
 )
 def test_errors(kwargs, error, match):

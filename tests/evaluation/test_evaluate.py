@@ -123,3 +123,67 @@ def test_cli_evaluate(tmp_path, instance_dirs, capsys):
     (pred / "img1_labels.tif").unlink()
     assert main([*args, "-o", str(tmp_path / "o2")]) == 2
     assert "no prediction for" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"thresholds": [0.0]}, r"thresholds"),
+        ({"thresholds": [0.5, 1.5]}, r"thresholds"),
+        ({"thresholds": [float("nan")]}, r"thresholds"),
+        ({"thresholds": []}, r"thresholds: expected at least one IoU threshold"),
+        ({"average": "median"}, r"average must be one of auto, binary, .*got 'median'"),
+        ({"tolerance": -1.0}, r"tolerance"),
+        ({"tolerance": float("nan")}, r"tolerance"),
+        ({"data_range": 0.0}, r"data_range"),
+    ],
+)
+def test_nonsense_parameters_are_refused_before_reading(tmp_path, kwargs, match):
+    from biakit.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=match):
+        evaluate_folders("instance", tmp_path / "missing", tmp_path / "missing", **kwargs)
+
+
+def test_side_outputs_in_the_prediction_folder_are_ignored(tmp_path, instance_dirs):
+    gt, pred, _ = instance_dirs
+    for name in ("img0_overlay.png", "img1_overlay.png"):
+        write_image(pred / name, np.zeros((64, 64, 3), np.uint8), ImageMeta("YXC"))
+    write_image(pred / "img0_probabilities.tif", np.zeros((2, 64, 64), np.float32))
+    report = evaluate_folders("instance", gt, pred, thresholds=[0.5])
+    assert set(report.per_image["image"]) == {"img0.tif", "img1.tif"}
+
+
+def test_overwrite_replaces_only_its_own_outputs(tmp_path, instance_dirs):
+    gt, pred, _ = instance_dirs
+    out = tmp_path / "out"
+    evaluate_folders("instance", gt, pred, out, thresholds=[0.5])
+    evaluate_folders("instance", gt, pred, out, thresholds=[0.5], overwrite=True)
+    (out / "notes.csv").write_text("mine\n")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "summary.csv").write_text("my,own\n")
+    with pytest.raises(FileExistsError, match=r"summary\.csv: exists and was not written by"):
+        evaluate_folders("instance", gt, pred, foreign, thresholds=[0.5], overwrite=True)
+    assert (foreign / "summary.csv").read_text() == "my,own\n"
+
+
+def test_labels_are_checked(tmp_path):
+    write_image(tmp_path / "gt" / "a.tif", np.full((8, 8), -1, np.int16), ImageMeta("YX"))
+    write_image(tmp_path / "pred" / "a.tif", np.zeros((8, 8), np.uint8), ImageMeta("YX"))
+    with pytest.raises(ValueError, match=r"gt/a\.tif.*negative values"):
+        evaluate_folders("instance", tmp_path / "gt", tmp_path / "pred")
+
+
+def test_axes_reach_the_reader(tmp_path):
+    import tifffile
+
+    labels = np.zeros((2, 3, 8, 8), np.uint16)
+    labels[:, :, 2:6, 2:6] = 1
+    for side in ("gt", "pred"):
+        (tmp_path / side).mkdir()
+        tifffile.imwrite(tmp_path / side / "a.tif", labels, photometric="minisblack")
+    report = evaluate_folders(
+        "instance", tmp_path / "gt", tmp_path / "pred", thresholds=[0.5], axes="TZYX"
+    )
+    assert report.per_image["f1"].iloc[0] == 1.0

@@ -131,12 +131,13 @@ def test_jpeg_is_lossy_but_close(tmp_path):
 @pytest.mark.parametrize("data", [IMG2, IMG3, HYPER.astype(np.float32)], ids=["2d", "3d", "5d"])
 def test_npy_pixels_and_default_axes(tmp_path, data):
     write_image(tmp_path / "a.npy", data)
-    out, got = read_image(tmp_path / "a.npy")
+    axes = "TCZYX" if data.ndim == 5 else None  # NPY has no axes: 5-D must be named
+    out, got = read_image(tmp_path / "a.npy", axes=axes)
     np.testing.assert_array_equal(out, data)
     assert out.dtype == data.dtype
     assert got.axes == {2: "YX", 3: "ZYX", 5: "TCZYX"}[data.ndim]
     assert got.unit == "pixel" and got.spacing == (1.0,) * data.ndim
-    lazy, _ = read_image(tmp_path / "a.npy", lazy=True)
+    lazy, _ = read_image(tmp_path / "a.npy", lazy=True, axes=axes)
     assert isinstance(lazy, da.Array)
     np.testing.assert_array_equal(lazy.compute(), data)
 

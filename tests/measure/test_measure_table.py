@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from biakit.errors import DataError, ParameterError
 from biakit.measure import measure_objects, summarize, write_table
 from biakit.measure._table import sidecar_path
 
@@ -89,12 +90,13 @@ def test_summarize_empty_and_errors():
 
 I4 = np.ones((4, 4))
 ERRORS = [
-    ({"labels": I4}, TypeError, r"labels must be an integer label image.*float64"),
-    ({"labels": I4.astype(bool)}, TypeError, r"integer label image.*got dtype bool"),
-    ({"labels": np.ones(4, int)}, ValueError, r"labels must be 2D \(YX\) or 3D"),
-    ({"labels": -I4.astype(int)}, ValueError, r"labels must be >= 0.*minimum -1"),
-    ({"spacing": (1.0, 1.0, 1.0)}, ValueError, r"one entry per label axis \(2\)"),
-    ({"spacing": (1.0, 0.0)}, ValueError, r"spacing must be finite and positive"),
+    ({"labels": I4 * 1.5}, DataError, r"labels hold non-integer values \(e\.g\. 1\.5\)"),
+    ({"labels": I4.astype(str)}, DataError, r"labels have dtype <U"),
+    ({"labels": I4.astype(bool)}, DataError, r"integer label image.*got dtype bool"),
+    ({"labels": np.ones(4, int)}, DataError, r"labels has 1 dimension\(s\).*expected 2 or 3"),
+    ({"labels": -I4.astype(int)}, DataError, r"labels have negative values \(minimum -1\)"),
+    ({"spacing": (1.0, 1.0, 1.0)}, ParameterError, r"spacing has 3 value\(s\).* 2 spatial axes"),
+    ({"spacing": (1.0, 0.0)}, ParameterError, r"spacing must be positive finite numbers"),
     ({"intensity": np.ones((4, 5))}, ValueError, r"intensity shape \(4, 5\) does not match"),
     ({"intensity": np.ones((3, 4, 4)), "channel_axis": -1}, ValueError, r"does not match labels"),
     ({"intensity": I4, "channel_axis": 2}, ValueError, r"channel_axis=2 is out of range"),
@@ -111,6 +113,13 @@ def test_measure_objects_errors(kwargs, exc, match):
     kwargs = {"labels": np.ones((4, 4), dtype=int), **kwargs}
     with pytest.raises(exc, match=match):
         measure_objects(**kwargs)
+
+
+def test_float_labels_and_scalar_spacing_follow_the_shared_rule():
+    labels = np.zeros((6, 7), dtype=np.int32)
+    labels[1:3, 1:5], labels[4:6, 2:7] = 3, 8
+    ref = measure_objects(labels, spacing=(0.5, 0.5))
+    pd.testing.assert_frame_equal(measure_objects(labels.astype(np.float32), spacing=0.5), ref)
 
 
 def test_3d_only_property_names():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from biakit.errors import DataError, ParameterError
 from biakit.metrics import average_precision
 from biakit.metrics.instance import COCOResult
 
@@ -142,8 +143,10 @@ def test_errors():
         average_precision(y, [y], [[1.0]])
     with pytest.raises(ValueError, match="same non-zero length"):
         average_precision([y], [y, y], [[1.0]])
-    with pytest.raises(ValueError, match="iou_thresholds must be values in"):
+    with pytest.raises(ParameterError, match=r"iou_thresholds value must be a number in \(0, 1\]"):
         average_precision([y], [y], [[1.0]], iou_thresholds=[0.0, 0.5])
+    with pytest.raises(ParameterError, match=r"iou_thresholds must be one or more numbers"):
+        average_precision([y], [y], [[1.0]], iou_thresholds=[])
     with pytest.raises(ValueError, match="'all' entry"):
         average_precision([y], [y], [[1.0]], area_ranges={"small": (0, 10)})
     with pytest.raises(ValueError, match="min <= max"):
@@ -154,7 +157,7 @@ def test_errors():
         average_precision([y], [y], [{2: 0.5}])
     with pytest.raises(ValueError, match="one score per predicted object"):
         average_precision([y], [y], [[0.5, 0.4]])
-    with pytest.raises(ValueError, match="non-finite"):
+    with pytest.raises(DataError, match=r"scores_list\[0\] has 1 NaN and 0 infinite"):
         average_precision([y], [y], [[np.nan]])
     with pytest.raises(TypeError, match="integer dtype"):
         average_precision([y.astype(float)], [y], [[1.0]])

@@ -3,6 +3,7 @@ import itertools
 import numpy as np
 import pytest
 
+from biakit.errors import DataError, ParameterError
 from biakit.metrics import DetectionMatching, match_points, match_points_dataset
 
 
@@ -127,6 +128,15 @@ def test_dataset_pooled_and_mean():
     assert mean.mean_distance == 0.5
 
 
+def test_scalar_spacing_equals_repeated_sequence():
+    true, pred = [[0, 0, 0], [5, 5, 5]], [[0, 1, 1], [5, 7, 5]]
+    scalar = match_points(true, pred, tolerance=1.0, spacing=0.6)
+    seq = match_points(true, pred, tolerance=1.0, spacing=(0.6, 0.6, 0.6))
+    assert (scalar.tp, scalar.fp, scalar.fn) == (seq.tp, seq.fp, seq.fn) == (1, 1, 1)
+    np.testing.assert_array_equal(scalar.distances, seq.distances)
+    assert match_points([], [], tolerance=1, spacing=2.0).n_true == 0
+
+
 def test_errors():
     with pytest.raises(ValueError, match="tolerance must be a finite number >= 0, got -1"):
         match_points([[0, 0]], [[0, 0]], tolerance=-1)
@@ -134,10 +144,12 @@ def test_errors():
         match_points([0, 0], [[0, 0]], tolerance=1)
     with pytest.raises(ValueError, match="same number of coordinates, got 2 and 3"):
         match_points([[0, 0]], [[0, 0, 0]], tolerance=1)
-    with pytest.raises(ValueError, match="pred_points contains NaN"):
+    with pytest.raises(DataError, match="pred_points has 1 NaN and 0 infinite"):
         match_points([[0, 0]], [[0, np.nan]], tolerance=1)
-    with pytest.raises(ValueError, match="spacing must be 2 positive numbers"):
+    with pytest.raises(ParameterError, match=r"spacing has 3 value\(s\) .* 2 spatial axes"):
         match_points([[0, 0]], [[0, 0]], tolerance=1, spacing=(1, 1, 1))
+    with pytest.raises(ParameterError, match="spacing must be positive finite numbers"):
+        match_points([[0, 0]], [[0, 0]], tolerance=1, spacing=0)
     with pytest.raises(ValueError, match="classes_true and classes_pred must be given together"):
         match_points([[0, 0]], [[0, 0]], tolerance=1, classes_true=[1])
     with pytest.raises(ValueError, match="classes_pred has 2 entries but there are 1 points"):

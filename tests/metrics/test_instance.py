@@ -12,6 +12,7 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 
 import biakit.metrics._assignment as assignment
+from biakit.errors import ParameterError
 from biakit.metrics import InstanceMatching, ctc_seg, match_instances, match_instances_dataset
 
 FIELDS = (
@@ -133,7 +134,7 @@ def test_thresh_zero_or_none_matches_without_overlap():
     y_true = np.zeros((8, 8), np.uint8)
     y_true[0:2, 0:2] = 1
     y_pred = np.roll(y_true, 4, axis=0)
-    for thresh in (0, None, -1.0):
+    for thresh in (0, None):
         m = match_instances(y_true, y_pred, thresh=thresh)
         assert (m.tp, m.fp, m.fn, m.mean_matched_score) == (1, 0, 0, 0.0)
 
@@ -311,14 +312,13 @@ def test_errors():
         match_instances(y, y[:5])
     with pytest.raises(ValueError, match="criterion must be one of"):
         match_instances(y, y, criterion="dice")
-    with pytest.raises(ValueError, match="thresh must be finite"):
-        match_instances(y, y, thresh=float("nan"))
-    with pytest.raises(TypeError, match="thresh must be a number"):
-        match_instances(y, y, thresh="0.5")
-    with pytest.raises(TypeError, match="thresh must be a number"):
-        match_instances(y, y, thresh=[0.5, "x"])
-    with pytest.raises(ValueError, match="1-D sequence"):
+    for bad in (float("nan"), -1.0, 1.5, "0.5", [0.5, "x"], [0.5, 2.0]):
+        with pytest.raises(ParameterError, match=r"thresh must be a number in \[0, 1\], got"):
+            match_instances(y, y, thresh=bad)
+    with pytest.raises(ParameterError, match="1-D sequence"):
         match_instances(y, y, thresh=[[0.5]])
+    with pytest.raises(ParameterError, match="1-D sequence"):
+        match_instances(y, y, thresh=[])
     with pytest.raises(ValueError, match="same length"):
         match_instances_dataset([y, y], [y])
     with pytest.raises(ValueError, match="at least one image pair"):

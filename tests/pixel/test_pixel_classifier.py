@@ -167,3 +167,67 @@ def test_pipeline_step_uses_saved_model(trained_2d, tmp_path):
     test = synthetic_nuclei((192, 192), n_objects=20, touching=0.0, seed=14)
     result = pipe.run(test.image)
     assert match_instances(test.labels, result.labels).recall >= 0.9
+
+
+@pytest.fixture()
+def small():
+    s = synthetic_nuclei((64, 48), n_objects=4, radius=(5, 8), seed=7)
+    return s, synthetic_scribbles(s.mask, fraction=0.03, seed=0)
+
+
+def test_nan_or_inf_images_are_refused(small):
+    from biakit.errors import DataError
+
+    s, scribbles = small
+    bad = s.image.copy()
+    bad[5, 5], bad[6, 6] = np.nan, np.inf
+    with pytest.raises(DataError, match=r"^images contains 2 NaN or infinite value\(s\)"):
+        PixelClassifier(n_estimators=2).fit(bad, scribbles)
+    with pytest.raises(DataError, match=r"^images\[1\] contains 2 NaN"):
+        PixelClassifier(n_estimators=2).fit([s.image, bad], [scribbles, scribbles])
+    clf = PixelClassifier(n_estimators=2).fit(s.image, scribbles)
+    with pytest.raises(DataError, match=r"^image contains 2 NaN or infinite value\(s\)"):
+        clf.predict_proba(bad)
+    with pytest.raises(DataError, match=r"^image contains 2 NaN"):
+        clf.predict(bad, block_shape=(32, 32))
+
+
+def test_fit_keeps_features_for_predicting_the_same_image(small):
+    s, scribbles = small
+    clf = PixelClassifier(n_estimators=4).fit(s.image, scribbles)
+    assert clf._cache is not None
+    fresh = clf.predict_proba(s.image, block_shape=(64, 48 - 1))  # not the cached path
+    np.testing.assert_array_equal(clf.predict_proba(s.image), fresh)
+    # the stack of the fitted image is used only while its pixels are unchanged
+    image = s.image.copy()
+    clf = PixelClassifier(n_estimators=4).fit(image, scribbles)
+    image[:, :24] = image[:, :24][::-1]
+    changed = PixelClassifier(n_estimators=4).fit(s.image, scribbles)
+    np.testing.assert_array_equal(
+        clf.predict_proba(image), changed.predict_proba(image, block_shape=(60, 40))
+    )
+    several = PixelClassifier(n_estimators=4).fit([s.image, s.image], [scribbles, scribbles])
+    assert several._cache is None
+
+
+def test_default_trains_on_all_cores_with_the_same_trees(small):
+    s, scribbles = small
+    default = PixelClassifier().fit(s.image, scribbles)
+    assert default.n_estimators == 24 and default.estimator_.n_jobs == -1
+    one = PixelClassifier(n_jobs=1).fit(s.image, scribbles)
+    np.testing.assert_array_equal(default.predict_proba(s.image), one.predict_proba(s.image))
+
+
+def test_saved_folder_respects_umask(small, tmp_path):
+    import os
+
+    s, scribbles = small
+    clf = PixelClassifier(n_estimators=2).fit(s.image, scribbles)
+    old = os.umask(0o027)
+    try:
+        path = clf.save(tmp_path / "model")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o777 & ~0o027
+    path = clf.save(tmp_path / "model", overwrite=True)
+    assert path.stat().st_mode & 0o777 == 0o777 & ~old

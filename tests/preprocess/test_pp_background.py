@@ -3,6 +3,7 @@ import pytest
 from skimage import morphology
 from skimage.restoration import rolling_ball as sk_rolling_ball
 
+from biakit.errors import ParameterError
 from biakit.preprocess import estimate_background, rolling_ball, tophat
 
 
@@ -73,14 +74,22 @@ def test_light_background():
 
 def test_rolling_ball_errors():
     img = np.zeros((16, 16), np.float32)
-    with pytest.raises(ValueError, match="radius must be positive"):
+    with pytest.raises(ParameterError, match="radius must be a positive finite number, got -3"):
         rolling_ball(img, -3)
     with pytest.raises(ValueError, match="method must be 'fast' or 'exact'"):
         rolling_ball(img, 3, method="slow")
     with pytest.raises(ValueError, match="shrink must be a positive integer"):
         rolling_ball(img, 30, shrink=0)
-    with pytest.raises(ValueError, match="spacing must have one entry per axis"):
+    with pytest.raises(ParameterError, match=r"spacing has 3 value\(s\) .* 2 spatial axes"):
         rolling_ball(img, 3, spacing=(1.0,) * 3)
+
+
+def test_scalar_spacing_equals_repeated_sequence():
+    img = np.random.default_rng(0).random((12, 13)).astype(np.float32)
+    np.testing.assert_array_equal(
+        rolling_ball(img, 3, spacing=0.5), rolling_ball(img, 3, spacing=(0.5, 0.5))
+    )
+    np.testing.assert_array_equal(tophat(img, 2, spacing=0.5), tophat(img, 2, spacing=(0.5, 0.5)))
 
 
 @pytest.mark.parametrize("kind", ["white", "black"])
@@ -125,5 +134,5 @@ def test_tophat_errors():
         tophat(img, 2, kind="grey")
     with pytest.raises(ValueError, match="footprint must be 'ball' or 'disk'"):
         tophat(img, 2, footprint="box")
-    with pytest.raises(ValueError, match="radius must be positive"):
+    with pytest.raises(ParameterError, match="radius must be a positive finite number, got 0"):
         tophat(img, 0)

@@ -3,6 +3,7 @@ import pytest
 from scipy import ndimage as ndi
 from skimage import filters, morphology
 
+from biakit.errors import ParameterError
 from biakit.preprocess import estimate_noise, gaussian, median, nl_means
 
 
@@ -35,16 +36,28 @@ def test_gaussian_preserves_mass_and_zero_sigma_is_identity():
     np.testing.assert_array_equal(gaussian(img, 0.0), img)
 
 
+def test_scalar_spacing_equals_repeated_sequence():
+    img = _img((6, 9, 10))
+    np.testing.assert_array_equal(
+        gaussian(img, 1.0, spacing=0.5), gaussian(img, 1.0, spacing=(0.5, 0.5, 0.5))
+    )
+    np.testing.assert_array_equal(
+        median(img, radius=1.0, spacing=2), median(img, radius=1.0, spacing=(2, 2, 2))
+    )
+
+
 def test_gaussian_errors():
     img = _img((8, 8))
     with pytest.raises(ValueError, match="sigma must be non-negative"):
         gaussian(img, -1.0)
     with pytest.raises(ValueError, match="sigma must be a scalar or have one entry per axis"):
         gaussian(img, (1.0, 1.0, 1.0))
-    with pytest.raises(ValueError, match="spacing must have one entry per axis"):
+    with pytest.raises(ParameterError, match=r"spacing has 3 value\(s\) .* 2 spatial axes"):
         gaussian(img, 1.0, spacing=(1.0, 1.0, 1.0))
-    with pytest.raises(ValueError, match="spacing must be finite and positive"):
+    with pytest.raises(ParameterError, match="spacing must be positive finite numbers"):
         gaussian(img, 1.0, spacing=(0.0, 1.0))
+    with pytest.raises(ParameterError, match="spacing must be positive finite numbers"):
+        gaussian(img, 1.0, spacing=float("nan"))
     with pytest.raises(ValueError, match="truncate must be positive"):
         gaussian(img, 1.0, truncate=0)
     with pytest.raises(ValueError, match=r"2D \(YX\) or 3D"):

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
+from biakit.errors import ParameterError
 from biakit.preprocess import flip, resample, rescale_to_isotropic, rotate, rotate90
 
 
@@ -46,6 +47,14 @@ def test_resample_down_and_2d():
     np.testing.assert_array_equal(resample(img, (1, 1), (1, 1), order=0), img)
 
 
+def test_resample_scalar_spacing_equals_repeated_sequence():
+    img = np.random.default_rng(1).random((6, 8, 8)).astype(np.float32)
+    np.testing.assert_array_equal(resample(img, 0.5, 1.0), resample(img, (0.5,) * 3, (1.0,) * 3))
+    out, sp = rescale_to_isotropic(img, 0.7)
+    np.testing.assert_array_equal(out, img)
+    np.testing.assert_allclose(sp, (0.7, 0.7, 0.7))
+
+
 def test_flip_rotate90_rotate():
     img = np.arange(24).reshape(2, 3, 4)
     np.testing.assert_array_equal(flip(img, 0), img[::-1])
@@ -61,10 +70,14 @@ def test_flip_rotate90_rotate():
 
 def test_geometry_errors():
     img = np.zeros((4, 5, 6))
-    with pytest.raises(ValueError, match="spacing must have one entry per axis"):
+    with pytest.raises(ParameterError, match=r"spacing has 2 value\(s\) .* 3 spatial axes"):
         rescale_to_isotropic(img, (1.0, 1.0))
-    with pytest.raises(ValueError, match="target must be a positive pixel size"):
+    with pytest.raises(ParameterError, match="target must be a positive finite number, got -1"):
         rescale_to_isotropic(img, (2.0, 1.0, 1.0), target=-1)
+    with pytest.raises(ParameterError, match="spacing is required: the physical pixel size"):
+        rescale_to_isotropic(img, None)
+    with pytest.raises(ParameterError, match="new_spacing is required"):
+        resample(img, 1.0, None)
     with pytest.raises(ValueError, match="order must be an integer spline order 0-5"):
         resample(img, (1, 1, 1), (2, 2, 2), order=7)
     with pytest.raises(ValueError, match="axis 3 is out of range"):

@@ -90,7 +90,7 @@ def test_mesh_surface_errors():
         mesh_surface(labels[0], 1)
     with pytest.raises(ValueError, match="level must be in"):
         mesh_surface(labels, 1, level=2.0)
-    with pytest.raises(ValueError, match="spacing must be a number or one value per axis"):
+    with pytest.raises(ValueError, match=r"spacing has 2 value\(s\) .* 3 spatial axes"):
         mesh_surface(labels, 1, spacing=(1, 1))
 
 

@@ -7,6 +7,7 @@ from scipy import ndimage as ndi
 
 from biakit.blocks import GLOBAL, get_halo
 from biakit.data import synthetic_nuclei
+from biakit.errors import ParameterError
 from biakit.metrics.instance import match_instances
 from biakit.nn.targets import CHANNELS as ENCODING_CHANNELS
 from biakit.nn.targets import InstanceEncoding, instance_targets
@@ -167,6 +168,16 @@ def test_tune_decoding_default_grid_is_fast():
     assert elapsed < 15  # a few seconds; generous for slow CI machines
 
 
+def test_scalar_spacing_equals_repeated_sequence():
+    labels = synthetic_nuclei((48, 48), n_objects=6, touching=0.5, seed=3).labels
+    targets = instance_targets(labels, InstanceEncoding(mode="fg_contour_distance"))
+    assert DecodeParams(spacing=0.5).spacing == 0.5
+    assert DecodeParams(spacing=[0.5, 0.5]).spacing == (0.5, 0.5)
+    scalar = decode_instances(targets, "fg_contour_distance", DecodeParams(spacing=0.5))
+    pair = decode_instances(targets, "fg_contour_distance", DecodeParams(spacing=(0.5, 0.5)))
+    np.testing.assert_array_equal(scalar, pair)
+
+
 def test_decode_params_errors():
     with pytest.raises(ValueError, match=r"fg_threshold must be in \[0, 1\]"):
         DecodeParams(fg_threshold=1.5)
@@ -184,6 +195,10 @@ def test_decode_params_errors():
         DecodeParams(seed_channel="peaks")
     with pytest.raises(ValueError, match="spacing must be positive"):
         DecodeParams(spacing=(1.0, 0.0))
+    with pytest.raises(ParameterError, match="spacing must be positive finite numbers"):
+        DecodeParams(spacing=-2.0)
+    with pytest.raises(ParameterError, match="spacing must be a number or 1 numbers"):
+        DecodeParams(spacing="0.5")
     with pytest.raises(dataclasses.FrozenInstanceError):
         DecodeParams().fg_threshold = 0.2  # type: ignore[misc]
 
@@ -196,13 +211,13 @@ def test_decode_instances_errors():
         decode_instances(np.zeros((3, 8)), "fg_contour_distance")
     with pytest.raises(TypeError, match="prediction must be a numeric array"):
         decode_instances(pred.astype(bool), "fg_contour_distance")
-    with pytest.raises(ValueError, match="NaN or infinite"):
+    with pytest.raises(ValueError, match="prediction has 48 NaN and 0 infinite"):
         decode_instances(np.full((3, 4, 4), np.nan), "fg_contour_distance")
     with pytest.raises(ValueError, match="enc must be an InstanceEncoding or one of the modes"):
         decode_instances(pred, "bcd")
     with pytest.raises(TypeError, match="params must be a DecodeParams"):
         decode_instances(pred, "fg_contour_distance", {"fg_threshold": 0.5})
-    with pytest.raises(ValueError, match="spacing must be a number or one value per axis"):
+    with pytest.raises(ValueError, match=r"spacing has 3 value\(s\) .* 2 spatial axes"):
         decode_instances(pred, "fg_contour_distance", DecodeParams(spacing=(1.0, 1.0, 1.0)))
     assert decode_instances(pred, InstanceEncoding()).max() == 0
 

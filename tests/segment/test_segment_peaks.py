@@ -5,6 +5,7 @@ import pytest
 from scipy import ndimage as ndi
 from skimage.feature import peak_local_max
 
+from biakit.errors import ParameterError
 from biakit.nn.targets._points import point_heatmap
 from biakit.segment import find_peaks
 
@@ -124,6 +125,16 @@ def test_agrees_with_skimage_peak_local_max_on_random_maps():
         assert len(pts) > 3
 
 
+def test_scalar_spacing_equals_repeated_sequence():
+    h = np.zeros((1, 9, 12), np.float32)
+    h[0, 2, 3], h[0, 2, 5], h[0, 6, 9] = 0.75, 0.625, 0.5
+    for a, b in zip(
+        find_peaks(h, threshold=0.5, min_distance=1.5, spacing=0.8),
+        find_peaks(h, threshold=0.5, min_distance=1.5, spacing=(0.8, 0.8)),
+    ):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize(
     ("heatmap", "kwargs", "error", "match"),
     [
@@ -133,7 +144,7 @@ def test_agrees_with_skimage_peak_local_max_on_random_maps():
         (np.zeros((1, 5, 5)), {"threshold": np.nan}, ValueError, "threshold must be finite"),
         (np.zeros((1, 5, 5)), {"min_distance": -1}, ValueError, "min_distance must be a finite"),
         (np.zeros((1, 5, 5)), {"subpixel": "cubic"}, ValueError, "subpixel must be True, False"),
-        (np.zeros((1, 5, 5)), {"spacing": (1, 1, 1)}, ValueError, "spacing must be 2 positive"),
+        (np.zeros((1, 5, 5)), {"spacing": (1, 1, 1)}, ParameterError, r"spacing has 3 value\(s\)"),
     ],
 )
 def test_errors(heatmap, kwargs, error, match):

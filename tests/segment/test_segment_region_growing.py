@@ -76,7 +76,7 @@ def test_region_growing_errors():
         region_growing(image, [1, 2])
     with pytest.raises(ValueError, match="outside the image"):
         region_growing(image, [(7, 1)])
-    with pytest.raises(ValueError, match="seeds has negative values"):
+    with pytest.raises(ValueError, match="seeds have negative values"):
         region_growing(image, -np.ones((6, 6), int))
     with pytest.raises(ValueError, match="tolerance must be a finite number >= 0"):
         region_growing(image, [(1, 1)], tolerance=-1)

@@ -67,7 +67,7 @@ def test_watershed_seeded_errors():
         watershed_seeded(image, np.zeros((5, 5), int), mask=np.ones((5, 4)))
     with pytest.raises(TypeError, match="markers must be an integer label image"):
         watershed_seeded(image, np.zeros((5, 5)))
-    with pytest.raises(ValueError, match="markers has negative values"):
+    with pytest.raises(ValueError, match="markers have negative values"):
         watershed_seeded(image, -np.ones((5, 5), int))
     with pytest.raises(ValueError, match="compactness must be a finite number >= 0"):
         watershed_seeded(image, np.zeros((5, 5), int), compactness=-1)
@@ -132,7 +132,7 @@ def test_anisotropic_spheres_need_spacing(balls, iou):
 
 def test_watershed_distance_errors():
     mask = np.ones((6, 6), bool)
-    with pytest.raises(ValueError, match="spacing must be a number or one value per axis"):
+    with pytest.raises(ValueError, match=r"spacing has 3 value\(s\) .* 2 spatial axes"):
         watershed_distance(mask, spacing=(1, 1, 1))
     with pytest.raises(ValueError, match="spacing must be positive"):
         watershed_distance(mask, spacing=(0, 1))

@@ -10,7 +10,7 @@ import pydantic
 import pytest
 
 from biakit.data import synthetic_nuclei, synthetic_spots
-from biakit.errors import ConfigError, ModelFileError, ParameterError
+from biakit.errors import ConfigError, ModelFileError
 from biakit.io import ImageMeta, read_image, write_image
 from biakit.workflows import (
     TASKS,
@@ -207,20 +207,25 @@ def test_predict_to_disk_writes_every_output_and_never_an_input(trained, tmp_pat
     (src / "broken.tif").write_bytes(b"not a tiff")
     report = workflow.predict_to_disk(src, tmp_path / "out", maps=True)
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert names == ["im0_labels.tif", "im0_maps.tif", "im0_overlay.png", "im1_labels.tif",
-                     "im1_maps.tif", "im1_overlay.png", "measurements.csv",
-                     "measurements.units.json"]  # fmt: skip
+    assert names == [
+        ".biakit-outputs.json", "im0_labels.tif", "im0_maps.tif", "im0_overlay.png",
+        "im1_labels.tif", "im1_maps.tif", "im1_overlay.png", "measurements.csv",
+        "measurements.units.json",
+    ]  # fmt: skip
     assert [o.path.name for o in report.failures] == ["broken.tif"]
     assert "broken.tif" in report.failures[0].error
     labels, _ = read_image(tmp_path / "out" / "im0_labels.tif")
     np.testing.assert_array_equal(labels, workflow.predict(images[0]))
-    with pytest.raises(FileExistsError, match=r"exists already .*pass --overwrite"):
+    with pytest.raises(FileExistsError, match=r"output exists; pass --overwrite"):
         workflow.predict_to_disk(src / "im0.tif", tmp_path / "out")
+    workflow.predict_to_disk(src / "im0.tif", tmp_path / "out", overwrite=True)  # its own files
     # an output folder equal to the input folder must not destroy ground truth named *_labels
     write_image(src / "im0_labels.tif", np.zeros((32, 32), np.uint16), ImageMeta("YX"))
     before = (src / "im0_labels.tif").read_bytes()
-    with pytest.raises(ParameterError, match=r"im0_labels\.tif: an output of this command"):
+    with pytest.raises(FileExistsError, match=r"im0_labels\.tif: output would replace an input"):
         workflow.predict_to_disk([src / "im0.tif", src / "im0_labels.tif"], src, overwrite=True)
+    with pytest.raises(FileExistsError, match=r"im0_labels\.tif: exists and was not written by"):
+        workflow.predict_to_disk(src / "im0.tif", src, overwrite=True)
     assert (src / "im0_labels.tif").read_bytes() == before
 
 

@@ -182,7 +182,7 @@ def test_predict_runs_the_network_once_per_image_and_reports(tmp_path, monkeypat
     assert "FAILED" in err and "zz_broken.tif" in err and "Traceback" not in err
     assert err.count("biakit: warning:") == 2 and "far outside" in err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "n0_labels.tif", "n0_maps.tif", "n0_overlay.png",
+        ".biakit-outputs.json", "n0_labels.tif", "n0_maps.tif", "n0_overlay.png",
         "n1_labels.tif", "n1_maps.tif", "n1_overlay.png",
     ]  # fmt: skip
 

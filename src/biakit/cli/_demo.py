@@ -40,15 +40,18 @@ def demo(
     """Deep vs classical vs pixel classifier on touching nuclei, plus classical pipelines.
 
     Trains a small instance-segmentation U-Net (GPU when present) within the time
-    budget, segments held-out synthetic images with all three methods, prints the
-    scores and writes report.html with overlays and training curves to OUTPUT.
+    budget, showing its progress on stderr, segments held-out synthetic images with
+    all three methods, prints the scores and writes report.html to OUTPUT: scores,
+    error counts, plain and error-coded overlays, training curves and how training
+    ended.
     """
     import shutil
 
     from rich.console import Console
 
+    from biakit._atomic import atomic_write_text
     from biakit.demo import (
-        comparison_figure,
+        comparison_table,
         iter_comparison,
         iter_demo,
         rows_to_frame,
@@ -62,35 +65,25 @@ def demo(
         shutil.rmtree(output / "instance_model")
     output.mkdir(parents=True, exist_ok=True)
     comparison = None
-    for step, result in iter_comparison(output, seconds=60 * minutes, quick=quick):
+    steps = iter_comparison(output, seconds=60 * minutes, quick=quick, progress=True)
+    for step, result in steps:
         if result is None:
-            console.print(f"[bold]running[/bold] {step} ...")
+            budget = f" (time budget {minutes:g} min)" if step.startswith("deep") else ""
+            console.print(f"[bold]running[/bold] {step}{budget} ...")
         comparison = result or comparison
     assert comparison is not None
-    import pandas as pd
-
-    table = pd.DataFrame([r.row() for r in comparison.results])
+    table = comparison_table(comparison)
     console.print(_rich_table("instance segmentation, held-out synthetic nuclei", table))
-    classical = rows_to_frame(list(iter_demo(output / "classical", overwrite=overwrite)))
+    rows = []
+    for row in iter_demo(output / "classical", overwrite=overwrite):
+        console.print(f"[bold]classical pipeline[/bold] {row.case}: {row.n_found} objects")
+        rows.append(row)
+    classical = rows_to_frame(rows)
     console.print(_rich_table("classical pipelines", classical))
-    figures = {
-        "Overlays on a held-out image": comparison_figure(
-            comparison, output / "comparison.png"
-        ).name
-    }
-    curves = output / "instance_model" / "training" / "curves.png"
-    if curves.exists():
-        figures["Training curves of the instance U-Net"] = str(curves.relative_to(output))
-    deep = comparison.results[-1]
-    notes = [
-        f"deep model: {deep.notes.get('epochs')} epochs in {deep.seconds:.0f} s "
-        f"(budget {minutes} min)",
-        f"pixel classifier: {100 * comparison.results[1].notes['painted_fraction']:.2f}% of "
-        "training pixels painted",
-    ]
-    report = write_report(output, table, classical, figures, notes)
-    from biakit._atomic import atomic_write_text
-
+    for row in rows:
+        if row.note:
+            console.print(f"- {row.case}: {row.note}", highlight=False, markup=False)
+    report = write_report(output, comparison, rows, minutes=minutes)
     atomic_write_text(output / "results.csv", table.to_csv(index=False), overwrite=True)
     atomic_write_text(
         output / "classical" / "results.csv", classical.to_csv(index=False), overwrite=True

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from biakit.cli._batch import AxesOption
+
 
 def evaluate(
     task: Annotated[
@@ -25,17 +27,23 @@ def evaluate(
     data_range: Annotated[
         float | None, typer.Option(help="Intensity range for PSNR/SSIM of float images.")
     ] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
+    axes: AxesOption = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace the outputs of an earlier evaluation (never inputs).")
+    ] = False,
 ) -> None:
     """Pair files by name; write per_image.csv, summary.csv and plots; print the summary."""
+    from biakit.errors import ParameterError
     from biakit.evaluation import evaluate_folders
 
     try:
         thresh = [float(t) for t in thresholds.split(",") if t.strip()]
     except ValueError:
-        raise ValueError(
-            f"--thresholds: expected numbers like 0.5,0.75, got {thresholds!r}"
-        ) from None
+        thresh = []
+    if not thresh:
+        raise ParameterError(
+            f"--thresholds: expected IoU thresholds in (0, 1] like 0.5,0.75, got {thresholds!r}"
+        )
     report = evaluate_folders(
         task,  # type: ignore[arg-type]
         gt,
@@ -45,6 +53,7 @@ def evaluate(
         average=average,
         tolerance=tolerance,
         data_range=data_range,
+        axes=axes,
         overwrite=overwrite,
     )
     with_index = report.summary.to_string(index=False, float_format=lambda v: f"{v:.4f}")

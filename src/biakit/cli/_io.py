@@ -7,23 +7,26 @@ from typing import Annotated
 
 import typer
 
+from biakit.cli._batch import AxesOption, read_kwargs
+
 
 def info(
     path: Annotated[
         Path, typer.Argument(help="Image file (TIFF, PNG, NPY, file.h5:/data, .zarr).")
     ],
+    axes: AxesOption = None,
 ) -> None:
     """Print an image's shape, dtype, axes, spacing and intensity range."""
     import numpy as np
 
     from biakit.io import read_image
 
-    image, meta = read_image(path)
+    image, meta = read_image(path, **read_kwargs(axes))
     typer.echo(f"file:    {path}")
     typer.echo(f"shape:   {tuple(image.shape)}  axes: {meta.axes}  dtype: {image.dtype}")
     spacing = ", ".join(f"{a}={s:g}" for a, s in zip(meta.axes, meta.spacing))
     typer.echo(f"spacing: {spacing} ({meta.unit})")
-    if image.size <= 512**3:
+    if 0 < image.size <= 512**3:
         values = np.asarray(image)
         typer.echo(f"range:   {values.min()} .. {values.max()}  mean: {float(values.mean()):.4g}")
 
@@ -31,13 +34,18 @@ def info(
 def convert(
     source: Annotated[Path, typer.Argument(help="Input image.")],
     target: Annotated[Path, typer.Argument(help="Output image; the format follows the extension.")],
-    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+    axes: AxesOption = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace an existing output file (never the input).")
+    ] = False,
 ) -> None:
     """Convert an image between formats, keeping axes and spacing."""
     from biakit.io import read_image, write_image
+    from biakit.io._paths import parse_target
 
-    if Path(str(source).split(":")[0]).resolve() == Path(str(target).split(":")[0]).resolve():
-        raise ValueError(f"{target}: output is the input; choose another file name")
-    image, meta = read_image(source, lazy=False)
+    src, dst = parse_target(source), parse_target(target)
+    if (src.path.resolve(), src.dataset) == (dst.path.resolve(), dst.dataset):
+        raise FileExistsError(f"{target}: output is the input {source}; choose another file name")
+    image, meta = read_image(source, lazy=False, **read_kwargs(axes))
     write_image(target, image, meta, overwrite=overwrite)
     typer.echo(f"wrote {target} ({tuple(image.shape)}, axes {meta.axes})")

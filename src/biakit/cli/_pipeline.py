@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from biakit.cli._batch import AxesOption
+
 pipeline_app = typer.Typer(
     help="Classical pipelines (pre-process, segment, post-process, measure) from YAML configs.",
     no_args_is_help=True,
@@ -42,22 +44,34 @@ def run(
         str, typer.Option("--input", "-i", help="Image file, folder, or glob pattern.")
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
+    axes: AxesOption = None,
     overwrite: Annotated[
-        bool, typer.Option(help="Replace existing outputs (never inputs).")
+        bool,
+        typer.Option(
+            help="Replace outputs of an earlier biakit run (never inputs or other files)."
+        ),
     ] = False,
 ) -> None:
-    """Apply a pipeline to every image; write labels, measurements.csv and overlays."""
-    from biakit.cli._progress import track
+    """Apply a pipeline to every image; write labels, measurements.csv and overlays.
+
+    A file that cannot be read or processed is listed at the end (FAILED ...) and
+    the others are still processed; the exit status is then 2.
+    """
+    from biakit.cli._batch import finish_batch, run_batch
     from biakit.io import list_images
-    from biakit.pipeline import Pipeline, iter_run_files
+    from biakit.pipeline import Pipeline
+    from biakit.pipeline._files import FileRun
 
     pipeline = Pipeline.from_yaml(config)
     inputs = list_images(input)
-    results = iter_run_files(pipeline, inputs, output, overwrite=overwrite)
-    total = 0
-    for result in track(results, len(inputs), f"{pipeline.config.name}"):
-        total += result.n_objects
-    typer.echo(f"{len(inputs)} image(s), {total} object(s); results in {output}")
+    file_run = FileRun(pipeline, inputs, output, overwrite=overwrite, axes=axes)
+    failures = run_batch(inputs, file_run.process, pipeline.config.name)
+    file_run.finish()
+    done = file_run.results
+    if done:
+        total = sum(r.n_objects for r in done)
+        typer.echo(f"{len(done)} image(s), {total} object(s); results in {output}")
+    finish_batch(failures, len(inputs))
 
 
 @pipeline_app.command("steps")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 import typer
+
+from biakit.cli._batch import AxesOption
 
 pixel_app = typer.Typer(
     help="Pixel classification from scribbles (Trainable Weka Segmentation / ilastik style).",
@@ -14,13 +17,19 @@ pixel_app = typer.Typer(
 )
 
 
-def _load(path: Path) -> tuple[np.ndarray, Any, int | None]:
-    """Read an image; return it in canonical order with its channel axis (or None)."""
-    from biakit.axes import to_canonical
-    from biakit.io import read_image
+def _load(path: Path, axes: str | None = None) -> tuple[np.ndarray, Any, int | None]:
+    """Read an image; return it in canonical order with its channel axis (or None).
 
-    image, meta = read_image(path, lazy=False)
+    NaN or infinite pixels are refused (a classifier would turn them into garbage).
+    """
+    from biakit.axes import to_canonical
+    from biakit.cli._batch import read_kwargs
+    from biakit.io import read_image
+    from biakit.pipeline._files import check_pixels
+
+    image, meta = read_image(path, lazy=False, **read_kwargs(axes))
     image, axes = to_canonical(np.asarray(image), meta.axes)
+    check_pixels(image, path)
     if "T" in axes:
         raise ValueError(f"{path}: time-lapse images are not supported here; split frames first")
     channel_axis = 0 if "C" in axes and image.shape[0] > 1 else None
@@ -44,28 +53,36 @@ def train(
     classifier: Annotated[
         str, typer.Option(help="random_forest | extra_trees | gradient_boosting | svm | mlp")
     ] = "random_forest",
-    trees: Annotated[int, typer.Option(help="Number of trees (forests).")] = 100,
+    trees: Annotated[int, typer.Option(help="Number of trees (forests).")] = 24,
     max_depth: Annotated[int | None, typer.Option(help="Maximum tree depth.")] = None,
     balanced: Annotated[bool, typer.Option(help="Balance classes by painted pixels.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     cv: Annotated[int, typer.Option(help="Stroke-wise k-fold estimate (0 = off).")] = 0,
-    overwrite: Annotated[bool, typer.Option(help="Replace an existing model folder.")] = False,
+    axes: AxesOption = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace an existing pixel-classifier model folder.")
+    ] = False,
 ) -> None:
     """Train a pixel classifier on painted pixels and save it as a model folder."""
     from biakit.cli._progress import track
     from biakit.evaluation import pair_files
-    from biakit.io import list_images, read_image
+    from biakit.io import list_images
     from biakit.pixel import PixelClassifier
 
-    if output.exists() and not overwrite:
-        raise FileExistsError(f"{output}: exists; pass --overwrite or choose another --output")
-    pairs = pair_files(list_images(images), list_images(scribbles))
+    if trees < 1:
+        raise ValueError(f"--trees must be at least 1, got {trees}")
+    if max_depth is not None and max_depth < 1:
+        raise ValueError(f"--max-depth must be at least 1, got {max_depth}")
+    if cv < 0 or cv == 1:
+        raise ValueError(f"--cv must be 0 (off) or at least 2 folds, got {cv}")
+    image_files, scribble_files = list_images(images), list_images(scribbles)
+    _check_model_output(output, [*image_files, *scribble_files], overwrite=overwrite)
+    pairs = pair_files(image_files, scribble_files)
     imgs, labs, spacing, channel_axis = [], [], None, None
     for image_path, scribble_path in track(pairs, len(pairs), "reading"):
-        image, meta, channel_axis = _load(image_path)
-        scribble, _ = read_image(scribble_path, lazy=False)
+        image, meta, channel_axis = _load(image_path, axes)
         imgs.append(image)
-        labs.append(np.asarray(scribble))
+        labs.append(_read_scribbles(scribble_path, image, channel_axis))
         spacing = spacing or _spacing(meta)
     clf = PixelClassifier(
         features, classifier=classifier, n_estimators=trees, max_depth=max_depth,
@@ -76,6 +93,50 @@ def train(
     clf.save(output, overwrite=overwrite)
     _plot_importances(clf, output / "feature_importances.png")
     typer.echo(f"saved model to {output}")
+
+
+def _read_scribbles(path: Path, image: np.ndarray, channel_axis: int | None) -> np.ndarray:
+    """Read a scribble image: integer labels (0 = unpainted) of the image's spatial shape."""
+    from biakit.io import read_image
+    from biakit.validation import check_labels
+
+    scribble, _ = read_image(path, lazy=False)
+    scribble = check_labels(np.asarray(scribble), name="scribbles", source=path)
+    shape = image.shape[1:] if channel_axis is not None else image.shape
+    if scribble.shape != shape:
+        raise ValueError(
+            f"{path}: scribbles have shape {scribble.shape} but the image has spatial shape "
+            f"{shape}; expected the same shape"
+        )
+    return scribble
+
+
+def _check_model_output(output: Path, inputs: list[Path], *, overwrite: bool) -> None:
+    """Refuse to replace anything but a pixel-classifier model folder, never an input."""
+    from biakit._outputs import is_inside
+
+    real = output.resolve()
+    for path in inputs:
+        if path.resolve() == real or is_inside(path.resolve(), real):
+            raise FileExistsError(
+                f"{output}: the model folder would replace the input {path}; "
+                "choose another --output"
+            )
+    if not output.exists():
+        return
+    if not overwrite:
+        raise FileExistsError(f"{output}: exists; pass --overwrite or choose another --output")
+    from biakit.pixel._persist import FORMAT
+
+    try:
+        is_model = json.loads((output / "config.json").read_text()).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        is_model = False
+    if not is_model:
+        raise FileExistsError(
+            f"{output}: exists and is not a pixel-classifier model folder; --overwrite replaces "
+            f"only a model folder: choose another --output"
+        )
 
 
 def _report_training(clf: Any, cv: int) -> None:
@@ -120,38 +181,72 @@ def predict(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
     probabilities: Annotated[bool, typer.Option(help="Also write class probabilities.")] = False,
     uncertainty: Annotated[bool, typer.Option(help="Also write the uncertainty map.")] = False,
-    overwrite: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
+    axes: AxesOption = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace outputs of an earlier biakit run (never inputs).")
+    ] = False,
 ) -> None:
-    """Classify every pixel; write <name>_labels.tif (+ probabilities, uncertainty, overlay)."""
-    from biakit.cli._progress import track
-    from biakit.io import ImageMeta, list_images, write_image
-    from biakit.pipeline import output_paths
-    from biakit.pixel import PixelClassifier, uncertainty_from_proba
-    from biakit.visualize import overlay_labels
+    """Classify every pixel; write <name>_labels.tif (+ probabilities, uncertainty, overlay).
+
+    A file that cannot be read or classified is listed at the end (FAILED ...) and
+    the others are still processed; the exit status is then 2.
+    """
+    from biakit._outputs import check_outputs
+    from biakit.cli._batch import finish_batch, run_batch
+    from biakit.io import list_images
+    from biakit.pixel import PixelClassifier
 
     clf = PixelClassifier.load(model)
     inputs = list_images(input)
-    for path in track(inputs, len(inputs), "predicting"):
-        image, meta, channel_axis = _load(path)
-        spacing = _spacing(meta) if clf.spacing_ is not None else None
-        proba = clf.predict_proba(image, spacing=spacing, channel_axis=channel_axis)
-        labels = clf.classes_.astype(np.uint16)[np.argmax(proba, axis=-1)]
-        names = output_paths(path, output)
-        axes = meta.spatial_axes
-        spatial_meta = ImageMeta(axes, meta.spatial_spacing, unit=meta.unit)
-        write_image(names["labels"], labels, spatial_meta, overwrite=overwrite)
-        if probabilities:
-            target = names["labels"].with_name(
-                names["labels"].name.replace("_labels", "_probabilities")
-            )
-            proba_meta = ImageMeta("C" + axes, (1.0, *meta.spatial_spacing), unit=meta.unit)
-            write_image(target, np.moveaxis(proba, -1, 0), proba_meta, overwrite=overwrite)
-        if uncertainty:
-            target = names["labels"].with_name(
-                names["labels"].name.replace("_labels", "_uncertainty")
-            )
-            write_image(target, uncertainty_from_proba(proba), spatial_meta, overwrite=overwrite)
-        shown = image[0] if channel_axis is not None else image
-        rgb = overlay_labels(shown, labels.astype(np.int64), alpha=0.3)
-        write_image(names["overlay"], rgb, ImageMeta("YXC", unit="pixel"), overwrite=overwrite)
-    typer.echo(f"{len(inputs)} image(s) classified; results in {output}")
+    planned = [p for path in inputs for p in _outputs(path, output, probabilities, uncertainty)]
+    check_outputs([*inputs, model], planned, overwrite=overwrite)
+
+    def one(path: Path) -> None:
+        _predict_one(clf, path, output, probabilities, uncertainty, axes, overwrite)
+
+    failures = run_batch(inputs, one, "predicting")
+    done = len(inputs) - len(failures)
+    if done:
+        typer.echo(f"{done} image(s) classified; results in {output}")
+    finish_batch(failures, len(inputs))
+
+
+def _outputs(path: Path, output: Path, probabilities: bool, uncertainty: bool) -> list[Path]:
+    from biakit.pipeline import output_paths
+
+    names = output_paths(path, output)
+    labels = names["labels"]
+    extra = [labels.with_name(labels.name.replace("_labels", "_probabilities"))] * probabilities
+    extra += [labels.with_name(labels.name.replace("_labels", "_uncertainty"))] * uncertainty
+    return [labels, *extra, names["overlay"]]
+
+
+def _predict_one(
+    clf: Any, path: Path, output: Path, probabilities: bool, uncertainty: bool,
+    axes: str | None, overwrite: bool,
+) -> None:  # fmt: skip
+    from biakit._outputs import record_outputs
+    from biakit.io import ImageMeta
+    from biakit.pipeline._files import write_all
+    from biakit.pixel import uncertainty_from_proba
+    from biakit.visualize import overlay_labels
+
+    image, meta, channel_axis = _load(path, axes)
+    spacing = _spacing(meta) if clf.spacing_ is not None else None
+    proba = clf.predict_proba(image, spacing=spacing, channel_axis=channel_axis)
+    labels = clf.classes_.astype(np.uint16)[np.argmax(proba, axis=-1)]
+    targets = iter(_outputs(path, output, probabilities, uncertainty))
+    spatial = ImageMeta(meta.spatial_axes, meta.spatial_spacing, unit=meta.unit)
+    todo = [(next(targets), labels, spatial)]
+    if probabilities:
+        proba_meta = ImageMeta(
+            "C" + meta.spatial_axes, (1.0, *meta.spatial_spacing), unit=meta.unit
+        )
+        todo.append((next(targets), np.moveaxis(proba, -1, 0), proba_meta))
+    if uncertainty:
+        todo.append((next(targets), uncertainty_from_proba(proba), spatial))
+    shown = image[0] if channel_axis is not None else image
+    rgb = overlay_labels(shown, labels.astype(np.int64), alpha=0.3)
+    todo.append((next(targets), rgb, ImageMeta("YXC", unit="pixel")))
+    record_outputs(output, [target for target, _, _ in todo])  # before writing
+    write_all(todo, overwrite=overwrite)

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from biakit.validation import check_spacing
+
 SeedLike = int | np.random.Generator | None
 
 _AXES = {2: "YX", 3: "ZYX"}
@@ -30,18 +32,9 @@ def axes_for(ndim: int) -> str:
     return _AXES[ndim]
 
 
-def as_spacing(spacing: Sequence[float] | None, ndim: int) -> tuple[float, ...]:
-    """Validate a per-axis physical spacing (``None`` means 1.0 everywhere)."""
-    if spacing is None:
-        return (1.0,) * ndim
-    out = tuple(float(s) for s in np.atleast_1d(spacing))
-    if len(out) == 1:
-        out = out * ndim
-    if len(out) != ndim:
-        raise ValueError(f"spacing must have {ndim} entries (one per axis), got {tuple(out)}")
-    if not all(np.isfinite(s) and s > 0 for s in out):
-        raise ValueError(f"spacing must be positive and finite, got {out}")
-    return out
+def as_spacing(spacing: float | Sequence[float] | None, ndim: int) -> tuple[float, ...]:
+    """Apply :func:`biakit.validation.check_spacing`, with ``None`` meaning 1.0 everywhere."""
+    return check_spacing(spacing, ndim) or (1.0,) * ndim
 
 
 def as_per_axis(value: float | Sequence[float], ndim: int, name: str) -> tuple[float, ...]:

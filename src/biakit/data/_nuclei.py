@@ -87,7 +87,7 @@ def synthetic_nuclei(
     n_objects: int = 30,
     radius: float | tuple[float, float] = (6.0, 12.0),
     touching: float = 0.0,
-    spacing: Sequence[float] | None = None,
+    spacing: float | Sequence[float] | None = None,
     intensity: float | tuple[float, float] = (0.5, 1.0),
     background: float = 0.1,
     background_gradient: float = 0.0,
@@ -129,9 +129,10 @@ def synthetic_nuclei(
         gives one clump.  Objects not placed touching keep at least two
         background pixels to every object they do not touch; with 0 every pair
         of objects is that far apart (their 1-pixel dilations do not meet).
-    spacing : sequence of float, optional
-        Pixel size per axis, e.g. ``(3.0, 1.0, 1.0)``: objects are round in
-        physical space, so they look flattened along z in pixels.
+    spacing : float or sequence of float, optional
+        Pixel size per axis (a scalar: the same on every axis), e.g.
+        ``(3.0, 1.0, 1.0)``: objects are round in physical space, so they look
+        flattened along z in pixels.
     intensity : float or (float, float)
         Range of the per-object brightness (above background).
     background : float

@@ -82,7 +82,7 @@ def synthetic_spots(
     min_distance: float = 4.0,
     n_classes: int = 1,
     background: float = 0.05,
-    spacing: Sequence[float] | None = None,
+    spacing: float | Sequence[float] | None = None,
     poisson_photons: float | None = None,
     gaussian_noise: float = 0.02,
     seed: c.SeedLike = 0,
@@ -113,8 +113,8 @@ def synthetic_spots(
         Number of spot classes, drawn uniformly.
     background : float
         Background level.
-    spacing : sequence of float, optional
-        Pixel size per axis (used for ``min_distance``).
+    spacing : float or sequence of float, optional
+        Pixel size per axis (a scalar: the same on every axis) (used for ``min_distance``).
     poisson_photons : float or None
         Photons per unit intensity for shot noise; None disables it.
     gaussian_noise : float

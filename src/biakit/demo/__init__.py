@@ -6,8 +6,9 @@
 2. Classical pipelines on more images: synthetic 3D nuclei, an uneven
    background, scikit-image's ``coins``.
 
-Outputs: a printed table, ``report.html`` with overlays and training curves,
-the trained model folder, label images and measurement tables.
+Outputs: printed tables, ``report.html`` (scores, error counts, plain and
+error-coded overlays, training curves and how training ended), the trained
+model folder, label images, overlays and measurement tables.
 """
 
 from biakit.demo._classical import DemoRow, demo_cases, iter_demo, rows_to_frame, run_demo
@@ -21,7 +22,8 @@ from biakit.demo._compare import (
     run_deep,
     run_pixel_classifier,
 )
-from biakit.demo._report import comparison_figure, write_report
+from biakit.demo._figures import comparison_figure
+from biakit.demo._report import comparison_table, error_table, training_sentence, write_report
 
 __all__ = [
     "Comparison",
@@ -29,7 +31,9 @@ __all__ = [
     "DemoRow",
     "MethodResult",
     "comparison_figure",
+    "comparison_table",
     "demo_cases",
+    "error_table",
     "iter_comparison",
     "iter_demo",
     "make_data",
@@ -38,5 +42,6 @@ __all__ = [
     "run_deep",
     "run_demo",
     "run_pixel_classifier",
+    "training_sentence",
     "write_report",
 ]

@@ -28,13 +28,26 @@ class DemoData:
 
 @dataclass
 class MethodResult:
-    """Scores of one method on the test images."""
+    """Scores of one method on the test images.
+
+    ``errors`` holds each test image's :class:`biakit.metrics.InstanceErrors`
+    at IoU 0.5 (what each object is: hit, false positive, missed, merged,
+    split); :attr:`error_counts` pools them.
+    """
 
     method: str
     scores: dict[float, Any]
     predictions: list[np.ndarray]
     seconds: float
     notes: dict[str, Any] = field(default_factory=dict)
+    errors: list[Any] = field(default_factory=list)
+
+    @property
+    def error_counts(self) -> Any:
+        """The outcome counts summed over the test images (:class:`ErrorCounts`)."""
+        from biakit.metrics import ErrorCounts
+
+        return sum((e.counts for e in self.errors), ErrorCounts())
 
     def row(self) -> dict[str, Any]:
         """Flat table row: F1, accuracy and PQ at each IoU threshold, and the time."""
@@ -43,7 +56,7 @@ class MethodResult:
             out[f"f1@{t}"] = m.f1
             out[f"accuracy@{t}"] = m.accuracy
             out[f"pq@{t}"] = m.panoptic_quality
-        out["seconds"] = round(self.seconds, 1)
+        out["seconds"] = round(self.seconds, 2)
         return out
 
 
@@ -66,14 +79,15 @@ def make_data(size: int = 256, n_train: int = 8, n_test: int = 3, seed: int = 0)
 
 def _score(name: str, predict: Callable[[np.ndarray], np.ndarray], data: DemoData, seconds: float,
            **notes: Any) -> MethodResult:  # fmt: skip
-    from biakit.metrics import match_instances_dataset
+    from biakit.metrics import instance_errors, match_instances_dataset
 
     start = time.perf_counter()
-    preds = [predict(image) for image, _ in data.test]
+    preds = [np.asarray(predict(image)).astype(np.int64, copy=False) for image, _ in data.test]
     seconds += time.perf_counter() - start  # training (if any) plus prediction
     truths = [labels for _, labels in data.test]
     scores = dict(zip(THRESHOLDS, match_instances_dataset(truths, preds, thresh=list(THRESHOLDS))))
-    return MethodResult(name, scores, preds, seconds, dict(notes))
+    errors = [instance_errors(t, p, thresh=0.5) for t, p in zip(truths, preds)]
+    return MethodResult(name, scores, preds, seconds, dict(notes), errors)
 
 
 def run_classical(data: DemoData) -> MethodResult:
@@ -139,8 +153,9 @@ def run_deep(data: DemoData, output: Path, *, seconds: float, seed: int = 0,
         output_dir=output, progress=progress,
     )  # fmt: skip
     seconds_used = time.perf_counter() - start
+    summary = getattr(seg.history, "attrs", {}).get("summary")  # from Trainer.fit
     result = _score("deep (instance U-Net)", seg.predict, data, seconds_used,
-                    epochs=len(seg.history))  # fmt: skip
+                    epochs=len(seg.history), training=summary)  # fmt: skip
     return result, seg
 
 

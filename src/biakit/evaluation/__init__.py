@@ -6,8 +6,8 @@ by name, runs the right metric per task, and writes ``per_image.csv``,
 """
 
 from biakit.evaluation._evaluate import TASKS, EvaluationReport, evaluate_folders
-from biakit.evaluation._pairing import file_key, pair_files
 from biakit.evaluation._tasks import DEFAULT_IOU_THRESHOLDS, read_points
+from biakit.io import file_key, pair_files
 
 __all__ = [
     "DEFAULT_IOU_THRESHOLDS",

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from biakit.evaluation._pairing import pair_files
 from biakit.evaluation._plots import (
     plot_confusion_matrix,
     plot_detection_curve,
@@ -52,16 +51,45 @@ class EvaluationReport:
     files: tuple[Path, ...] = field(default=())
 
 
-def _list(source: str | Path, task: str) -> list[Path]:
+AVERAGES = ("auto", "binary", "micro", "macro", "weighted")
+
+
+def _list(source: str | Path, task: str, *, predictions: bool = False) -> list[Path]:
+    """List the files of one side; on the prediction side, without biakit's side outputs."""
+    from biakit.io import is_side_output, list_images
+
     if task == "detection":
+        import glob
+
         path = Path(source)
-        files = sorted(path.glob("*.csv")) if path.is_dir() else sorted(Path().glob(str(source)))
+        if path.is_dir():
+            files = sorted(path.glob("*.csv"))
+        else:
+            files = sorted(Path(m) for m in glob.glob(str(source)) if m.endswith(".csv"))
         if not files:
             raise FileNotFoundError(f"{source}: no point CSV files found")
-        return files
-    from biakit.io import list_images
+    else:
+        files = list_images(source)
+    kept = [f for f in files if not is_side_output(f)] if predictions else files
+    return kept or files
 
-    return list_images(source)
+
+def _check_parameters(
+    task: str, thresholds: Sequence[float], average: str, tolerance: float, data_range: Any
+) -> tuple[float, ...]:
+    from biakit.errors import ParameterError
+    from biakit.validation import check_iou_thresholds, check_positive
+
+    if task not in TASKS:
+        raise ParameterError(f"unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
+    if average not in AVERAGES:
+        raise ParameterError(f"average must be one of {', '.join(AVERAGES)}, got {average!r}")
+    check_positive(tolerance, name="tolerance")
+    if data_range is not None:
+        check_positive(data_range, name="data_range")
+    if len(thresholds) == 0:
+        raise ParameterError("thresholds: expected at least one IoU threshold in (0, 1]")
+    return check_iou_thresholds(list(thresholds), name="thresholds")
 
 
 def evaluate_folders(
@@ -75,6 +103,7 @@ def evaluate_folders(
     tolerance: float = 3.0,
     spacing: Sequence[float] | None = None,
     data_range: float | None = None,
+    axes: str | None = None,
     overwrite: bool = False,
 ) -> EvaluationReport:
     """Pair files by name, compute the task's metrics, write CSVs and plots.
@@ -98,24 +127,45 @@ def evaluate_folders(
         Physical spacing of the point coordinates.
     data_range : float, optional
         Intensity range for PSNR / SSIM (required for float images).
+    axes : str, optional
+        Axes of image files that do not record them (e.g. ``"TZYX"`` for 4D TIFFs).
     overwrite : bool
-        Replace existing output files.
+        Replace output files an earlier evaluation wrote (never other files).
 
     Returns
     -------
     EvaluationReport
         Tables and written files.
+
+    Raises
+    ------
+    biakit.errors.ParameterError
+        An unknown task or average, an IoU threshold outside (0, 1], a tolerance
+        or data range that is not a positive finite number.
+    FileExistsError
+        An output would replace an input, exists (without ``overwrite``) or was
+        not written by biakit; checked before any work.
+    ValueError
+        Unpaired files, shape mismatches, non-integer or negative labels; the
+        message names the file.
     """
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
-    pairs = pair_files(_list(gt, task), _list(pred, task))
+    thresholds = _check_parameters(task, thresholds, average, tolerance, data_range)
+    gt_files, pred_files = _list(gt, task), _list(pred, task, predictions=True)
+    out = None if output is None else Path(output)
+    if out is not None:
+        from biakit._outputs import check_outputs
+
+        check_outputs([*gt_files, *pred_files], _targets(out, task), overwrite=overwrite)
+    from biakit.io import pair_files
+
+    pairs = pair_files(gt_files, pred_files)
     plots: list[tuple[str, object]] = []
     if task == "semantic":
-        per_image, pooled = semantic_rows(pairs, average)
+        per_image, pooled = semantic_rows(pairs, average, axes)
         summary = pd.DataFrame([{"images": len(pairs), **pooled.as_dict()}])
         plots.append(("confusion_matrix.png", (pooled.confusion_matrix, _cm_labels(pooled))))
     elif task == "instance":
-        per_image, summary = instance_rows(pairs, thresholds)
+        per_image, summary = instance_rows(pairs, thresholds, axes)
         plots.append(("metrics_vs_iou.png", summary))
     elif task == "detection":
         points = load_point_pairs(pairs)
@@ -124,16 +174,31 @@ def evaluate_folders(
         summary = pd.DataFrame([{"images": len(pairs), "tolerance": tolerance, **pooled_row}])
         plots.append(("metrics_vs_tolerance.png", points))
     else:
-        per_image = restoration_rows(pairs, data_range)
+        per_image = restoration_rows(pairs, data_range, axes)
         numeric = per_image.select_dtypes("number")
         summary = pd.DataFrame(
             [{"images": len(pairs)} | {f"{c}_mean": numeric[c].mean() for c in numeric}
              | {f"{c}_std": numeric[c].std(ddof=1) for c in numeric}]
         )  # fmt: skip
     files: tuple[Path, ...] = ()
-    if output is not None:
-        files = _write(Path(output), per_image, summary, plots, tolerance, spacing, overwrite)
+    if out is not None:
+        files = _write(out, per_image, summary, plots, tolerance, spacing, overwrite)
     return EvaluationReport(task, per_image, summary, files)
+
+
+_PLOTS = {
+    "semantic": "confusion_matrix.png",
+    "instance": "metrics_vs_iou.png",
+    "detection": "metrics_vs_tolerance.png",
+}
+
+
+def _targets(out: Path, task: str) -> list[Path]:
+    """Every file :func:`evaluate_folders` may write into ``out``."""
+    from biakit._outputs import table_files
+
+    plots = [out / _PLOTS[task]] if task in _PLOTS else []
+    return [*table_files(out / "per_image.csv"), *table_files(out / "summary.csv"), *plots]
 
 
 def _cm_labels(pooled) -> np.ndarray:
@@ -143,23 +208,19 @@ def _cm_labels(pooled) -> np.ndarray:
 
 
 def _write(out, per_image, summary, plots, tolerance, spacing, overwrite) -> tuple[Path, ...]:
+    from biakit._outputs import record_outputs, table_files
     from biakit.measure import write_table
 
-    targets = [out / "per_image.csv", out / "summary.csv", *(out / name for name, _ in plots)]
-    existing = [str(t) for t in targets if t.exists()]
-    if existing and not overwrite:
-        raise FileExistsError(f"{existing[0]}: output exists; pass --overwrite or another --output")
-    out.mkdir(parents=True, exist_ok=True)
+    tables = [out / "per_image.csv", out / "summary.csv"]
+    record_outputs(
+        out, [*(f for t in tables for f in table_files(t)), *(out / n for n, _ in plots)]
+    )
     written = [
         write_table(per_image, out / "per_image.csv", overwrite=overwrite),
         write_table(summary, out / "summary.csv", overwrite=overwrite),
     ]
     for name, data in plots:
         target = out / name
-        if target.exists() and not overwrite:
-            raise FileExistsError(
-                f"{target}: output exists; pass --overwrite or choose another --output"
-            )
         if name == "confusion_matrix.png":
             written.append(plot_confusion_matrix(*data, target))
         elif name == "metrics_vs_iou.png":
@@ -168,4 +229,7 @@ def _write(out, per_image, summary, plots, tolerance, spacing, overwrite) -> tup
             tolerances = np.linspace(0.25, 2.0, 8) * tolerance
             rows = [pooled_counts(detection_rows(data, t, spacing)) for t in tolerances]
             written.append(plot_detection_curve(tolerances, pd.DataFrame(rows), target))
+    record_outputs(
+        out, [f for w in written for f in (table_files(w) if w.suffix == ".csv" else [w])]
+    )
     return tuple(written)

@@ -17,33 +17,42 @@ INSTANCE_COLUMNS = (
 )  # fmt: skip
 
 
-def read_pair(gt_path: Path, pred_path: Path) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
-    """Read a ground-truth / prediction image pair and check their shapes agree."""
+def read_pair(
+    gt_path: Path, pred_path: Path, axes: str | None = None
+) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
+    """Read a ground-truth / prediction image pair and check their shapes agree.
+
+    ``axes`` gives the axes of files that do not record them (4D / 5D files).
+    """
     from biakit.io import read_image
 
-    gt, meta = read_image(gt_path, lazy=False)
-    pred, _ = read_image(pred_path, lazy=False)
+    kwargs = {} if axes is None else {"axes": axes}
+    gt, meta = read_image(gt_path, lazy=False, **kwargs)
+    pred, _ = read_image(pred_path, lazy=False, **kwargs)
     gt, pred = np.asarray(gt), np.asarray(pred)
     if gt.shape != pred.shape:
-        raise ValueError(f"shape mismatch: {gt_path} is {gt.shape} but {pred_path} is {pred.shape}")
+        raise ValueError(
+            f"shape mismatch: {gt_path} is {gt.shape} but {pred_path} is {pred.shape}; "
+            f"expected the same shape"
+        )
     return gt, pred, meta.spatial_spacing
 
 
 def _check_labels(array: np.ndarray, path: Path) -> np.ndarray:
-    if not (np.issubdtype(array.dtype, np.integer) or array.dtype == bool):
-        if not np.all(np.mod(array, 1) == 0):
-            raise ValueError(f"{path}: expected an integer label image, got {array.dtype} values")
-        array = array.astype(np.int64)
-    return array
+    from biakit.validation import check_labels
+
+    return check_labels(array, name="label image", source=path)
 
 
-def semantic_rows(pairs: Sequence[tuple[Path, Path]], average: str) -> tuple[pd.DataFrame, Any]:
+def semantic_rows(
+    pairs: Sequence[tuple[Path, Path]], average: str, axes: str | None = None
+) -> tuple[pd.DataFrame, Any]:
     """Confusion metrics per image and pooled over the data set."""
     from biakit.metrics import confusion_metrics, confusion_metrics_dataset
 
     arrays = []
     for gt_path, pred_path in pairs:
-        gt, pred, _ = read_pair(gt_path, pred_path)
+        gt, pred, _ = read_pair(gt_path, pred_path, axes)
         arrays.append((_check_labels(gt, gt_path), _check_labels(pred, pred_path)))
     if average == "auto":
         top = max(max(int(g.max(initial=0)), int(p.max(initial=0))) for g, p in arrays)
@@ -60,14 +69,14 @@ def semantic_rows(pairs: Sequence[tuple[Path, Path]], average: str) -> tuple[pd.
 
 
 def instance_rows(
-    pairs: Sequence[tuple[Path, Path]], thresholds: Sequence[float]
+    pairs: Sequence[tuple[Path, Path]], thresholds: Sequence[float], axes: str | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """StarDist-compatible matching per image and threshold, and pooled per threshold."""
     from biakit.metrics import match_instances, match_instances_dataset
 
     rows, gts, preds = [], [], []
     for gt_path, pred_path in pairs:
-        gt, pred, _ = read_pair(gt_path, pred_path)
+        gt, pred, _ = read_pair(gt_path, pred_path, axes)
         gt, pred = _check_labels(gt, gt_path), _check_labels(pred, pred_path)
         gts.append(gt)
         preds.append(pred)
@@ -150,13 +159,18 @@ def pooled_counts(frame: pd.DataFrame) -> dict[str, float]:
     return pooled_detection_counts(frame.to_dict("records"))
 
 
-def restoration_rows(pairs: Sequence[tuple[Path, Path]], data_range: float | None) -> pd.DataFrame:
+def restoration_rows(
+    pairs: Sequence[tuple[Path, Path]], data_range: float | None, axes: str | None = None
+) -> pd.DataFrame:
     """PSNR, SSIM, NRMSE, MSE and MAE per image."""
     from biakit.metrics import restoration_metrics
+    from biakit.validation import check_finite
 
     rows = []
     for gt_path, pred_path in pairs:
-        gt, pred, _ = read_pair(gt_path, pred_path)
+        gt, pred, _ = read_pair(gt_path, pred_path, axes)
+        check_finite(gt, source=gt_path)
+        check_finite(pred, source=pred_path)
         try:
             m = restoration_metrics(gt, pred, data_range=data_range)
         except ValueError as err:

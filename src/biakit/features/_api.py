@@ -20,6 +20,8 @@ from biakit.features._deriv import fused_features
 from biakit.features._gauss import gaussian_nd
 from biakit.features._spec import FeatureSpec
 
+CROP_BYTES = 128 * 2**20  # feature stack of one cell of compute_features_at, at most
+
 
 def _prepare(image: Any, channel_axis: int | None) -> np.ndarray:
     """Return ``(C, *spatial)`` with a validated spatial dimensionality."""
@@ -174,11 +176,11 @@ def compute_features_at(
 ) -> np.ndarray:
     """Features at given pixels only, computed on crops around them (for sparse scribbles).
 
-    Coordinates are grouped on a grid of cells (``max(32, 2 * halo)`` pixels);
-    each group's bounding box plus :func:`feature_halo` is cropped and filtered,
-    so the values equal :func:`compute_features` on the whole image at those
-    pixels.  When the crops would cover more than the image, the whole image is
-    computed once instead.
+    Coordinates are grouped on a grid of cells (``max(32, 2 * halo, longest axis / 8)``
+    pixels, smaller where a cell's features would exceed 128 MiB); each group's
+    bounding box plus :func:`feature_halo` is cropped and filtered, so the values
+    equal :func:`compute_features` on the whole image at those pixels.  When the
+    crops would cover more than the image, the whole image is computed once instead.
 
     Parameters
     ----------
@@ -221,7 +223,11 @@ def compute_features_at(
         return result
     halo = np.array(feature_halo(spec, nd, spacing))
     boxes = []
-    for idx in _groups(pts, max(32, 2 * int(halo.max()))).values():
+    # Cells of up to an eighth of the longest axis (at most ~8**ndim crops: each crop costs
+    # a few filter launches however small it is), as long as a cell's stack stays < 128 MiB.
+    cap = int((CROP_BYTES / (4 * n_feat)) ** (1 / nd))
+    cell = max(32, 2 * int(halo.max()), min(-(-max(shape) // 8), cap))
+    for idx in _groups(pts, cell).values():
         lo = np.maximum(pts[idx].min(axis=0) - halo, 0)
         hi = np.minimum(pts[idx].max(axis=0) + halo + 1, shape)
         boxes.append((idx, lo, hi))

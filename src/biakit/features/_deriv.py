@@ -23,10 +23,11 @@ Stencils (``h`` = pixel spacing of the axis, boundary = scipy "reflect"):
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from biakit.features._eig import eig2, eig3
 from biakit.features._gauss import reflect_index
+from biakit.features._jit import njit_cached
 
 # column slots in the ``cols`` array
 GAUSS, GRAD, SOBEL, LAP, EIG = range(5)
@@ -38,13 +39,13 @@ def neighbour_index(n: int) -> np.ndarray:
     return np.stack([r[k : k + n] for k in range(5)]).astype(np.int64)
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit_cached(inline="always", error_model="numpy")
 def _put(out, z, y, k, buf):  # pragma: no cover - numba
     for x in range(buf.size):
         out[z, y, x, k] = buf[x]
 
 
-@njit(cache=True, fastmath=True, error_model="numpy")
+@njit_cached(fastmath=True, error_model="numpy")
 def _sobel3_row(r, sz, sy, sx, res):  # pragma: no cover - numba
     """Sobel magnitude of one row from the 3x3 rows ``r[a][b]`` = G[z + a - 1, y + b - 1]."""
     (r00, r01, r02), (r10, r11, r12), (r20, r21, r22) = r
@@ -66,7 +67,7 @@ def _sobel3_row(r, sz, sy, sx, res):  # pragma: no cover - numba
         res[x] = np.sqrt((ez * ez + ey * ey + ex * ex) / 3.0)
 
 
-@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
+@njit_cached(parallel=True, fastmath=True, error_model="numpy")
 def _fused3(g, out, cols, inv, wide, iz, iy):  # pragma: no cover - numba
     ns, nz, ny, nxp = g.shape
     nx = nxp - 4
@@ -143,7 +144,7 @@ def _fused3(g, out, cols, inv, wide, iz, iy):  # pragma: no cover - numba
                         _put(out, z, y, cs[EIG] + 2, b3)
 
 
-@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
+@njit_cached(parallel=True, fastmath=True, error_model="numpy")
 def _fused2(g, out3, cols, inv, wide, iy):  # pragma: no cover - numba
     ns, ny, nxp = g.shape
     nx = nxp - 4

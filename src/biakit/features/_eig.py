@@ -17,12 +17,14 @@ ordering ``l1 >= l2 >= l3`` holds by construction.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from biakit.features._jit import njit_cached
 
 _SQRT3_2 = 0.8660254037844386
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit_cached(inline="always", error_model="numpy")
 def eig2(a, b, c):  # pragma: no cover - numba
     """Eigenvalues (descending) of ``[[a, b], [b, c]]``."""
     m = 0.5 * (a + c)
@@ -31,7 +33,7 @@ def eig2(a, b, c):  # pragma: no cover - numba
     return m + r, m - r
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit_cached(inline="always", error_model="numpy")
 def _cos_acos_3(r):  # pragma: no cover - numba
     """``cos(acos(r) / 3)`` for ``r`` in [-1, 1] with branch-free polynomials (vectorisable).
 
@@ -61,7 +63,7 @@ def _cos_acos_3(r):  # pragma: no cover - numba
     return c
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit_cached(inline="always", error_model="numpy")
 def eig3(a00, a01, a02, a11, a12, a22):  # pragma: no cover - numba
     """Eigenvalues (descending) of the symmetric 3x3 matrix with upper triangle ``a_ij``."""
     m = (a00 + a11 + a22) / 3.0
@@ -86,7 +88,7 @@ def eig3(a00, a01, a02, a11, a12, a22):  # pragma: no cover - numba
     return l1, l2, l3
 
 
-@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
+@njit_cached(parallel=True, fastmath=True, error_model="numpy")
 def _eig_rows(elems, out):  # pragma: no cover - numba
     """Eigenvalues of ``elems`` (k, N) upper-triangle rows into ``out`` (N, d)."""
     n = elems.shape[1]

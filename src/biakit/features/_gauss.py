@@ -13,7 +13,9 @@ scipy's within float32 rounding.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from biakit.features._jit import njit_cached
 
 _CHUNK = 512
 
@@ -49,7 +51,7 @@ def reflect_index(n: int, radius: int) -> np.ndarray:
     return np.where(i >= n, 2 * n - 1 - i, i).astype(np.int64)
 
 
-@njit(cache=True, fastmath=True, error_model="numpy")
+@njit_cached(fastmath=True, error_model="numpy")
 def _accumulate(acc, s_plus, s_minus, wk, parity):  # pragma: no cover - numba
     """``acc += wk * (s_plus + parity * s_minus)`` on contiguous 1-D arrays (vectorised)."""
     if parity > 0:
@@ -60,7 +62,7 @@ def _accumulate(acc, s_plus, s_minus, wk, parity):  # pragma: no cover - numba
             acc[j] += wk * (s_plus[j] - s_minus[j])
 
 
-@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
+@njit_cached(parallel=True, fastmath=True, error_model="numpy")
 def _corr_mid(src, dst, w, idx, radius, parity):  # pragma: no cover - numba
     """Correlate ``src`` (A, L, B) along L into ``dst``; B is contiguous.
 
@@ -90,7 +92,7 @@ def _corr_mid(src, dst, w, idx, radius, parity):  # pragma: no cover - numba
             dst[a, ll, b0:b1] = acc
 
 
-@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
+@njit_cached(parallel=True, fastmath=True, error_model="numpy")
 def _corr_last(src, dst, w, idx, radius, parity, out_idx):  # pragma: no cover - numba
     """Correlate the rows of ``src`` (R, L) along L (the contiguous axis) into ``dst``.
 

@@ -12,10 +12,11 @@ import itertools
 from collections.abc import Iterator
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 from scipy import ndimage as ndi
 
 from biakit.features._gauss import reflect_index
+from biakit.features._jit import njit_cached
 from biakit.features._spec import FilterSpec
 
 
@@ -38,7 +39,7 @@ def local_stat(img: np.ndarray, name: str, w: tuple[int, ...]) -> np.ndarray:
     return func[name](img, size=size, mode="reflect").astype(np.float32, copy=False)
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit_cached(parallel=True, error_model="numpy")
 def _entropy3(padded, lo, hi, w, bins, out):  # pragma: no cover - numba
     nz, ny, nx = out.shape
     wz, wy, wx = w[0], w[1], w[2]
@@ -108,7 +109,7 @@ def membrane_taps(patch: int, thickness: int, n_angles: int) -> list[np.ndarray]
     ]
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit_cached(parallel=True, error_model="numpy")
 def _membrane(padded, taps_dy, taps_dx, taps_w, starts, out):  # pragma: no cover - numba
     ny, nx, _ = out.shape
     n_ang = starts.size - 1

@@ -6,6 +6,10 @@ and 0.5) with their label images. Zarr is read lazily as Dask arrays. Writes are
 atomic (temporary file beside the target, then renamed) and never replace an
 existing file unless ``overwrite=True``.
 
+Also here: :func:`read_channel_first` (an input image as ``(C, *spatial)``, as
+every workflow reads it), point tables (:func:`read_points_csv`, napari's
+``axis-N`` columns accepted) and pairing files by name (:func:`pair_files`).
+
 Examples
 --------
 >>> import tempfile
@@ -20,10 +24,13 @@ Examples
 """
 
 from biakit.io._api import read_image, write_image
+from biakit.io._channel_first import read_channel_first
 from biakit.io._common import ImageReadError, ImageWriteError
 from biakit.io._labels import read_labels, write_labels
 from biakit.io._meta import ImageMeta
+from biakit.io._pairing import file_key, is_side_output, pair_files
 from biakit.io._paths import list_images, supported_formats
+from biakit.io._points import read_points_csv, write_points_csv
 from biakit.io._zarr import default_chunks
 
 __all__ = [
@@ -31,10 +38,16 @@ __all__ = [
     "ImageReadError",
     "ImageWriteError",
     "default_chunks",
+    "file_key",
+    "is_side_output",
     "list_images",
+    "pair_files",
+    "read_channel_first",
     "read_image",
     "read_labels",
+    "read_points_csv",
     "supported_formats",
     "write_image",
     "write_labels",
+    "write_points_csv",
 ]

@@ -26,7 +26,7 @@ PathLike = str | os.PathLike[str]
 
 
 def read_image(
-    path: PathLike, *, lazy: bool | None = None, level: int = 0
+    path: PathLike, *, lazy: bool | None = None, level: int = 0, axes: str | None = None
 ) -> tuple[Any, ImageMeta]:
     """Read an image and its metadata (axes, spacing, unit, channel names).
 
@@ -43,6 +43,12 @@ def read_image(
         into memory and wrapped.
     level : int
         Resolution level of an OME-Zarr image (0 = full resolution).
+    axes : str, optional
+        The axes of the stored array, in file order (e.g. ``"TZYX"``), replacing
+        what the file says. Needed for 4-D and 5-D files without axes metadata
+        (NPY, plain TIFF / HDF5 / Zarr): biakit reads 2-D as ``YX`` and 3-D as
+        ``ZYX`` but does not guess more. Spacing from the file is kept for the
+        letters it names; an ImageJ hyperstack read with ``axes`` is not reordered.
 
     Returns
     -------
@@ -58,7 +64,9 @@ def read_image(
     ------
     ImageReadError
         For a missing file, an unknown extension, a corrupt or truncated file, an
-        unsupported dimensionality (not 2 to 5), a missing HDF5 dataset, a bad Zarr.
+        unsupported dimensionality (not 2 to 5), a missing HDF5 dataset, a bad Zarr,
+        4 or more dimensions without axes metadata and no ``axes``, ``axes`` that do
+        not fit the array, or a zero, negative or NaN spacing in the file's metadata.
 
     Examples
     --------
@@ -68,11 +76,18 @@ def read_image(
     >>> image, meta = read_image(p)
     >>> image.shape, meta.axes, meta.spacing, meta.unit
     ((4, 8, 8), 'ZYX', (2.5, 0.325, 0.325), 'micrometer')
+    >>> np.save(p.with_suffix(".npy"), np.zeros((2, 3, 8, 8), np.uint8))  # no axes in NPY
+    >>> read_image(p.with_suffix(".npy"), axes="TZYX")[1].axes
+    'TZYX'
     """
     target = parse_target(path)
     p = target.path
+    if axes is not None and not isinstance(axes, str):
+        raise ImageReadError(
+            f"cannot read {str(p)!r}: axes must be a string such as 'TZYX', got {axes!r}"
+        )
     if target.format in ("zarr", "ome-zarr"):
-        return read_zarr(p, lazy=True if lazy is None else bool(lazy), level=level)
+        return read_zarr(p, lazy=True if lazy is None else bool(lazy), level=level, axes=axes)
     if level != 0:
         raise ImageReadError(f"cannot read {str(p)!r}: level={level} applies only to OME-Zarr")
     if not p.exists():
@@ -80,13 +95,13 @@ def read_image(
     if p.is_dir():
         raise ImageReadError(f"cannot read {str(p)!r}: it is a folder, not a {target.format} file")
     if target.format == "hdf5":
-        data, meta = read_hdf5(p, target.dataset, lazy=bool(lazy))
+        data, meta = read_hdf5(p, target.dataset, lazy=bool(lazy), axes=axes)
     elif target.format == "npy":
-        data, meta = read_npy(p, lazy=bool(lazy))
+        data, meta = read_npy(p, lazy=bool(lazy), axes=axes)
     elif target.format in ("png", "jpeg"):
-        data, meta = read_picture(p)
+        data, meta = read_picture(p, axes)
     else:
-        data, meta = read_tiff(p)
+        data, meta = read_tiff(p, axes)
     meta.extra.setdefault("source", str(path))
     if lazy and not hasattr(data, "dask"):
         import dask.array as da

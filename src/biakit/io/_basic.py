@@ -11,21 +11,27 @@ from biakit.io._common import ImageWriteError, meta_from_file, wrap_read
 from biakit.io._meta import ImageMeta
 
 
-def read_picture(path: Path) -> tuple[np.ndarray, ImageMeta]:
-    """Read a PNG or JPEG: grey images as ``YX``, colour (RGB/RGBA) as ``YXC``."""
+def read_picture(path: Path, axes: str | None = None) -> tuple[np.ndarray, ImageMeta]:
+    """Read a PNG or JPEG: grey images as ``YX``, colour (RGB/RGBA) as ``YXC``.
+
+    ``axes`` overrides these (e.g. ``"TYX"`` for the frames of an animated PNG).
+    """
     kind = path.suffix.lower().lstrip(".").upper()
     ext = path.suffix.lower()
     data = wrap_read(
         path, f"not a valid {kind} file",
         lambda: np.asarray(iio.imread(path.read_bytes(), extension=ext)),
     )  # fmt: skip
+    file_axes: str | None
     if data.ndim == 3 and data.shape[-1] in (1, 2, 3, 4):
-        axes = "YXC"
+        file_axes = "YXC"
     elif data.ndim == 2:
-        axes = "YX"
+        file_axes = "YX"
     else:  # e.g. an animated PNG: frames first
-        axes = None
-    meta = meta_from_file(path, data.ndim, axes, unit="pixel", extra={"format": kind.lower()})
+        file_axes = None
+    meta = meta_from_file(
+        path, data.ndim, file_axes, override=axes, unit="pixel", extra={"format": kind.lower()}
+    )
     return data, meta
 
 
@@ -62,8 +68,11 @@ def write_picture(tmp: Path, path: Path, data: np.ndarray) -> None:
         iio.imwrite(tmp, data, extension=".png")
 
 
-def read_npy(path: Path, *, lazy: bool) -> tuple[np.ndarray, ImageMeta]:
-    """Read a ``.npy`` file (memory-mapped when ``lazy``); no pickled objects."""
+def read_npy(path: Path, *, lazy: bool, axes: str | None = None) -> tuple[np.ndarray, ImageMeta]:
+    """Read a ``.npy`` file (memory-mapped when ``lazy``); no pickled objects.
+
+    NPY carries no axes: 2D is ``YX``, 3D ``ZYX``; more dimensions need ``axes``.
+    """
     mode = "r" if lazy else None
     data = wrap_read(
         path, "not a valid .npy file",
@@ -71,7 +80,10 @@ def read_npy(path: Path, *, lazy: bool) -> tuple[np.ndarray, ImageMeta]:
     )  # fmt: skip
     if not isinstance(data, np.ndarray):
         data = np.asarray(data)
-    return data, meta_from_file(path, data.ndim, None, unit="pixel", extra={"format": "npy"})
+    meta = meta_from_file(
+        path, data.ndim, None, override=axes, unit="pixel", extra={"format": "npy"}
+    )
+    return data, meta
 
 
 def write_npy(path: Path, array: np.ndarray) -> None:

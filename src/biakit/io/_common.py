@@ -12,17 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from biakit.axes import default_axes
+from biakit.axes import default_axes, validate_axes
+from biakit.errors import ImageReadError, ImageWriteError
 from biakit.io._meta import ImageMeta
-
-
-class ImageReadError(ValueError):
-    """A file could not be read as an image; the message names the file and the problem."""
-
-
-class ImageWriteError(ValueError):
-    """An image could not be written; the message names the file and the problem."""
-
 
 _UNIT_ALIASES = {
     "um": "micrometer",
@@ -121,17 +113,68 @@ def compression_key(path: Path, compression: Any, choices: list[str], fmt: str) 
     return key
 
 
-def meta_from_file(path: Path, ndim: int, axes: str | None, **kwargs: Any) -> ImageMeta:
-    """Build an :class:`ImageMeta` for a file, raising :class:`ImageReadError` on bad metadata."""
+def meta_from_file(
+    path: Path, ndim: int, axes: str | None, *, override: str | None = None, **kwargs: Any
+) -> ImageMeta:
+    """Build an :class:`ImageMeta` for a file, raising :class:`ImageReadError` on bad metadata.
+
+    ``axes`` are the axes the file declares (``None``: it declares none). Without
+    them a 2D array is ``YX`` and a 3D one ``ZYX``; for 4 or more dimensions nothing
+    is guessed and the caller must pass ``override``. ``override`` (the user's
+    ``axes=``) replaces the file's axes; spacing and channel names are kept for the
+    letters both have. Spacing from the header must be positive and finite.
+    """
     if ndim not in SUPPORTED_NDIM:
         raise ImageReadError(
             f"cannot read {str(path)!r}: a {ndim}-D image is not supported; "
             f"expected 2 to 5 dimensions with axes from 'TCZYX'"
         )
+    if axes is not None and kwargs.get("spacing") is not None:
+        check_header_spacing(path, axes, kwargs["spacing"])
+    if override is not None:
+        axes, kwargs = _override(path, ndim, axes, override, kwargs)
+    elif axes is None:
+        if ndim >= 4:
+            raise ImageReadError(
+                f"cannot read {str(path)!r}: a {ndim}-D image without axes metadata; its "
+                f"axes would be a guess: pass them (axes='TZYX', 'CZYX', ... in array order; "
+                f"--axes on the command line)"
+            )
+        axes = default_axes(ndim)
     try:
-        return ImageMeta(axes if axes is not None else default_axes(ndim), **kwargs)
+        return ImageMeta(axes, **kwargs)
     except ValueError as err:
         raise ImageReadError(f"cannot read {str(path)!r}: invalid metadata: {err}") from err
+
+
+def check_header_spacing(path: Path, axes: str, spacing: Any) -> None:
+    """Refuse a zero, negative, NaN or infinite spacing read from a file header."""
+    for axis, value in zip(axes, spacing):
+        v = float(value)
+        if not (np.isfinite(v) and v > 0):
+            raise ImageReadError(
+                f"cannot read {str(path)!r}: its metadata give spacing {v!r} for axis "
+                f"{axis!r}; expected a positive number (fix the calibration, e.g. in Fiji: "
+                f"Image > Properties, and save again)"
+            )
+
+
+def _override(
+    path: Path, ndim: int, axes: str | None, override: str, kwargs: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    try:
+        new = validate_axes(override, ndim)
+    except ValueError as err:
+        raise ImageReadError(f"cannot read {str(path)!r} with axes={override!r}: {err}") from None
+    kwargs = dict(kwargs)
+    old = axes or ""
+    spacing = kwargs.pop("spacing", None)
+    if spacing is not None and len(old) == len(spacing):
+        by_axis = dict(zip(old, spacing))
+        kwargs["spacing"] = tuple(float(by_axis.get(a, 1.0)) for a in new)
+    if "C" not in new or "C" not in old or new.index("C") != old.index("C"):
+        kwargs.pop("channel_names", None)
+    return new, kwargs
 
 
 def check_can_write(path: Path, overwrite: bool) -> None:

@@ -38,7 +38,9 @@ def _open(path: Path) -> h5py.File:
         ) from err
 
 
-def read_hdf5(path: Path, dataset: str | None, *, lazy: bool) -> tuple[Any, ImageMeta]:
+def read_hdf5(
+    path: Path, dataset: str | None, *, lazy: bool, axes: str | None = None
+) -> tuple[Any, ImageMeta]:
     """Read one dataset; ``lazy`` gives a Dask array over the open (read-only) file."""
     f = _open(path)
     try:
@@ -52,9 +54,9 @@ def read_hdf5(path: Path, dataset: str | None, *, lazy: bool) -> tuple[Any, Imag
                 f"{', '.join(present) or '(none)'}; address one as '{path}:/group/data'"
             )
         ds = f[dataset]
-        axes, kwargs = _axes_from_attrs(dict(ds.attrs), ds.ndim)
+        file_axes, kwargs = _axes_from_attrs(dict(ds.attrs), ds.ndim)
         extra = {"format": "hdf5", "dataset": "/" + dataset.strip("/")}
-        meta = meta_from_file(path, ds.ndim, axes, extra=extra, **kwargs)
+        meta = meta_from_file(path, ds.ndim, file_axes, override=axes, extra=extra, **kwargs)
         if lazy:
             import dask.array as da
 
@@ -91,6 +93,7 @@ def _axes_from_attrs(attrs: dict[str, Any], ndim: int) -> tuple[str | None, Any]
         size = tuple(float(s) for s in np.ravel(attrs["element_size_um"]))
         if len(size) == ndim:
             kwargs.update(spacing=size, unit="micrometer")
+            axes = axes or ("ZYX"[-ndim:] if ndim <= 3 else None)
     if "channel_names" in attrs:
         kwargs["channel_names"] = tuple(text(n) for n in np.ravel(attrs["channel_names"]))
     return axes, kwargs

@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from biakit.axes import SPATIAL, validate_axes
+from biakit.errors import ParameterError
+from biakit.validation import check_spacing
 
 
 @dataclass(frozen=True)
@@ -18,7 +22,8 @@ class ImageMeta:
         One letter per array dimension from ``TCZYX`` (e.g. ``"ZYX"``).
     spacing : tuple of float, optional
         Physical size of one step along each axis, aligned with ``axes``
-        (time interval for ``T``, 1.0 for ``C``). Defaults to 1.0 everywhere.
+        (time interval for ``T``, 1.0 for ``C``): positive finite numbers.
+        Defaults to 1.0 everywhere.
     unit : str
         Spatial unit of ``spacing`` (``"micrometer"`` by default; ``"pixel"``
         when the file carried none).
@@ -45,16 +50,14 @@ class ImageMeta:
     def __post_init__(self) -> None:
         axes = validate_axes(self.axes, len(self.axes))
         object.__setattr__(self, "axes", axes)
-        spacing = (
-            (1.0,) * len(axes) if self.spacing is None else tuple(float(s) for s in self.spacing)
-        )
-        if len(spacing) != len(axes):
-            raise ValueError(
-                f"spacing {spacing} has {len(spacing)} entries but axes {axes!r} has {len(axes)}"
+        spacing = self.spacing
+        if spacing is None:
+            spacing = (1.0,) * len(axes)
+        elif np.ndim(spacing) != 1 or len(spacing) != len(axes):
+            raise ParameterError(
+                f"spacing {spacing!r} must have one entry per axis: {len(axes)} for axes {axes!r}"
             )
-        if any(not s > 0 for s in spacing):
-            raise ValueError(f"spacing must be positive, got {spacing}")
-        object.__setattr__(self, "spacing", spacing)
+        object.__setattr__(self, "spacing", check_spacing(spacing, len(axes)))
 
     @classmethod
     def default(cls, ndim: int, *, rgb: bool = False) -> ImageMeta:

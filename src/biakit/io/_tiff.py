@@ -40,12 +40,16 @@ _OME_UNITS = {
 _RESUNIT_UM = {3: 1e4, 4: 1e3, 5: 1.0}  # TIFF ResolutionUnit -> micrometers per unit
 
 
-def read_tiff(path: Path) -> tuple[np.ndarray, ImageMeta]:
-    """Read the first series of a TIFF file with its axes and spacing."""
-    return wrap_read(path, "not a valid or complete TIFF file", lambda: _read_tiff(path))
+def read_tiff(path: Path, axes: str | None = None) -> tuple[np.ndarray, ImageMeta]:
+    """Read the first series of a TIFF file with its axes and spacing.
+
+    ``axes`` overrides the file's axes; it names the dimensions in the order they
+    are stored (an ImageJ hyperstack is then not reordered).
+    """
+    return wrap_read(path, "not a valid or complete TIFF file", lambda: _read_tiff(path, axes))
 
 
-def _read_tiff(path: Path) -> tuple[np.ndarray, ImageMeta]:
+def _read_tiff(path: Path, override: str | None) -> tuple[np.ndarray, ImageMeta]:
     with tifffile.TiffFile(path) as tif:
         series = tif.series[0]
         data = series.asarray()
@@ -55,26 +59,35 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, ImageMeta]:
         if tif.is_ome:
             axes, spacing, unit, names, fmt = _ome_meta(tif, raw_axes, data.shape)
         elif tif.is_imagej:
-            data, axes, spacing, unit = _imagej_meta(path, tif, data, raw_axes)
+            data, axes, spacing, unit = _imagej_meta(
+                path, tif, data, raw_axes, reorder=override is None
+            )
             names, fmt = None, "imagej-tiff"
         else:
-            axes, spacing, unit, names = _plain_meta(tif, raw_axes)
+            axes, spacing, unit, names = _plain_meta(path, tif, raw_axes)
             fmt = "tiff"
             if tif.is_shaped and (tif.shaped_metadata or [{}])[0].get("dtype") == "bool":
                 data = data.astype(bool)
     meta = meta_from_file(
-        path, data.ndim, axes, spacing=spacing, unit=unit, channel_names=names,
-        extra={"format": fmt, "source": str(path), "tiff_axes": raw_axes},
+        path, data.ndim, axes, override=override, spacing=spacing, unit=unit,
+        channel_names=names, extra={"format": fmt, "source": str(path), "tiff_axes": raw_axes},
     )  # fmt: skip
     return data, meta
 
 
 def _file_axes(raw_axes: str) -> str | None:
-    """Map tifffile axes letters to TCZYX; unknown letters (I, Q, ...) get T/C/Z guesses."""
+    """Map tifffile axes letters to TCZYX.
+
+    Generic letters (``I``, ``Q``, ...) mean the file does not say what the axis is:
+    in a 3D image it is taken as ``Z`` (or ``T``/``C`` when ``Z`` is used); with 4 or
+    more dimensions ``None`` is returned and the caller must be told the axes.
+    """
     axes = raw_axes.upper().replace("S", "C")
     if axes.count("C") > 1:
         return None
     unknown = [i for i, a in enumerate(axes) if a not in CANONICAL]
+    if unknown and len(axes) >= 4:
+        return None
     free = [a for a in "TCZ" if a not in axes][-len(unknown) :] if unknown else []
     if len(free) < len(unknown):
         return None
@@ -82,6 +95,17 @@ def _file_axes(raw_axes: str) -> str | None:
     for i, a in zip(unknown, free):
         letters[i] = a
     return "".join(letters)
+
+
+def _resolution_spacing(path: Path, axis: str, resolution: float, per_unit: float) -> float:
+    """Spacing from a TIFF resolution tag (pixels per unit); refuse zero or negative ones."""
+    if not (np.isfinite(resolution) and resolution > 0):
+        raise ImageReadError(
+            f"cannot read {str(path)!r}: its {axis} resolution tag is {resolution!r} pixels per "
+            f"unit, so the spacing of axis {axis!r} is undefined; expected a positive number "
+            f"(fix the calibration, e.g. in Fiji: Image > Properties, and save again)"
+        )
+    return per_unit / resolution
 
 
 def _spacing_for(axes: str, values: dict[str, float]) -> tuple[float, ...]:
@@ -97,12 +121,12 @@ def _ome_meta(tif: tifffile.TiffFile, raw_axes: str, shape: tuple[int, ...]) -> 
     values: dict[str, float] = {}
     for a in "XYZ":
         size = pixels.get(f"PhysicalSize{a}")
-        if size is None or not float(size) > 0:
+        if size is None:
             continue
         other = unit_to_micrometers(pixels.get(f"PhysicalSize{a}Unit", "µm"))
         scale = other / per_um if (other and per_um) else 1.0
         values[a] = float(size) * scale
-    if float(pixels.get("TimeIncrement", 0) or 0) > 0:
+    if float(pixels.get("TimeIncrement", 0) or 0) != 0:  # NaN and negative: refused later
         values["T"] = float(pixels["TimeIncrement"])
     if not any(a in values for a in "XY"):
         unit = "pixel"
@@ -117,28 +141,32 @@ def _ome_meta(tif: tifffile.TiffFile, raw_axes: str, shape: tuple[int, ...]) -> 
 
 
 def _imagej_meta(
-    path: Path, tif: tifffile.TiffFile, data: np.ndarray, raw_axes: str
-) -> tuple[np.ndarray, str, tuple[float, ...], str]:
+    path: Path, tif: tifffile.TiffFile, data: np.ndarray, raw_axes: str, *, reorder: bool
+) -> tuple[np.ndarray, str | None, tuple[float, ...] | None, str]:
     ij = tif.imagej_metadata or {}
     if "S" in raw_axes and "C" in raw_axes:
         raise ImageReadError(f"cannot read {str(path)!r}: ImageJ RGB images with channels")
-    # ImageJ stores TZCYX(S): return canonical TCZYX order, RGB samples last as C.
-    core = [i for i, a in enumerate(raw_axes) if a != "S"]
-    order = sorted(core, key=lambda i: CANONICAL.find(raw_axes[i]))
-    order += [i for i, a in enumerate(raw_axes) if a == "S"]
-    data = data.transpose(order) if order != list(range(data.ndim)) else data
-    axes = _file_axes("".join(raw_axes[i] for i in order)) or ""
+    if reorder:  # ImageJ stores TZCYX(S): return canonical TCZYX order, RGB samples last as C
+        core = [i for i, a in enumerate(raw_axes) if a != "S"]
+        order = sorted(core, key=lambda i: CANONICAL.find(raw_axes[i]))
+        order += [i for i, a in enumerate(raw_axes) if a == "S"]
+        data = data.transpose(order) if order != list(range(data.ndim)) else data
+        raw_axes = "".join(raw_axes[i] for i in order)
+    axes = _file_axes(raw_axes)
     unit = normalize_unit(ij.get("unit"))
     xres, yres = tif.pages.first.resolution
-    values = {"X": 1 / xres if xres > 0 else 1.0, "Y": 1 / yres if yres > 0 else 1.0}
-    if float(ij.get("spacing", 0) or 0) > 0:
+    values = {
+        "X": _resolution_spacing(path, "X", xres, 1.0),
+        "Y": _resolution_spacing(path, "Y", yres, 1.0),
+    }
+    if "spacing" in ij:  # zero, negative and NaN are refused with the file named
         values["Z"] = float(ij["spacing"])
-    if float(ij.get("finterval", 0) or 0) > 0:
+    if float(ij.get("finterval", 0) or 0) != 0:
         values["T"] = float(ij["finterval"])
-    return data, axes, _spacing_for(axes, values), unit
+    return data, axes, _spacing_for(axes, values) if axes else None, unit
 
 
-def _plain_meta(tif: tifffile.TiffFile, raw_axes: str) -> tuple[Any, ...]:
+def _plain_meta(path: Path, tif: tifffile.TiffFile, raw_axes: str) -> tuple[Any, ...]:
     shaped = tif.shaped_metadata[0] if tif.is_shaped and tif.shaped_metadata else {}
     axes = _file_axes(raw_axes)
     if axes and "spacing" in shaped and len(shaped["spacing"]) == len(axes):
@@ -147,10 +175,13 @@ def _plain_meta(tif: tifffile.TiffFile, raw_axes: str) -> tuple[Any, ...]:
         return axes, tuple(shaped["spacing"]), unit, tuple(names) if names else None
     page = tif.pages.first
     um_per_unit = _RESUNIT_UM.get(int(page.resolutionunit))
-    xres, yres = page.resolution
-    if axes is None or um_per_unit is None or not (xres > 0 and yres > 0):
+    if axes is None or um_per_unit is None:
         return axes, None, "pixel", None
-    values = {"X": um_per_unit / xres, "Y": um_per_unit / yres}
+    xres, yres = page.resolution
+    values = {
+        "X": _resolution_spacing(path, "X", xres, um_per_unit),
+        "Y": _resolution_spacing(path, "Y", yres, um_per_unit),
+    }
     return axes, _spacing_for(axes, values), "micrometer", None
 
 

@@ -49,8 +49,13 @@ def list_labels(path: Path) -> list[str]:
     return [str(n) for n in names]
 
 
-def read_zarr(path: Path, *, lazy: bool, level: int) -> tuple[Any, ImageMeta]:
-    """Read a Zarr array or an OME-Zarr image / labels group as a Dask array."""
+def read_zarr(
+    path: Path, *, lazy: bool, level: int, axes: str | None = None
+) -> tuple[Any, ImageMeta]:
+    """Read a Zarr array or an OME-Zarr image / labels group as a Dask array.
+
+    ``axes`` overrides the axes in the metadata (or names them where there are none).
+    """
     node = open_node(path)
     if isinstance(node, zarr.Array):
         if level != 0:
@@ -58,13 +63,15 @@ def read_zarr(path: Path, *, lazy: bool, level: int) -> tuple[Any, ImageMeta]:
                 f"cannot read {str(path)!r}: level={level} but it is a plain array"
             )
         attrs = dict(node.attrs)
-        axes = attrs.get("axes") if len(str(attrs.get("axes", ""))) == node.ndim else None
+        file_axes = attrs.get("axes") if len(str(attrs.get("axes", ""))) == node.ndim else None
         kw: dict[str, Any] = {"unit": "pixel"}
-        if axes is not None and "spacing" in attrs:
+        if file_axes is not None and "spacing" in attrs:
             kw = {"spacing": tuple(attrs["spacing"]), "unit": normalize_unit(attrs.get("unit"))}
         if attrs.get("channel_names"):
             kw["channel_names"] = tuple(attrs["channel_names"])
-        meta = meta_from_file(path, node.ndim, axes, extra={"format": "zarr"}, **kw)
+        meta = meta_from_file(
+            path, node.ndim, file_axes, override=axes, extra={"format": "zarr"}, **kw
+        )
         data = da.from_zarr(node)
         return (data if lazy else data.compute()), meta
     if "multiscales" not in ome_attrs(node):
@@ -105,7 +112,7 @@ def read_zarr(path: Path, *, lazy: bool, level: int) -> tuple[Any, ImageMeta]:
     if "image-label" in ms.attrs:
         extra["image-label"] = ms.attrs["image-label"]
     meta = meta_from_file(
-        path, arr.ndim, ms.axes, spacing=ms.scales[level], unit=ms.unit,
+        path, arr.ndim, ms.axes, override=axes, spacing=ms.scales[level], unit=ms.unit,
         channel_names=ms.channel_names, extra=extra,
     )  # fmt: skip
     data = da.from_zarr(arr)

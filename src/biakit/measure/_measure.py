@@ -9,39 +9,27 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from biakit.errors import DataError
 from biakit.measure._columns import INTENSITY, SHAPE_2D, SHAPE_3D, column_names, column_units
 from biakit.measure._shape import per_object_features
 from biakit.measure._vectorised import compact_labels, intensity_features, moment_features
+from biakit.validation import check_labels, check_ndim, check_spacing
 
 _MOMENTS = {"centroid", "eccentricity", "major_axis_length", "minor_axis_length"}
 _PER_OBJECT = {"perimeter", "solidity", "surface_area", "sphericity"}
 
 
 def _check_labels(labels: ArrayLike) -> np.ndarray:
+    """Apply the shared label rule, refusing boolean masks (not one id per object)."""
     arr = np.asarray(labels)
-    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(
-            f"labels must be an integer label image (0 = background), got dtype {arr.dtype}; "
+    if arr.dtype == bool:
+        raise DataError(
+            "labels must be an integer label image (0 = background), got dtype bool; "
             "convert a mask with skimage.measure.label or labels.astype(int)"
         )
-    if arr.ndim not in (2, 3):
-        raise ValueError(f"labels must be 2D (YX) or 3D (ZYX), got shape {arr.shape}")
-    if arr.size and np.issubdtype(arr.dtype, np.signedinteger) and arr.min() < 0:
-        raise ValueError(f"labels must be >= 0 (0 = background), got minimum {arr.min()}")
+    arr = check_labels(arr, name="labels")
+    check_ndim(arr, (2, 3), name="labels")
     return arr
-
-
-def _check_spacing(spacing: float | Sequence[float] | None, ndim: int) -> np.ndarray:
-    if spacing is None:
-        return np.ones(ndim)
-    sp = np.atleast_1d(np.asarray(spacing, dtype=float))
-    if sp.ndim != 1 or sp.size not in (1, ndim):
-        raise ValueError(
-            f"spacing must have one entry per label axis ({ndim}), got {tuple(sp.ravel())}"
-        )
-    if not np.all(np.isfinite(sp) & (sp > 0)):
-        raise ValueError(f"spacing must be finite and positive, got {tuple(sp)}")
-    return np.broadcast_to(sp, (ndim,)).copy()
 
 
 def _check_intensity(
@@ -108,12 +96,14 @@ def measure_objects(
     Parameters
     ----------
     labels : (Y, X) or (Z, Y, X) array of int
-        Label image; 0 is background, ids need not be consecutive.
+        Label image; 0 is background, ids need not be consecutive. A float
+        image of whole numbers (as Fiji saves labels) is accepted.
     intensity : array, optional
         Intensity image of the same shape, optionally with a channel axis
         (channels last unless ``channel_axis`` says otherwise).
     spacing : float or sequence of float, optional
-        Physical pixel size per axis, e.g. ``(2.0, 0.5, 0.5)`` for ZYX. Default 1.
+        Physical pixel size per axis, e.g. ``(2.0, 0.5, 0.5)`` for ZYX; a scalar
+        is the same on every axis. Default 1.
     properties : sequence of str, optional
         Property names (see ``SHAPE_2D``, ``SHAPE_3D``, ``INTENSITY``); by
         default every shape property of the dimensionality, plus the intensity
@@ -135,12 +125,16 @@ def measure_objects(
 
     Raises
     ------
+    DataError
+        If ``labels`` is not an integer (or whole-number float) array, is a
+        boolean mask, is not 2D/3D or has negative values.
+    ParameterError
+        If ``spacing`` has the wrong length or is not positive and finite.
     TypeError
-        If ``labels`` is not an integer array or ``intensity`` is not numeric.
+        If ``intensity`` is not numeric.
     ValueError
-        If ``labels`` is not 2D/3D or negative, ``spacing`` has the wrong length
-        or is not positive, ``intensity`` does not match ``labels``, or a
-        property is unknown or needs a missing intensity image.
+        If ``intensity`` does not match ``labels``, or a property is unknown or
+        needs a missing intensity image.
 
     Examples
     --------
@@ -154,7 +148,7 @@ def measure_objects(
     """
     labels = _check_labels(labels)
     ndim = labels.ndim
-    spacing_arr = _check_spacing(spacing, ndim)
+    spacing_arr = np.asarray(check_spacing(spacing, ndim) or (1.0,) * ndim)
     values, n_channels = _check_intensity(intensity, labels.shape, channel_axis)
     props = _resolve_properties(properties, ndim, values is not None)
     if int(mesh_smoothing) != mesh_smoothing or mesh_smoothing < 0:

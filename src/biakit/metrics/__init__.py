@@ -32,6 +32,7 @@ _ATTRS = {
     "match_points": "detection",
     "match_points_dataset": "detection",
     "pooled_detection_counts": "detection",
+    "pool_detection_matchings": "detection",
     # restoration
     "RestorationMetrics": "restoration",
     "psnr": "restoration",
@@ -41,6 +42,7 @@ _ATTRS = {
     "psnr_care": "restoration",
     "restoration_metrics": "restoration",
 }
+_ATTRS.update(dict.fromkeys(("ErrorCounts", "InstanceErrors", "instance_errors"), "errors"))
 
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _ATTRS)

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from biakit.validation import check_finite, check_iou_thresholds
+
 from ._overlap import check_pair, sparse_overlap
 
 COCO_AREA_RANGES_2D: dict[str, tuple[float, float]] = {
@@ -91,9 +93,7 @@ def _det_scores(scores: Any, labels: np.ndarray, index: int) -> np.ndarray:
                 f"{name} must be a mapping label -> score or a 1-D array with one score per "
                 f"predicted object in ascending label order ({len(labels)}), got shape {out.shape}"
             )
-    if not np.all(np.isfinite(out)):
-        raise ValueError(f"{name} contains non-finite scores")
-    return out
+    return check_finite(out, name=name)
 
 
 def _evaluate_image(ov, det_scores, thresholds, ranges, max_dets):
@@ -188,10 +188,10 @@ def _check_ap_args(y_true_list, y_pred_list, scores_list, iou_thresholds, area_r
             "y_true_list, y_pred_list and scores_list must have the same non-zero length, got "
             f"{len(y_true_list)}, {len(y_pred_list)} and {len(scores_list)}"
         )
-    thr = np.linspace(0.5, 0.95, 10) if iou_thresholds is None else np.asarray(iou_thresholds)
-    thr = np.atleast_1d(thr).astype(float)
-    if thr.ndim != 1 or thr.size == 0 or np.any(~(thr > 0)) or np.any(thr > 1):
-        raise ValueError(f"iou_thresholds must be values in (0, 1], got {iou_thresholds!r}")
+    if iou_thresholds is None:
+        thr = np.linspace(0.5, 0.95, 10)
+    else:
+        thr = np.asarray(check_iou_thresholds(iou_thresholds), dtype=float)
     if area_ranges is None:
         ndim = np.ndim(y_true_list[0])
         area_ranges = VOLUME_AREA_RANGES_3D if ndim >= 3 else COCO_AREA_RANGES_2D
@@ -237,8 +237,9 @@ def average_precision(
     scores_list : sequence
         Per image, the confidence of every predicted object: a mapping label ->
         score, or a 1-D array in ascending order of the predicted labels.
-    iou_thresholds : sequence of float, optional
-        Default ``np.linspace(0.5, 0.95, 10)`` (pycocotools' exact values).
+    iou_thresholds : float or sequence of float, optional
+        Each in ``(0, 1]``. Default ``np.linspace(0.5, 0.95, 10)``
+        (pycocotools' exact values).
     area_ranges : mapping of str to (float, float), optional
         Named size ranges in pixels / voxels; must include ``"all"``.  Default
         :data:`COCO_AREA_RANGES_2D` for 2D and :data:`VOLUME_AREA_RANGES_3D`
@@ -256,8 +257,12 @@ def average_precision(
     ------
     TypeError
         If a list argument is not a list, or images are not integer arrays.
+    ParameterError
+        If a threshold is not in ``(0, 1]``.
+    DataError
+        If a score is NaN or infinite.
     ValueError
-        If lengths, thresholds, area ranges, ``max_dets`` or scores are invalid.
+        If lengths, area ranges, ``max_dets`` or score counts are invalid.
 
     Examples
     --------

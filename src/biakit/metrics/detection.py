@@ -29,6 +29,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from biakit.validation import check_finite, check_spacing
+
 __all__ = ["DetectionMatching", "match_points", "match_points_dataset"]
 
 
@@ -170,9 +172,7 @@ def _check_points(points: Any, name: str, ndim: int | None) -> np.ndarray:
             f"true_points and pred_points must have the same number of coordinates, "
             f"got {ndim} and {arr.shape[1]}"
         )
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinite coordinates")
-    return arr
+    return check_finite(arr, name=name)
 
 
 def _assign(true_phys: np.ndarray, pred_phys: np.ndarray, tolerance: float):
@@ -243,7 +243,7 @@ def match_points(
     pred_points: Any,
     *,
     tolerance: float,
-    spacing: Sequence[float] | None = None,
+    spacing: float | Sequence[float] | None = None,
     classes_true: Any = None,
     classes_pred: Any = None,
     return_pairs: bool = True,
@@ -257,10 +257,11 @@ def match_points(
         2D or 3D (any ``ndim``).  Empty inputs are allowed.
     tolerance : float
         Largest distance (inclusive, physical units) at which a pair may match.
-    spacing : sequence of float, optional
-        Physical size of a pixel along each axis (default 1): coordinates are
-        multiplied by it before distances are taken, so anisotropic data
-        (e.g. ``(2.0, 0.2, 0.2)``) is matched in true distances.
+    spacing : float or sequence of float, optional
+        Physical size of a pixel along each axis (default 1; a scalar: the same
+        on every axis): coordinates are multiplied by it before distances are
+        taken, so anisotropic data (e.g. ``(2.0, 0.2, 0.2)``) is matched in
+        true distances.
     classes_true, classes_pred : array_like, optional
         Class of each point; points only match within the same class.  The
         result then holds the pooled counts and a ``per_class`` dict.
@@ -273,9 +274,13 @@ def match_points(
 
     Raises
     ------
+    ParameterError
+        For a wrong ``spacing`` length or a non-positive spacing.
+    DataError
+        For NaN or infinite coordinates.
     ValueError
-        For a negative or non-finite tolerance, bad point arrays, a wrong
-        ``spacing`` length, or inconsistent class arrays.
+        For a negative or non-finite tolerance, bad point arrays, or
+        inconsistent class arrays.
 
     Examples
     --------
@@ -295,16 +300,10 @@ def match_points(
     if t.size == 0 and p.size:
         t = np.zeros((0, p.shape[1]))
     ndim = t.shape[1]
-    if spacing is None:
-        sp = np.ones(ndim)
-    else:
-        sp = np.asarray(spacing, dtype=np.float64).ravel()
-        if (ndim and sp.size != ndim) or not (sp > 0).all():
-            raise ValueError(
-                f"spacing must be {ndim} positive numbers (one per axis), got {spacing!r}"
-            )
     if ndim == 0:  # both sets empty: take the dimensionality from spacing, if any
-        t = p = np.zeros((0, sp.size))
+        ndim = 0 if spacing is None or np.ndim(spacing) == 0 else len(spacing)
+        t = p = np.zeros((0, ndim))
+    sp = np.asarray(check_spacing(spacing, ndim) or (1.0,) * ndim)
     ct, cp = _check_classes(classes_true, classes_pred, len(t), len(p))
     t_phys, p_phys = t * sp, p * sp
     if ct is None:
@@ -329,7 +328,7 @@ def match_points_dataset(
     pairs: Iterable[tuple[Any, Any]],
     *,
     tolerance: float,
-    spacing: Sequence[float] | None = None,
+    spacing: float | Sequence[float] | None = None,
     aggregate: Literal["pooled", "mean"] = "pooled",
 ) -> DetectionMatching:
     """Point matching over a data set of ``(true_points, pred_points)`` pairs.

@@ -22,6 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from biakit.errors import ParameterError
+from biakit.validation import check_fraction
+
 from ._assignment import optimal_matching
 from ._coco import COCOResult, average_precision
 from ._overlap import _CRITERIA, check_pair, sparse_overlap
@@ -123,24 +126,23 @@ def _stats(
 
 
 def _check_thresh(thresh: Any) -> tuple[list[float], bool]:
-    """Return the thresholds as floats and whether a single one was given."""
+    """Return the thresholds as floats and whether a single one was given.
+
+    Each threshold is in ``[0, 1]`` (:func:`biakit.validation.check_fraction`);
+    0 and ``None`` (read as 0) are StarDist's "match even without overlap".
+    """
     if thresh is None:
         return [0.0], True
-    if isinstance(thresh, (str, bytes)):
-        raise TypeError(f"thresh must be a number or a sequence of numbers, got {thresh!r}")
     single = np.ndim(thresh) == 0
-    values = np.atleast_1d(np.asarray(thresh, dtype=object))
-    if values.ndim != 1 or len(values) == 0:
-        raise ValueError(f"thresh must be a number or a 1-D sequence of numbers, got {thresh!r}")
-    try:
-        out = [float(v) for v in values]
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"thresh must be a number or a sequence of numbers, got {thresh!r}"
-        ) from None
-    if not all(np.isfinite(out)):
-        raise ValueError(f"thresh must be finite, got {thresh!r}")
-    return out, single
+    if single or isinstance(thresh, (str, bytes)):
+        values = [thresh]
+    elif np.ndim(thresh) != 1 or len(thresh) == 0:
+        raise ParameterError(
+            f"thresh must be a number or a 1-D sequence of numbers, got {thresh!r}"
+        )
+    else:
+        values = list(thresh)
+    return [check_fraction(v, name="thresh", low_open=False) for v in values], single
 
 
 def _check_criterion(criterion: Any) -> str:
@@ -194,7 +196,7 @@ def match_instances(
       (**inclusive**; the comparison is done in float32, as StarDist stores its
       scores in float32), ties broken by the largest total score, i.e. the
       Hungarian solution of the cost ``-(score >= thresh) - score / (2 *
-      min(n_true, n_pred))``; ``thresh <= 0`` (or ``None``, read as 0) matches
+      min(n_true, n_pred))``; ``thresh = 0`` (or ``None``, read as 0) matches
       ``min(n_true, n_pred)`` pairs even without overlap;
     * ratios with a zero denominator are 0 (``tp == 0`` gives precision,
       recall, accuracy and F1 of 0; empty images give all-zero scores).
@@ -210,7 +212,8 @@ def match_instances(
     y_true, y_pred : ndarray of int
         Ground-truth and predicted label images (2D, 3D or any shape), same shape.
     thresh : float or sequence of float or None
-        Score threshold(s); a sequence returns one result per threshold.
+        Score threshold(s) in ``[0, 1]``; a sequence returns one result per
+        threshold.
     criterion : {"iou", "iot", "iop"}
         Pair score.
     report_matches : bool
@@ -225,10 +228,11 @@ def match_instances(
     Raises
     ------
     TypeError
-        If an image is not an integer NumPy array or ``thresh`` is not numeric.
+        If an image is not an integer NumPy array.
+    ParameterError
+        If a threshold is not a number in ``[0, 1]``.
     ValueError
-        If shapes differ, labels are negative, ``criterion`` is unknown or a
-        threshold is not finite.
+        If shapes differ, labels are negative or ``criterion`` is unknown.
 
     Examples
     --------

@@ -24,11 +24,8 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from biakit.errors import ConfigError
 from biakit.pipeline._steps import STEPS, params_model, step_names
-
-
-class ConfigError(ValueError):
-    """A pipeline configuration is invalid; the message names the field and what is valid."""
 
 
 class StepConfig(BaseModel):
@@ -127,25 +124,111 @@ def load_config(path: str | Path) -> PipelineConfig:
     return parse_config(data, source=str(path))
 
 
+MAX_CONFIG_BYTES = 1 << 20
+"""Largest YAML config read (1 MiB): configs are a few hundred bytes."""
+MAX_CONFIG_VALUES = 100_000
+"""Most values a YAML config may expand to through its aliases (stops "billion laughs")."""
+
+
 def read_yaml_mapping(path: str | Path, expected: str) -> dict[str, Any]:
-    """Read a YAML file that must hold a mapping; errors name the file and what was expected.
+    r"""Read a YAML file that must hold a mapping; errors name the file and what was expected.
+
+    The file is parsed safely (no Python tags), must be UTF-8, at most
+    :data:`MAX_CONFIG_BYTES` long, hold one document without duplicate keys or
+    recursive aliases, and expand to at most :data:`MAX_CONFIG_VALUES` values.
 
     Raises
     ------
     ConfigError
-        The file is missing, is not valid YAML, or does not hold a mapping
+        The file is missing, unreadable, too large, not valid YAML (the message
+        gives the line and column), an alias bomb, or does not hold a mapping
         (``expected`` says what the mapping should contain).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "c.yaml"
+    >>> _ = p.write_text("steps:\n  - fill_holes\n")
+    >>> read_yaml_mapping(p, "a 'steps' list")
+    {'steps': ['fill_holes']}
     """
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
+        what = "is a folder, not a file" if path.is_dir() else "not found"
+        raise ConfigError(f"{path}: config file {what}")
     try:
-        data = yaml.safe_load(path.read_text())
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"{path}: {size} bytes is too large for a config (at most {MAX_CONFIG_BYTES})"
+            )
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{path}: not a UTF-8 text file (byte {err.start}); expected a YAML config"
+        ) from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the config ({err.strerror or err})") from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            _check_node(node, path)
+        data = None if node is None else loader.construct_document(node)
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err.__class__.__name__}: {err})") from None
+        raise ConfigError(f"{path}: not valid YAML ({_yaml_problem(err)})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid YAML (nested too deeply)") from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping with {expected} at the top level")
     return data
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """One line: the problem and where (line and column, 1-based)."""
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    problem = getattr(err, "problem", None) or getattr(err, "context", None) or str(err)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return where + " ".join(str(problem).split())
+
+
+def _check_node(root: yaml.Node, path: Path) -> None:
+    """Refuse recursive aliases, alias bombs and duplicate keys in a composed YAML document."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise ConfigError(f"{path}: line {node.start_mark.line + 1}: recursive YAML alias")
+        active.add(key)
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode):
+                    if k.value in seen:
+                        raise ConfigError(
+                            f"{path}: line {k.start_mark.line + 1}: duplicate key {k.value!r}"
+                        )
+                    seen.add(k.value)
+                total += size(k) + size(v)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(v) for v in node.value)
+        active.discard(key)
+        if total > MAX_CONFIG_VALUES:
+            raise ConfigError(
+                f"{path}: the YAML expands to more than {MAX_CONFIG_VALUES} values through its "
+                f"aliases (&anchor / *alias); expected a small config"
+            )
+        sizes[key] = total
+        return total
+
+    size(root)
 
 
 def parse_config(data: dict[str, Any], *, source: str = "config") -> PipelineConfig:

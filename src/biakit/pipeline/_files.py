@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from biakit._outputs import check_outputs, record_outputs, table_files
 from biakit.pipeline._pipeline import Pipeline, PipelineResult
 
 
@@ -22,7 +24,14 @@ class FileResult:
 
 
 def output_paths(input_path: Path, output_dir: Path) -> dict[str, Path]:
-    """Return the files written for one input: ``<stem>_labels.tif``, ``<stem>_overlay.png``."""
+    """Return the files written for one input: ``<stem>_labels.tif``, ``<stem>_overlay.png``.
+
+    Examples
+    --------
+    >>> names = output_paths(Path("in/cells.ome.tif"), Path("out"))
+    >>> names["labels"].as_posix(), names["overlay"].as_posix()
+    ('out/cells_labels.tif', 'out/cells_overlay.png')
+    """
     stem = input_path.name
     for suffix in (".ome.tiff", ".ome.tif", ".ome.zarr", *input_path.suffixes[-1:]):
         if stem.lower().endswith(suffix):
@@ -34,12 +43,157 @@ def output_paths(input_path: Path, output_dir: Path) -> dict[str, Path]:
     }
 
 
+@dataclass
+class FileRun:
+    """One pipeline run over files: checked up front, one file at a time, tables at the end.
+
+    Creating it checks every planned output before any work: no output may
+    be an input, an existing output is refused unless ``overwrite``, and
+    ``overwrite`` replaces only files an earlier biakit run recorded as its
+    own outputs in that folder (see :func:`biakit._outputs.check_outputs`).
+    :meth:`process` runs one file and writes its outputs (each atomically;
+    on failure the file's outputs written so far are removed);
+    :meth:`finish` writes ``measurements.csv`` and ``summary.csv`` for the
+    files that succeeded.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from biakit.io import ImageMeta, write_image
+    >>> d = Path(tempfile.mkdtemp())
+    >>> image = np.zeros((16, 16), np.uint8); image[4:10, 4:10] = 200
+    >>> write_image(d / "a.tif", image, ImageMeta("YX"))
+    >>> run = FileRun(Pipeline.default(), [d / "a.tif"], d / "out")
+    >>> run.process(d / "a.tif").n_objects
+    1
+    >>> [p.name for p in run.finish()]
+    ['measurements.csv', 'summary.csv']
+    """
+
+    pipeline: Pipeline
+    inputs: Sequence[Path]
+    output_dir: Path
+    overwrite: bool = False
+    axes: str | None = None
+    results: list[FileResult] = field(default_factory=list, init=False)
+    _tables: list[pd.DataFrame] = field(default_factory=list, init=False, repr=False)
+    _summary: list[dict[str, Any]] = field(default_factory=list, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.inputs = [Path(p) for p in self.inputs]
+        self.output_dir = Path(self.output_dir)
+        check_outputs(self.inputs, self.planned(), overwrite=self.overwrite)
+
+    def planned(self) -> list[Path]:
+        """Every file this run may write."""
+        cfg = self.pipeline.config.outputs
+        planned = []
+        for path in self.inputs:
+            names = output_paths(path, self.output_dir)
+            planned += [names["labels"]] if cfg.labels else []
+            planned += [names["overlay"]] if cfg.overlays else []
+        if cfg.measurements:
+            planned += table_files(self.output_dir / "measurements.csv")
+        return planned + table_files(self.output_dir / "summary.csv")
+
+    def process(self, path: Path) -> FileResult:
+        """Read, run and write the outputs of one input file."""
+        from biakit.io import ImageMeta, read_image
+        from biakit.validation import check_channel
+
+        kwargs = {} if self.axes is None else {"axes": self.axes}
+        image, meta = read_image(path, lazy=False, **kwargs)
+        image = check_pixels(np.asarray(image), path)
+        channel = self.pipeline.config.channel
+        if channel is not None:
+            n_channels = image.shape[meta.axes.index("C")] if "C" in meta.axes else 1
+            check_channel(channel, n_channels, name="config channel", source=path)
+        result = self.pipeline.run(image, axes=meta.axes, spacing=meta.spatial_spacing)
+        cfg = self.pipeline.config.outputs
+        names = output_paths(path, self.output_dir)
+        todo = []
+        if cfg.labels:
+            todo.append((names["labels"], result.labels, _label_meta(result, meta)))
+        if cfg.overlays:
+            todo.append((names["overlay"], _overlay(result), ImageMeta("YXC", unit="pixel")))
+        table = None
+        if cfg.measurements:
+            table = _measure(result, unit=meta.unit)
+            table.insert(0, "image", path.name)
+        record_outputs(self.output_dir, [target for target, _, _ in todo])  # before writing
+        written = write_all(todo, overwrite=self.overwrite)
+        if table is not None:
+            self._tables.append(table)
+        self._summary.append(
+            {"image": path.name, "n_objects": result.n_objects, "axes": result.axes}
+        )
+        file_result = FileResult(path, result.n_objects, tuple(written))
+        self.results.append(file_result)
+        return file_result
+
+    def finish(self) -> list[Path]:
+        """Write the tables of the files processed so far; return the files written."""
+        from biakit.measure import write_table
+
+        if not self._summary:
+            return []
+        tables = ["measurements.csv"] if self._tables else []
+        targets = [self.output_dir / name for name in (*tables, "summary.csv")]
+        record_outputs(self.output_dir, [f for t in targets for f in table_files(t)])
+        written = []
+        if self._tables:
+            target = self.output_dir / "measurements.csv"
+            frame = pd.concat(self._tables, ignore_index=True)
+            written.append(write_table(frame, target, overwrite=self.overwrite))
+        target = self.output_dir / "summary.csv"
+        written.append(write_table(pd.DataFrame(self._summary), target, overwrite=self.overwrite))
+        return written
+
+
+def check_pixels(image: np.ndarray, source: Path) -> np.ndarray:
+    """Refuse pixel types an analysis cannot use (complex, text, objects) and NaN / infinity.
+
+    Examples
+    --------
+    >>> check_pixels(np.zeros((2, 2), np.complex64), Path("a.npy"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    biakit.errors.DataError: a.npy: pixels of type complex64 ...
+    """
+    from biakit.errors import DataError
+    from biakit.validation import check_finite
+
+    if image.dtype.kind not in "biuf":
+        raise DataError(
+            f"{source}: pixels of type {image.dtype} cannot be analysed; expected integer, "
+            f"boolean or real floating-point pixels"
+        )
+    return check_finite(image, source=source)
+
+
+def write_all(todo: Sequence[tuple[Path, Any, Any]], *, overwrite: bool) -> list[Path]:
+    """Write ``(path, array, meta)`` images; on failure remove those already written."""
+    from biakit.io import write_image
+
+    written: list[Path] = []
+    try:
+        for target, array, meta in todo:
+            write_image(target, array, meta, overwrite=overwrite)
+            written.append(target)
+    except BaseException:
+        for target in written:
+            target.unlink(missing_ok=True)
+        raise
+    return written
+
+
 def iter_run_files(
     pipeline: Pipeline,
     inputs: Sequence[Path],
     output_dir: Path,
     *,
     overwrite: bool = False,
+    axes: str | None = None,
 ) -> Iterator[FileResult]:
     """Run ``pipeline`` on each input file, yielding after each one (for progress bars).
 
@@ -47,74 +201,35 @@ def iter_run_files(
     last input, ``measurements.csv`` (one row per object, column ``image``) and
     ``summary.csv`` (one row per image). Every file is written atomically;
     an existing output is refused unless ``overwrite``; an output may never
-    replace an input.
+    replace an input, and ``overwrite`` replaces only earlier biakit outputs.
+    The first failing file stops the run (the command line uses :class:`FileRun`
+    to go on past it).
+
+    Raises
+    ------
+    FileExistsError
+        An output exists (without ``overwrite``), would replace an input, or
+        was not written by biakit; checked before any work.
     """
-    from biakit.io import ImageMeta, read_image, write_image
-    from biakit.measure import measure_objects, write_table
-
-    RGB = ImageMeta("YXC", unit="pixel")
-
-    inputs = [Path(p) for p in inputs]
-    output_dir = Path(output_dir)
-    _check_outputs(inputs, output_dir, overwrite=overwrite)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    tables, summary = [], []
-    outputs_cfg = pipeline.config.outputs
-    for path in inputs:
-        image, meta = read_image(path, lazy=False)
-        result = pipeline.run(np.asarray(image), axes=meta.axes, spacing=meta.spatial_spacing)
-        names = output_paths(path, output_dir)
-        written: list[Path] = []
-        if outputs_cfg.labels:
-            write_image(
-                names["labels"], result.labels, _label_meta(result, meta), overwrite=overwrite
-            )
-            written.append(names["labels"])
-        if outputs_cfg.overlays:
-            write_image(names["overlay"], _overlay(result), RGB, overwrite=overwrite)
-            written.append(names["overlay"])
-        if outputs_cfg.measurements:
-            table = _measure(result, measure_objects, unit=meta.unit)
-            table.insert(0, "image", path.name)
-            tables.append(table)
-        summary.append({"image": path.name, "n_objects": result.n_objects, "axes": result.axes})
-        yield FileResult(path, result.n_objects, tuple(written))
-    if outputs_cfg.measurements and tables:
-        write_table(
-            pd.concat(tables, ignore_index=True),
-            output_dir / "measurements.csv",
-            overwrite=overwrite,
-        )
-    write_table(pd.DataFrame(summary), output_dir / "summary.csv", overwrite=overwrite)
+    run = FileRun(pipeline, inputs, output_dir, overwrite=overwrite, axes=axes)
+    for path in run.inputs:
+        yield run.process(path)
+    run.finish()
 
 
 def run_files(
-    pipeline: Pipeline, inputs: Sequence[Path], output_dir: Path, *, overwrite: bool = False
+    pipeline: Pipeline,
+    inputs: Sequence[Path],
+    output_dir: Path,
+    *,
+    overwrite: bool = False,
+    axes: str | None = None,
 ) -> list[FileResult]:
     """Run ``pipeline`` on every input; plain wrapper of :func:`iter_run_files`."""
-    return list(iter_run_files(pipeline, inputs, output_dir, overwrite=overwrite))
+    return list(iter_run_files(pipeline, inputs, output_dir, overwrite=overwrite, axes=axes))
 
 
-def _check_outputs(inputs: list[Path], output_dir: Path, *, overwrite: bool) -> None:
-    resolved_inputs = {p.resolve() for p in inputs}
-    planned = [p for path in inputs for p in output_paths(path, output_dir).values()]
-    planned += [output_dir / "measurements.csv", output_dir / "summary.csv"]
-    for out in planned:
-        if out.resolve() in resolved_inputs:
-            raise FileExistsError(
-                f"{out}: output would overwrite an input image; choose another --output"
-            )
-        if out.exists() and not overwrite:
-            raise FileExistsError(
-                f"{out}: output exists; pass --overwrite or choose another --output"
-            )
-    names = [p.name for p in planned]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise ValueError(f"inputs give the same output name(s) {dupes}; rename or split the inputs")
-
-
-def _label_meta(result: PipelineResult, meta):
+def _label_meta(result: PipelineResult, meta: Any) -> Any:
     from biakit.io import ImageMeta
 
     spacing = (*([1.0] if "T" in result.axes else []), *result.spacing)
@@ -129,7 +244,9 @@ def _overlay(result: PipelineResult) -> np.ndarray:
     return overlay_labels(result.raw, result.labels)
 
 
-def _measure(result: PipelineResult, measure_objects, *, unit: str) -> pd.DataFrame:
+def _measure(result: PipelineResult, *, unit: str) -> pd.DataFrame:
+    from biakit.measure import measure_objects
+
     if "T" not in result.axes:
         return measure_objects(result.labels, result.raw, spacing=result.spacing, unit=unit)
     frames = []

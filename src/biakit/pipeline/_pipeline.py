@@ -10,12 +10,9 @@ from typing import Any
 import numpy as np
 
 from biakit.axes import default_axes, to_canonical
+from biakit.errors import PipelineError
 from biakit.pipeline._config import PipelineConfig, StepConfig, load_config, parse_config
 from biakit.pipeline._steps import STEPS, accepts_spacing
-
-
-class PipelineError(ValueError):
-    """A pipeline cannot run on the given input (e.g. a step's input is missing)."""
 
 
 @dataclass(frozen=True)

@@ -29,13 +29,15 @@ neighbouring pixels take the same paths.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from biakit.features._jit import njit_cached
 
 BLOCK = 256
 """Rows per block (one parallel work item)."""
 
 
-@njit(cache=True, inline="always")
+@njit_cached(inline="always")
 def _leaf(xi, node, feature, threshold, right):  # pragma: no cover - numba
     while True:
         f = feature[node]
@@ -47,7 +49,7 @@ def _leaf(xi, node, feature, threshold, right):  # pragma: no cover - numba
             node = right[node]
 
 
-@njit(cache=True, inline="always")
+@njit_cached(inline="always")
 def _leaf_nan(xi, node, feature, threshold, right, missing_left):  # pragma: no cover - numba
     while True:
         f = feature[node]
@@ -64,7 +66,7 @@ def _leaf_nan(xi, node, feature, threshold, right, missing_left):  # pragma: no 
             node = right[node]
 
 
-@njit(cache=True, inline="always")
+@njit_cached(inline="always")
 def _add(acc, values):  # pragma: no cover - numba
     """``acc += values``; fixed widths 4 and 8 unroll into a few vector instructions."""
     n = values.shape[0]
@@ -79,7 +81,7 @@ def _add(acc, values):  # pragma: no cover - numba
             acc[k] += values[k]
 
 
-@njit(cache=True)
+@njit_cached()
 def _block(
     X, start, stop, roots, feature, threshold, right, missing_left, leaf_values, proba, labels
 ):  # pragma: no cover - numba
@@ -116,7 +118,7 @@ def _block(
                 proba[start + i, k] = acc[i, k] / n_trees
 
 
-@njit(parallel=True, cache=True)
+@njit_cached(parallel=True)
 def predict_parallel(
     X, roots, feature, threshold, right, missing_left, leaf_values, proba, labels, block
 ):  # pragma: no cover - numba
@@ -131,7 +133,7 @@ def predict_parallel(
         )  # fmt: skip
 
 
-@njit(cache=True)
+@njit_cached()
 def predict_serial(
     X, roots, feature, threshold, right, missing_left, leaf_values, proba, labels, block
 ):  # pragma: no cover - numba

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import platform
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from biakit.errors import ModelFileError
 from biakit.pixel._estimators import FORESTS
 
 FORMAT = "biakit.pixel_classifier"
@@ -104,9 +106,19 @@ def _jsonable(value: Any) -> Any:
 
 def load_pixel_classifier(cls: type, path: Path) -> Any:
     """Rebuild a classifier from a folder written by :func:`save_pixel_classifier`."""
+    config = read_config(path)
+    try:
+        return _from_config(cls, path, config)
+    except (KeyError, TypeError, AttributeError) as err:
+        raise ModelFileError(
+            f"{path / 'config.json'}: missing or invalid entry ({type(err).__name__}: {err}); "
+            "the model folder is damaged"
+        ) from None
+
+
+def _from_config(cls: type, path: Path, config: dict[str, Any]) -> Any:
     from biakit.features import FeatureSpec
 
-    config = read_config(path)
     params = config["params"]
     spec = FeatureSpec.from_dict(config["features"])
     clf = cls(
@@ -127,11 +139,14 @@ def load_pixel_classifier(cls: type, path: Path) -> Any:
     if config["classifier"] in FORESTS:
         from biakit.pixel._forest import FastForest
 
+        file = path / "model.npz"
         try:
-            with np.load(path / "model.npz", allow_pickle=False) as data:
+            with open(file, "rb") as fh, np.load(fh, allow_pickle=False) as data:
                 forest = FastForest.from_arrays(dict(data))
-        except (OSError, ValueError, KeyError) as err:
-            raise ValueError(f"{path / 'model.npz'}: not a valid biakit forest ({err})") from None
+        except FileNotFoundError:
+            raise ModelFileError(f"{file}: missing; the model folder is incomplete") from None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+            raise ModelFileError(f"{file}: not a valid biakit forest ({err})") from None
         _check_classes(forest.classes_, clf.classes_, path)
         clf.forest_, clf.predictor_ = forest, forest.predict_proba
         clf.estimator_ = None
@@ -150,8 +165,10 @@ def read_config(path: Path) -> dict[str, Any]:
         config = json.loads(file.read_text())
     except FileNotFoundError:
         raise FileNotFoundError(f"{file}: missing; is {path} a biakit pixel classifier?") from None
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{file}: not valid JSON ({err})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ModelFileError(f"{file}: not valid JSON ({err})") from None
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{file}: expected a JSON object, got {type(config).__name__}")
     if config.get("format") != FORMAT:
         raise ValueError(f"{file}: not a biakit pixel classifier (format {config.get('format')!r})")
     if config.get("format_version", 0) > FORMAT_VERSION:

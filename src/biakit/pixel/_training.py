@@ -51,9 +51,18 @@ def collect_training_set(
     spec: Any,
     spacing: Sequence[float] | None,
     channel_axis: int | None,
+    *,
+    stacks: dict[int, np.ndarray] | None = None,
+    whole_budget: int = 0,
 ) -> TrainingSet:
-    """Compute features only at painted pixels of every image."""
-    from biakit.features import compute_features_at
+    """Compute features only at painted pixels of every image.
+
+    With ``stacks`` (a dict to fill) and ``whole_budget`` bytes, an image whose
+    whole feature stack fits the budget is filtered whole once (faster than
+    many crops, and reusable by prediction) and ``stacks[index]`` receives the
+    stack; the rows are the same values as :func:`compute_features_at` gives.
+    """
+    from biakit.features import compute_features, compute_features_at
 
     xs, ys, strokes = [], [], []
     offset = 0
@@ -65,31 +74,56 @@ def collect_training_set(
             axis = channel_axis % image.ndim
             n_channels = image.shape[axis]
             spatial = image.shape[:axis] + image.shape[axis + 1 :]
-        if scribble.shape != spatial:
-            raise ValueError(
-                f"scribbles {index} have shape {scribble.shape} but image {index} has spatial "
-                f"shape {spatial}"
-            )
-        if not np.issubdtype(scribble.dtype, np.integer) and scribble.dtype != bool:
-            raise ValueError(f"scribbles {index} must be integer labels, got {scribble.dtype}")
-        if scribble.min(initial=0) < 0:
-            raise ValueError(f"scribbles {index} have negative values; use 0 for unpainted")
+        _check_scribble(scribble, spatial, index)
         coords = np.argwhere(scribble > 0)
         if coords.size == 0:
             continue
-        xs.append(
-            compute_features_at(image, spec, coords, spacing=spacing, channel_axis=channel_axis)
-        )
+        n_feat = spec.n_features(n_channels, ndim=len(spatial))
+        if stacks is not None and int(np.prod(spatial)) * n_feat * 4 <= whole_budget:
+            stack = compute_features(image, spec, spacing=spacing, channel_axis=channel_axis)
+            stacks[index] = stack
+            xs.append(stack[tuple(coords.T)])
+        else:
+            xs.append(
+                compute_features_at(image, spec, coords, spacing=spacing, channel_axis=channel_axis)
+            )
         ys.append(scribble[tuple(coords.T)].astype(np.int64))
         stroke_img, n = _strokes(scribble)
         strokes.append(stroke_img[tuple(coords.T)] + offset)
         offset += n
-    if not ys:
+    y = _check_classes(ys)
+    return TrainingSet(np.concatenate(xs), y, np.concatenate(strokes), n_channels, len(images))
+
+
+def training_set_from_stack(stack: np.ndarray, scribble: Any, n_channels: int) -> TrainingSet:
+    """Training rows of one image whose whole feature stack ``(*spatial, F)`` is at hand."""
+    scribble = np.asarray(scribble)
+    _check_scribble(scribble, stack.shape[:-1], 0)
+    coords = np.nonzero(scribble > 0)
+    y = _check_classes([scribble[coords].astype(np.int64)])
+    stroke_img, _ = _strokes(scribble)
+    return TrainingSet(stack[coords], y, stroke_img[coords], n_channels, 1)
+
+
+def _check_scribble(scribble: np.ndarray, spatial: tuple[int, ...], index: int) -> None:
+    if scribble.shape != tuple(spatial):
+        raise ValueError(
+            f"scribbles {index} have shape {scribble.shape} but image {index} has spatial "
+            f"shape {tuple(spatial)}"
+        )
+    if not np.issubdtype(scribble.dtype, np.integer) and scribble.dtype != bool:
+        raise ValueError(f"scribbles {index} must be integer labels, got {scribble.dtype}")
+    if scribble.min(initial=0) < 0:
+        raise ValueError(f"scribbles {index} have negative values; use 0 for unpainted")
+
+
+def _check_classes(ys: list[np.ndarray]) -> np.ndarray:
+    if not ys or not sum(v.size for v in ys):
         raise ValueError("no painted pixels: scribbles are all 0; paint at least two classes")
     y = np.concatenate(ys)
     if np.unique(y).size < 2:
         raise ValueError(f"only class {int(y[0])} is painted; paint at least two classes")
-    return TrainingSet(np.concatenate(xs), y, np.concatenate(strokes), n_channels, len(images))
+    return y
 
 
 def _strokes(scribble: np.ndarray) -> tuple[np.ndarray, int]:

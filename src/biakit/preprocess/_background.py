@@ -10,7 +10,8 @@ from scipy import ndimage as ndi
 
 from biakit.blocks import GLOBAL, declare_halo
 from biakit.preprocess._morphology import closing, nonflat_erosion, opening
-from biakit.preprocess._validate import as_image, check_spacing, ellipsoid_footprint, to_pixels
+from biakit.preprocess._validate import as_image, ellipsoid_footprint, to_pixels
+from biakit.validation import check_positive, check_spacing
 
 _TARGET_RADIUS = {2: 12.0, 3: 5.0}  # ball radius (pixels) left after shrinking, per ndim
 
@@ -38,8 +39,7 @@ def _ball_costs(radius: float, spacing: np.ndarray, step: Sequence[int]) -> tupl
 
 
 def _check_radius(radius: float) -> None:
-    if not np.isfinite(radius) or radius <= 0:
-        raise ValueError(f"radius must be positive, got {radius!r}")
+    check_positive(radius, name="radius")
 
 
 def _check(image: Any, radius: float, spacing: Any, method: str) -> tuple[Any, Any, Any]:
@@ -73,7 +73,7 @@ def estimate_background(
     light_background: bool = False,
     method: Literal["fast", "exact"] = "fast",
     shrink: int | Sequence[int] | None = None,
-    spacing: Sequence[float] | None = None,
+    spacing: float | Sequence[float] | None = None,
 ) -> np.ndarray:
     """Rolling-ball background (the ball's apex under the intensity landscape).
 
@@ -103,8 +103,8 @@ def estimate_background(
     shrink : int or sequence of int, optional
         Shrink factor per axis; default keeps about 12 px (2D) or 5 px (3D)
         of ball radius after shrinking.
-    spacing : sequence of float, optional
-        Physical pixel size per axis.
+    spacing : float or sequence of float, optional
+        Physical pixel size per axis (a scalar: the same on every axis).
 
     Returns
     -------
@@ -158,7 +158,7 @@ def rolling_ball(
     light_background: bool = False,
     method: Literal["fast", "exact"] = "fast",
     shrink: int | Sequence[int] | None = None,
-    spacing: Sequence[float] | None = None,
+    spacing: float | Sequence[float] | None = None,
 ) -> np.ndarray:
     """Subtract a rolling-ball background; see :func:`estimate_background` for parameters.
 
@@ -210,7 +210,7 @@ def tophat(
     *,
     kind: Literal["white", "black"] = "white",
     footprint: Literal["ball", "disk"] = "ball",
-    spacing: Sequence[float] | None = None,
+    spacing: float | Sequence[float] | None = None,
 ) -> np.ndarray:
     """White (bright spots) or black (dark spots) top-hat with a ball or disk footprint.
 
@@ -230,8 +230,9 @@ def tophat(
         ``image - opening`` (bright features) or ``closing - image`` (dark).
     footprint : {"ball", "disk"}
         ``"disk"`` acts plane by plane in 3D.
-    spacing : sequence of float, optional
-        Physical pixel size per axis (anisotropic ellipsoid footprint).
+    spacing : float or sequence of float, optional
+        Physical pixel size per axis (anisotropic ellipsoid footprint); a scalar is the same on
+        every axis.
 
     Returns
     -------

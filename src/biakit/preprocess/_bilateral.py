@@ -38,7 +38,7 @@ def bilateral(
     sigma_color: float | None = None,
     sigma_spatial: float | Sequence[float] = 1.0,
     *,
-    spacing: Sequence[float] | None = None,
+    spacing: float | Sequence[float] | None = None,
     truncate: float = 3.0,
 ) -> np.ndarray:
     """Edge-preserving bilateral filter (2D and 3D).
@@ -63,8 +63,8 @@ def bilateral(
         deviation, like skimage (then the halo is GLOBAL).
     sigma_spatial : float or sequence of float
         Spatial standard deviation (physical units when ``spacing`` is given).
-    spacing : sequence of float, optional
-        Physical pixel size per axis.
+    spacing : float or sequence of float, optional
+        Physical pixel size per axis (a scalar: the same on every axis).
     truncate : float
         Window radius in units of ``sigma_spatial`` (skimage uses 3).
 

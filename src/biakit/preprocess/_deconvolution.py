@@ -10,13 +10,14 @@ from scipy import fft as sfft
 from scipy import ndimage as ndi
 
 from biakit.blocks import declare_halo
-from biakit.preprocess._validate import as_image, check_spacing, to_pixels
+from biakit.preprocess._validate import as_image, to_pixels
+from biakit.validation import check_spacing
 
 
 def gaussian_psf(
     shape: Sequence[int],
     sigma: float | Sequence[float],
-    spacing: Sequence[float] | None = None,
+    spacing: float | Sequence[float] | None = None,
 ) -> np.ndarray:
     """Return a sampled Gaussian point-spread function, centred and normalised to sum 1.
 
@@ -26,8 +27,8 @@ def gaussian_psf(
         Odd size per axis (2 or 3 axes).
     sigma : float or sequence of float
         Standard deviation (physical units when ``spacing`` is given).
-    spacing : sequence of float, optional
-        Physical pixel size per axis.
+    spacing : float or sequence of float, optional
+        Physical pixel size per axis (a scalar: the same on every axis).
 
     Returns
     -------
@@ -140,7 +141,7 @@ def richardson_lucy(
     psf: np.ndarray | None = None,
     *,
     sigma: float | Sequence[float] | None = None,
-    spacing: Sequence[float] | None = None,
+    spacing: float | Sequence[float] | None = None,
     iterations: int = 20,
     clip: bool = False,
     eps: float = 1e-12,
@@ -164,8 +165,9 @@ def richardson_lucy(
     sigma : float or sequence of float, optional
         Instead of ``psf``: width of a Gaussian PSF (physical units with
         ``spacing``), sampled to ``4 * sigma`` pixels.
-    spacing : sequence of float, optional
-        Physical pixel size per axis (for ``sigma``).
+    spacing : float or sequence of float, optional
+        Physical pixel size per axis (for ``sigma``); a scalar is the same on
+        every axis.
     iterations : int
         Number of iterations (more: sharper and noisier).
     clip : bool

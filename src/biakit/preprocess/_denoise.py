@@ -12,11 +12,11 @@ from biakit.blocks import GLOBAL, declare_halo, sigma_halo
 from biakit.preprocess._validate import (
     as_image,
     check_footprint,
-    check_spacing,
     ellipsoid_footprint,
     per_axis,
     to_pixels,
 )
+from biakit.validation import check_spacing
 
 
 def _gaussian_halo(
@@ -30,7 +30,7 @@ def gaussian(
     image: np.ndarray,
     sigma: float | Sequence[float] = 1.0,
     *,
-    spacing: Sequence[float] | None = None,
+    spacing: float | Sequence[float] | None = None,
     truncate: float = 4.0,
 ) -> np.ndarray:
     """Gaussian smoothing, with ``sigma`` in physical units when ``spacing`` is given.
@@ -43,8 +43,8 @@ def gaussian(
         Standard deviation, scalar or one per axis; physical units (e.g. µm)
         when ``spacing`` is given, so an anisotropic z axis is smoothed by
         ``sigma / spacing_z`` pixels. 0 leaves an axis untouched.
-    spacing : sequence of float, optional
-        Physical pixel size per axis.
+    spacing : float or sequence of float, optional
+        Physical pixel size per axis (a scalar: the same on every axis).
     truncate : float
         Kernel radius in units of sigma (scipy's default 4).
 
@@ -115,7 +115,7 @@ def median(
     *,
     radius: float | None = None,
     footprint: str | np.ndarray = "ball",
-    spacing: Sequence[float] | None = None,
+    spacing: float | Sequence[float] | None = None,
 ) -> np.ndarray:
     """Median filter over a ball, disk or box neighbourhood.
 
@@ -133,8 +133,9 @@ def median(
     footprint : {"ball", "disk", "box"} or ndarray
         Shape: ``"ball"`` spans every axis, ``"disk"`` only the last two
         (plane by plane in 3D); or an explicit boolean array.
-    spacing : sequence of float, optional
-        Physical pixel size per axis (used with ``radius``).
+    spacing : float or sequence of float, optional
+        Physical pixel size per axis (used with ``radius``); a scalar is the same on
+        every axis.
 
     Returns
     -------

@@ -14,7 +14,9 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from biakit.blocks import GLOBAL, declare_halo
-from biakit.preprocess._validate import as_image, check_spacing
+from biakit.errors import ParameterError
+from biakit.preprocess._validate import as_image
+from biakit.validation import check_positive, check_spacing
 
 
 def _prepare(image: Any, order: int) -> tuple[np.ndarray, int]:
@@ -24,11 +26,21 @@ def _prepare(image: Any, order: int) -> tuple[np.ndarray, int]:
     return as_image(image, dtype=None if order == 0 else np.float32), int(order)
 
 
+def _required_spacing(value: Any, ndim: int, name: str) -> tuple[float, ...]:
+    """:func:`biakit.validation.check_spacing` for a spacing that must be given."""
+    sp = check_spacing(value, ndim, name=name)
+    if sp is None:
+        raise ParameterError(
+            f"{name} is required: the physical pixel size, a number or {ndim} numbers; got None"
+        )
+    return sp
+
+
 @declare_halo(GLOBAL)
 def resample(
     image: np.ndarray,
-    spacing: Sequence[float],
-    new_spacing: Sequence[float],
+    spacing: float | Sequence[float],
+    new_spacing: float | Sequence[float],
     order: int = 1,
 ) -> np.ndarray:
     """Resample an image from ``spacing`` to (approximately) ``new_spacing``.
@@ -42,8 +54,9 @@ def resample(
     ----------
     image : ndarray
         2D or 3D single-channel image (or label image with ``order=0``).
-    spacing, new_spacing : sequence of float
-        Current and wanted physical pixel size per axis.
+    spacing, new_spacing : float or sequence of float
+        Current and wanted physical pixel size per axis (a scalar: the same on
+        every axis).
     order : int
         Spline order: 0 nearest (labels; dtype kept), 1 linear, 3 cubic.
 
@@ -54,9 +67,10 @@ def resample(
 
     Raises
     ------
+    ParameterError
+        If a spacing is missing, has the wrong length or is not positive.
     ValueError
-        If a spacing has the wrong length or is not positive, or ``order`` is
-        not 0-5.
+        If ``order`` is not 0-5.
 
     Examples
     --------
@@ -65,9 +79,8 @@ def resample(
     (20, 16, 16)
     """
     img, order = _prepare(image, order)
-    sp = np.asarray(check_spacing(spacing, img.ndim))
-    new = check_spacing(new_spacing, img.ndim)
-    assert new is not None and sp is not None
+    sp = np.asarray(_required_spacing(spacing, img.ndim, "spacing"))
+    new = _required_spacing(new_spacing, img.ndim, "new_spacing")
     shape = tuple(max(1, round(n * s / t)) for n, s, t in zip(img.shape, sp, new))
     if shape == img.shape:
         return img.copy()
@@ -78,7 +91,7 @@ def resample(
 @declare_halo(GLOBAL)
 def rescale_to_isotropic(
     image: np.ndarray,
-    spacing: Sequence[float],
+    spacing: float | Sequence[float],
     *,
     target: float | None = None,
     order: int = 1,
@@ -89,8 +102,8 @@ def rescale_to_isotropic(
     ----------
     image : ndarray
         2D or 3D single-channel image or label image.
-    spacing : sequence of float
-        Physical pixel size per axis.
+    spacing : float or sequence of float
+        Physical pixel size per axis (a scalar: the same on every axis).
     target : float, optional
         Isotropic pixel size; default the finest of ``spacing``.
     order : int
@@ -105,8 +118,9 @@ def rescale_to_isotropic(
 
     Raises
     ------
-    ValueError
-        If ``spacing`` does not match the image or ``target`` is not positive.
+    ParameterError
+        If ``spacing`` is missing or does not match the image, or ``target`` is
+        not positive.
 
     Examples
     --------
@@ -116,11 +130,8 @@ def rescale_to_isotropic(
     ((40, 64, 64), (0.5, 0.5, 0.5))
     """
     img = as_image(image, dtype=None)
-    sp = check_spacing(spacing, img.ndim)
-    assert sp is not None
-    t = min(sp) if target is None else float(target)
-    if not (np.isfinite(t) and t > 0):
-        raise ValueError(f"target must be a positive pixel size, got {target!r}")
+    sp = _required_spacing(spacing, img.ndim, "spacing")
+    t = min(sp) if target is None else check_positive(target, name="target")
     out = resample(img, sp, (t,) * img.ndim, order=order)
     new_spacing = tuple(n * s / m for n, s, m in zip(img.shape, sp, out.shape))
     return out, new_spacing

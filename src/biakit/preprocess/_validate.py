@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from biakit.validation import check_spacing
+
 
 def as_image(image: Any, name: str = "image", *, dtype: Any = np.float32) -> np.ndarray:
     """Return ``image`` as a 2D or 3D single-channel array of ``dtype`` (no copy if possible).
@@ -31,20 +33,6 @@ def as_image(image: Any, name: str = "image", *, dtype: Any = np.float32) -> np.
     return arr if dtype is None else arr.astype(dtype, copy=False)
 
 
-def check_spacing(spacing: Sequence[float] | None, ndim: int) -> tuple[float, ...] | None:
-    """Validate a physical ``spacing`` (one positive value per axis) or pass ``None`` through."""
-    if spacing is None:
-        return None
-    sp = np.atleast_1d(np.asarray(spacing, dtype=float))
-    if sp.ndim != 1 or sp.size != ndim:
-        raise ValueError(
-            f"spacing must have one entry per axis ({ndim} for this image), got {tuple(sp.ravel())}"
-        )
-    if not np.all(np.isfinite(sp) & (sp > 0)):
-        raise ValueError(f"spacing must be finite and positive, got {tuple(sp)}")
-    return tuple(float(s) for s in sp)
-
-
 def per_axis(value: Any, ndim: int, name: str, *, positive: bool = False) -> np.ndarray:
     """Broadcast a scalar or per-axis ``value`` to ``ndim`` non-negative floats."""
     arr = np.atleast_1d(np.asarray(value, dtype=float))
@@ -64,7 +52,7 @@ def per_axis(value: Any, ndim: int, name: str, *, positive: bool = False) -> np.
 
 def to_pixels(
     value: Any,
-    spacing: Sequence[float] | None,
+    spacing: float | Sequence[float] | None,
     ndim: int,
     name: str,
     *,
@@ -79,7 +67,7 @@ def to_pixels(
 def ellipsoid_footprint(
     radius: float,
     ndim: int,
-    spacing: Sequence[float] | None = None,
+    spacing: float | Sequence[float] | None = None,
     *,
     shape: str = "ball",
 ) -> np.ndarray:

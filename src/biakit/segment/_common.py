@@ -8,6 +8,9 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
+from biakit import validation
+from biakit.validation import check_finite
+
 
 def check_image(image: Any, name: str = "image", ndims: tuple[int, ...] = (2, 3)) -> np.ndarray:
     """Return ``image`` as a real, finite, 2D or 3D NumPy array or raise a clear error."""
@@ -23,9 +26,7 @@ def check_image(image: Any, name: str = "image", ndims: tuple[int, ...] = (2, 3)
         raise ValueError(f"{name} must be {expected}, got an array of shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape}); expected at least one pixel")
-    if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or infinite values; replace them first")
-    return arr
+    return check_finite(arr, name=name)
 
 
 def check_labels(
@@ -53,23 +54,18 @@ def check_labels(
     if arr.ndim not in ndims:
         expected = " or ".join(f"{d}D" for d in ndims)
         raise ValueError(f"{name} must be {expected}, got an array of shape {arr.shape}")
-    if arr.size and arr.min() < 0:
-        raise ValueError(f"{name} has negative values (min {arr.min()}); expected 0 = background")
-    return arr, False
+    return validation.check_labels(arr, name=name, allow_float=False), False
 
 
 def check_spacing(spacing: float | Sequence[float] | None, ndim: int) -> tuple[float, ...]:
-    """Return one positive, finite spacing per axis (all 1.0 when ``spacing`` is None)."""
-    if spacing is None:
-        return (1.0,) * ndim
-    sp = np.atleast_1d(np.asarray(spacing, dtype=float))
-    if sp.ndim != 1 or sp.size not in (1, ndim):
-        raise ValueError(
-            f"spacing must be a number or one value per axis ({ndim}), got {spacing!r}"
-        )
-    if not np.all(np.isfinite(sp)) or np.any(sp <= 0):
-        raise ValueError(f"spacing must be positive and finite, got {spacing!r}")
-    return tuple(float(s) for s in np.broadcast_to(sp, (ndim,)))
+    """:func:`biakit.validation.check_spacing`, with ``None`` read as unit spacing.
+
+    Examples
+    --------
+    >>> check_spacing(None, 2), check_spacing(0.5, 3)
+    ((1.0, 1.0), (0.5, 0.5, 0.5))
+    """
+    return validation.check_spacing(spacing, ndim) or (1.0,) * ndim
 
 
 def check_connectivity(connectivity: Any, ndim: int) -> int:

@@ -16,6 +16,7 @@ from skimage import segmentation
 
 from biakit.blocks import GLOBAL, declare_halo
 from biakit.segment._common import check_spacing
+from biakit.validation import check_finite
 
 CHANNELS = {
     "fg_contour": ("foreground", "contour"),
@@ -49,8 +50,9 @@ class DecodeParams:
         remaining seeds.
     fill_holes : bool
         Fill background holes enclosed by a single object.
-    spacing : tuple of float, optional
-        Physical pixel size; ``None`` takes the encoding's spacing.
+    spacing : float or tuple of float, optional
+        Physical pixel size (a scalar: the same on every axis); ``None`` takes
+        the encoding's spacing.
     seed_channel : {"auto", "centre", "distance", "fg_contour"}
         Seed map; ``"auto"`` takes the centre channel if the encoding has one,
         else the distance, else ``foreground - contour``.
@@ -67,7 +69,7 @@ class DecodeParams:
     min_size: int = 10
     min_seed_size: int = 0
     fill_holes: bool = True
-    spacing: tuple[float, ...] | None = None
+    spacing: float | tuple[float, ...] | None = None
     seed_channel: str = "auto"
 
     def __post_init__(self) -> None:
@@ -90,8 +92,10 @@ class DecodeParams:
             raise ValueError(
                 f"seed_channel must be one of {SEED_CHANNELS}, got {self.seed_channel!r}"
             )
-        if self.spacing is not None:
-            object.__setattr__(self, "spacing", check_spacing(self.spacing, len(self.spacing)))
+        sp = self.spacing
+        if sp is not None:  # a scalar stays a scalar: the image's ndim is known only in decoding
+            checked = check_spacing(sp, 1 if np.ndim(sp) == 0 else len(sp))
+            object.__setattr__(self, "spacing", checked[0] if np.ndim(sp) == 0 else checked)
 
 
 def _channels(enc: Any) -> tuple[tuple[str, ...], tuple[float, ...] | None]:
@@ -115,8 +119,7 @@ def _check_prediction(prediction: Any, n_channels: int) -> np.ndarray:
             f"prediction must have shape ({n_channels}, *spatial) with 2 or 3 spatial axes "
             f"for this encoding, got {pred.shape}"
         )
-    if not np.all(np.isfinite(pred)):
-        raise ValueError("prediction contains NaN or infinite values")
+    check_finite(pred, name="prediction")
     return pred.astype(np.float32, copy=False)
 
 

@@ -9,6 +9,8 @@ import numpy as np
 from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 
+from biakit.segment._common import check_spacing
+
 __all__ = ["find_peaks"]
 
 SubpixelMethod = Literal["gaussian", "quadratic", "centroid"]
@@ -54,7 +56,7 @@ def find_peaks(
     *,
     threshold: float = 0.5,
     min_distance: float = 3.0,
-    spacing: Sequence[float] | None = None,
+    spacing: float | Sequence[float] | None = None,
     subpixel: bool | SubpixelMethod = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Find the local maxima of each channel of a heat map.
@@ -90,8 +92,8 @@ def find_peaks(
         Smallest peak value kept (inclusive).
     min_distance : float
         Suppression radius in physical units (pixels when ``spacing`` is None).
-    spacing : sequence of float, optional
-        Physical pixel size per spatial axis.
+    spacing : float or sequence of float, optional
+        Physical pixel size per spatial axis (a scalar: the same on every axis).
     subpixel : bool or {"gaussian", "quadratic", "centroid"}
         Sub-pixel refinement method (``True`` = ``"gaussian"``; ``False``: voxel
         positions).
@@ -117,14 +119,7 @@ def find_peaks(
     """
     h, method = _check_inputs(heatmap, threshold, min_distance, subpixel)
     ndim = h.ndim - 1
-    if spacing is None:
-        sp = np.ones(ndim)
-    else:
-        sp = np.asarray(spacing, dtype=np.float64).ravel()
-        if sp.size != ndim or not (np.isfinite(sp).all() and (sp > 0).all()):
-            raise ValueError(
-                f"spacing must be {ndim} positive numbers (one per spatial axis), got {spacing!r}"
-            )
+    sp = np.asarray(check_spacing(spacing, ndim))
     footprint = _footprint(float(min_distance), sp)
     out_p, out_c, out_s = [np.zeros((0, ndim))], [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
     for c, channel in enumerate(h):

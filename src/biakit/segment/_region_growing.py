@@ -10,6 +10,7 @@ from scipy import ndimage as ndi
 
 from biakit.blocks import GLOBAL, declare_halo
 from biakit.segment._common import check_connectivity, check_image, check_number
+from biakit.validation import check_labels
 
 
 def _seed_labels(seeds: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -18,9 +19,7 @@ def _seed_labels(seeds: Any, shape: tuple[int, ...]) -> np.ndarray:
     if arr.shape == shape and (arr.dtype == np.bool_ or np.issubdtype(arr.dtype, np.integer)):
         if arr.dtype == np.bool_:
             return ndi.label(arr)[0].astype(np.int64)
-        if arr.size and arr.min() < 0:
-            raise ValueError(f"seeds has negative values (min {arr.min()}); expected 0 = no seed")
-        return arr.astype(np.int64)
+        return check_labels(arr, name="seeds", allow_float=False).astype(np.int64)
     if arr.ndim != 2 or arr.shape[1] != len(shape) or arr.shape[0] == 0:
         raise ValueError(
             f"seeds must be a label image of shape {shape} or a non-empty list of "

@@ -117,7 +117,7 @@ class WorkflowConfig(BaseModel):
             model = model.model_dump(exclude_unset=True)
         if isinstance(model, Mapping):
             model = {**MODEL_DEFAULTS, **model}
-            if isinstance(patch, list | tuple) and "ndim" not in model:
+            if isinstance(patch, list | tuple) and len(patch) in (2, 3) and "ndim" not in model:
                 model["ndim"] = len(patch)
             data["model"] = model
         train = data.get("train", {})
@@ -205,7 +205,7 @@ class InstanceConfig(WorkflowConfig):
     task: Literal["instance"] = "instance"
     name: str = "instance"
     encoding: InstanceEncoding = Field(default_factory=InstanceEncoding)
-    spacing: tuple[float, ...] | None = None
+    spacing: float | tuple[float, ...] | None = None
     min_size: int = Field(10, ge=0)
     default_loss: ClassVar[str] = "bce"
 
@@ -219,7 +219,7 @@ class InstanceConfig(WorkflowConfig):
     @model_validator(mode="after")
     def _check_spacing(self) -> InstanceConfig:
         self.spacing = check_spacing(self.spacing, self.ndim)
-        enc = self.encoding.spacing
+        enc = check_spacing(self.encoding.spacing, self.ndim, name="encoding.spacing")
         if "spacing" in self.encoding.model_fields_set and enc is not None and enc != self.spacing:
             raise ValueError(
                 f"encoding.spacing={enc} differs from spacing={self.spacing}; set only spacing"

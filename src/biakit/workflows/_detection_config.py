@@ -82,7 +82,7 @@ class DetectionConfig(WorkflowConfig):
     n_classes: int = Field(1, ge=1, description="point classes = heat-map channels")
     sigma: float = Field(2.0, gt=0, description="heat-map blob sd")
     subpixel_targets: bool = True
-    spacing: tuple[float, ...] | None = None
+    spacing: float | tuple[float, ...] | None = None
     foreground_fraction: float = Field(0.8, ge=0.0, le=1.0)
     loss: Literal["bce", "mse"] = "bce"
     foreground_weight: float = Field(

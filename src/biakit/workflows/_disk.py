@@ -5,8 +5,8 @@ bars, napari workers and cancel buttons consume it); :func:`predict_to_disk`
 is the plain wrapper. A file that cannot be read or predicted is reported in
 its outcome and the batch goes on; outputs are written atomically, so a
 failure leaves no half-written file. Before any work, the planned outputs are
-checked against the inputs: no output may replace an input, whatever
-``overwrite`` says.
+checked against the inputs (:func:`biakit._outputs.check_outputs`): no output may
+replace an input, and ``overwrite`` replaces only files biakit recorded as its own.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from biakit._outputs import check_outputs, record_outputs
 from biakit.errors import ParameterError, UserError
 
 
@@ -67,32 +68,6 @@ def stem_of(path: Path) -> str:
     return name
 
 
-def check_outputs_safe(inputs: Sequence[Path], outputs: Sequence[Path]) -> None:
-    """Refuse a plan in which an output would replace an input (``--overwrite`` or not).
-
-    Raises
-    ------
-    ParameterError
-        Naming the input that would be destroyed.
-
-    Examples
-    --------
-    >>> check_outputs_safe([Path("a.tif")], [Path("a_labels.tif")])
-    >>> check_outputs_safe([Path("a_labels.tif")], [Path("a_labels.tif")])
-    Traceback (most recent call last):
-    ...
-    biakit.errors.ParameterError: a_labels.tif: an output of this command would replace this ...
-    """
-    resolved = {Path(p).resolve(): Path(p) for p in inputs}
-    for out in outputs:
-        hit = resolved.get(Path(out).resolve())
-        if hit is not None:
-            raise ParameterError(
-                f"{hit}: an output of this command would replace this input; "
-                "choose another output folder"
-            )
-
-
 def iter_predict_to_disk(
     workflow: Any,
     inputs: str | Path | Sequence[str | Path],
@@ -119,22 +94,11 @@ def iter_predict_to_disk(
              for p in paths}  # fmt: skip
     planned = [out for plan in plans.values() for out in plan.values()]
     batch = list(workflow._batch_outputs(output_dir))
-    check_outputs_safe(paths, [*planned, *batch])
-    if len(set(planned)) != len(planned):
-        raise ParameterError(
-            "two inputs have the same name (e.g. a.tif and a.png) and would write the same "
-            "outputs; rename one or predict them into different folders"
-        )
-    if not overwrite:
-        existing = [p for p in [*planned, *batch] if p.exists()]
-        if existing:
-            raise FileExistsError(
-                f"{existing[0]}: exists already ({len(existing)} output(s) would be replaced); "
-                "pass --overwrite (overwrite=True) or choose another output folder"
-            )
+    check_outputs(paths, [*planned, *batch], overwrite=overwrite)
     tables = []
     for path in paths:
         try:
+            record_outputs(output_dir, plans[path].values())  # before writing: --overwrite later
             outcome, table = _predict_one(workflow, path, plans[path], tta=tta, axes=axes,
                                           overwrite=overwrite)  # fmt: skip
         except (UserError, OSError) as err:
@@ -142,6 +106,8 @@ def iter_predict_to_disk(
         if table is not None:
             tables.append(table)
         yield outcome
+    if tables:
+        record_outputs(output_dir, batch)
     workflow._write_batch(tables, output_dir, overwrite=overwrite)
 
 
@@ -164,9 +130,16 @@ def _predict_one(
     image, meta = read_channel_first(path, ndim=workflow.config.ndim, axes=axes)
     raw = workflow.predict_maps(image, tta=tta)
     result = workflow.postprocess(raw)
-    written = workflow._write_outputs(
-        names, image=image, meta=meta, raw=raw, result=result, overwrite=overwrite
-    )
+    existed = {p for p in names.values() if p.exists()}
+    try:
+        written = workflow._write_outputs(
+            names, image=image, meta=meta, raw=raw, result=result, overwrite=overwrite
+        )
+    except BaseException:  # no half set of outputs: remove what this call created
+        for p in names.values():
+            if p not in existed:
+                p.unlink(missing_ok=True)
+        raise
     table = workflow._table(result, image, meta, path)
     count = workflow._count(result)
     warnings = density_warnings(workflow, path, result, image.shape[1:])

@@ -114,6 +114,7 @@ class NetworkWorkflow(Workflow):
             "stop_reason": trainer.stop_reason,
             "best_epoch": trainer.best_epoch,
             "n_images": len(images),
+            "summary": trainer.summary,
         }
         return work
 

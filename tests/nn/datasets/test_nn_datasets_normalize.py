@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import zarr
 
+from biakit.errors import DataError
 from biakit.nn.datasets import (
     MAX_STATS_VOXELS,
     Normalizer,
@@ -153,8 +154,10 @@ def test_normalizer_bad_settings(kwargs, match):
 
 
 def test_normalizer_errors(image):
-    with pytest.raises(ValueError, match="channel-first"):
+    with pytest.raises(DataError, match="channel-first"):
         Normalizer()(image[0])
+    with pytest.raises(DataError, match=r"shape \(16, 16, 3\), which looks channel-last"):
+        Normalizer().stats(np.zeros((16, 16, 3)))
     with pytest.raises(ValueError, match="needs value_range"):
         Normalizer(kind="range")(image)
     with pytest.raises(ValueError, match="3 channels but stats have 2"):

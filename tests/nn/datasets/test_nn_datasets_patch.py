@@ -5,6 +5,7 @@ import torch
 import zarr
 from torch.utils.data import DataLoader
 
+from biakit.errors import DataError
 from biakit.nn.datasets import Normalizer, PatchDataset, find_foreground
 from biakit.nn.datasets import _sources as sources
 from biakit.nn.datasets._sources import ChannelFirst
@@ -292,8 +293,10 @@ def test_error_paths_targets_and_indexing(data2d):
         PatchDataset(images, [targets[0], targets[0]], (8, 8))
     with pytest.raises(ValueError, match="needs integer labels"):
         PatchDataset(images, [t.astype(float) for t in targets], (8, 8))
-    with pytest.raises(ValueError, match=r"expected \(Y, X\) or \(1, Y, X\)"):
+    with pytest.raises(DataError, match=r"expected \(Y, X\) or \(1, Y, X\)"):
         PatchDataset(images, [np.stack([t, t]) for t in targets], (8, 8))
+    with pytest.raises(DataError, match=r"images\[0\] has shape .* looks channel-last"):
+        PatchDataset([np.zeros((16, 16, 3))], [np.zeros((16, 16), int)], (8, 8))
     ds = PatchDataset(images, targets, (8, 8), samples_per_epoch=3)
     with pytest.raises(IndexError, match="out of range"):
         ds[3]

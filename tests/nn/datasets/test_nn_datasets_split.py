@@ -2,6 +2,7 @@ import dask.array as da
 import numpy as np
 import pytest
 
+from biakit.errors import DataError
 from biakit.io import ImageMeta, write_image
 from biakit.model_selection import train_val_test_split
 from biakit.nn.datasets import PatchDataset, load_pairs, split_dataset
@@ -70,15 +71,15 @@ def test_load_pairs_channel_first(folders):
 def test_load_pairs_errors(folders, tmp_path):
     im_dir, gt_dir, *_ = folders
     write_image(gt_dir / "d.tif", np.zeros((4, 4), np.uint8), ImageMeta("YX"))
-    with pytest.raises(ValueError, match=r"cannot pair images .* no ground truth for"):
+    with pytest.raises(DataError, match=r"cannot pair images .* no ground truth for"):
         load_pairs(im_dir, gt_dir)
     other_im, other_gt = tmp_path / "i2", tmp_path / "g2"
     other_im.mkdir()
     other_gt.mkdir()
     write_image(other_im / "x.tif", np.zeros((6, 6), np.uint8), ImageMeta("YX"))
     write_image(other_gt / "x.tif", np.zeros((6, 7), np.uint8), ImageMeta("YX"))
-    with pytest.raises(ValueError, match="they must match"):
+    with pytest.raises(DataError, match="they must match"):
         load_pairs(other_im, other_gt)
     write_image(other_im / "x.tif", np.zeros((3, 6, 6), np.uint8), ImageMeta("TYX"), overwrite=True)
-    with pytest.raises(ValueError, match="time axis of length 3"):
+    with pytest.raises(DataError, match="time axis of length 3"):
         load_pairs(other_im, other_gt)

@@ -7,6 +7,7 @@ from skimage import measure
 
 from biakit.blocks import GLOBAL, apply_blockwise, get_halo
 from biakit.data import synthetic_nuclei
+from biakit.errors import DataError, ParameterError
 from biakit.nn.targets import (
     CHANNELS,
     InstanceEncoding,
@@ -50,8 +51,12 @@ def test_encoding_channels_and_validation():
         InstanceEncoding(contour_width=0)
     with pytest.raises(ValueError, match="mode"):
         InstanceEncoding(mode="stardist")
-    with pytest.raises(ValueError, match="spacing must hold 2 or 3 positive"):
+    with pytest.raises(ValueError, match="spacing must be positive finite numbers"):
         InstanceEncoding(spacing=(1.0, -1.0))
+    with pytest.raises(ValueError, match="spacing must be a number or hold 2 or 3 values"):
+        InstanceEncoding(spacing=(1.0,))
+    with pytest.raises(ValueError, match="spacing must be positive finite numbers"):
+        InstanceEncoding(spacing=0.0)
 
 
 def test_contours_hand_checked():
@@ -121,15 +126,26 @@ def test_relabelling_does_not_change_targets():
     assert empty.shape == (4, 4, 4) and not empty.any()
 
 
+def test_scalar_spacing_and_float_labels_follow_the_shared_rule():
+    scalar = InstanceEncoding(mode="fg_contour_distance_centre", spacing=0.5)
+    pair = InstanceEncoding(mode="fg_contour_distance_centre", spacing=(0.5, 0.5))
+    assert scalar.spacing == 0.5 and pair.spacing == (0.5, 0.5)
+    ref = instance_targets(TWO, pair)
+    np.testing.assert_array_equal(instance_targets(TWO, scalar), ref)
+    np.testing.assert_array_equal(instance_targets(TWO.astype(np.float32), pair), ref)
+
+
 def test_instance_targets_errors_and_halo():
     enc = InstanceEncoding()
-    with pytest.raises(TypeError, match="labels must be an integer label image"):
-        instance_targets(TWO.astype(float), enc)
-    with pytest.raises(ValueError, match="labels must be a non-empty 2D or 3D"):
+    with pytest.raises(DataError, match=r"labels hold non-integer values \(e\.g\. 0\.5\)"):
+        instance_targets(TWO * 0.5, enc)
+    with pytest.raises(DataError, match=r"labels must be an integer label image.*dtype bool"):
+        instance_targets(TWO > 0, enc)
+    with pytest.raises(DataError, match="labels must be a non-empty 2D or 3D"):
         instance_targets(np.ones(5, dtype=int), enc)
-    with pytest.raises(ValueError, match="negative values"):
+    with pytest.raises(DataError, match="labels have negative values"):
         instance_targets(-np.ones((3, 3), dtype=int), enc)
-    with pytest.raises(ValueError, match=r"enc.spacing must hold 2 positive"):
+    with pytest.raises(ParameterError, match=r"enc.spacing has 3 value\(s\) .* 2 spatial axes"):
         instance_targets(TWO, InstanceEncoding(spacing=(1.0, 1.0, 1.0)))
     with pytest.raises(TypeError, match="enc must be an InstanceEncoding"):
         instance_targets(TWO, "fg_contour")
@@ -188,9 +204,9 @@ def test_weight_map_errors():
         unet_weight_map(TWO, class_weights="inverse")
     with pytest.raises(ValueError, match="class_weights must be None, 'balanced' or two"):
         unet_weight_map(TWO, class_weights=(1.0, 2.0, 3.0))
-    with pytest.raises(ValueError, match="spacing must hold 2 positive"):
+    with pytest.raises(ParameterError, match="spacing must be positive finite numbers"):
         unet_weight_map(TWO, spacing=(1.0, 0.0))
-    with pytest.raises(TypeError, match="integer label image"):
+    with pytest.raises(DataError, match="integer label image"):
         unet_weight_map(TWO > 0)
     assert unet_weight_map(TWO, spacing=2.0)[0, 0] == pytest.approx(
         1 + 10 * math.exp(-((2 * math.sqrt(2) + 2 * math.sqrt(17)) ** 2) / 50), rel=1e-5

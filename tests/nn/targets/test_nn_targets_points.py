@@ -5,6 +5,7 @@ import time
 import numpy as np
 import pytest
 
+from biakit.errors import DataError, ParameterError
 from biakit.nn.targets._points import point_heatmap
 
 
@@ -92,22 +93,31 @@ def test_ten_thousand_points_are_fast():
     assert (h[0][tuple(np.rint(points).astype(int).T)] == 1).all()
 
 
+def test_scalar_spacing_equals_repeated_sequence():
+    pts = [[2.3, 4.1, 5.7]]
+    np.testing.assert_array_equal(
+        point_heatmap(pts, (6, 9, 10), sigma=1.5, spacing=0.5),
+        point_heatmap(pts, (6, 9, 10), sigma=(1.5,) * 3, spacing=(0.5, 0.5, 0.5)),
+    )
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
         ({"points": [[1, 2, 3]]}, ValueError, r"points must be an \(N, 2\) array"),
-        ({"points": [[1, np.nan]]}, ValueError, "NaN or infinite"),
+        ({"points": [[1, np.nan]]}, DataError, r"points has 1 NaN and 0 infinite value\(s\)"),
         ({"shape": (5,)}, ValueError, "shape must be 2 or 3 positive sizes"),
         ({"shape": 5}, TypeError, "shape must be a tuple of ints"),
-        ({"sigma": -1.0}, ValueError, "sigma must be a positive number"),
-        ({"sigma": (1.0, 2.0, 3.0)}, ValueError, "sigma must be a positive number or 2"),
-        ({"spacing": (1.0, 0.0)}, ValueError, "spacing must be a positive number"),
+        ({"sigma": -1.0}, ParameterError, "sigma must be positive finite numbers"),
+        ({"sigma": (1.0, 2.0, 3.0)}, ParameterError, r"sigma has 3 value\(s\)"),
+        ({"spacing": (1.0, 0.0)}, ParameterError, "spacing must be positive finite numbers"),
+        ({"spacing": (1.0, 1.0, 1.0)}, ParameterError, r"spacing has 3 value\(s\)"),
         ({"classes": [0, 1]}, ValueError, "classes has 2 entries but there are 1 points"),
         ({"classes": [3], "n_classes": 2}, ValueError, r"expected 0\.\.1 \(set n_classes\)"),
         ({"classes": [0.5]}, ValueError, "classes must be integers"),
         ({"n_classes": 0}, ValueError, "n_classes must be >= 1"),
         ({"n_classes": 1.0}, TypeError, "n_classes must be an int"),
-        ({"truncate": 0}, ValueError, "truncate must be a positive number"),
+        ({"truncate": 0}, ParameterError, "truncate must be a positive finite number"),
     ],
 )
 def test_errors(kwargs, error, match):

@@ -9,6 +9,9 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from biakit.errors import DataError
+from biakit.validation import check_channel_layout
+
 MAX_STATS_VOXELS = 2**22
 """Default voxel budget (per channel) of the statistics subsample (about 4 million)."""
 
@@ -58,12 +61,15 @@ class NormStats:
 
 
 def _check_channel_first(image: Any, name: str = "image") -> tuple[int, ...]:
+    """Shape of a channel-first image with 2 or 3 spatial axes (never read: may be lazy)."""
     shape = tuple(int(s) for s in image.shape)
     if len(shape) not in (3, 4):
-        raise ValueError(
+        raise DataError(
             f"{name} must be channel-first (C, Y, X) or (C, Z, Y, X), got shape {shape}; "
             "add a channel axis to a single-channel image with image[None]"
         )
+    shape_only = np.broadcast_to(np.zeros((), np.uint8), shape)  # reads nothing
+    check_channel_layout(shape_only, len(shape) - 1, name=name)
     return shape
 
 

@@ -11,8 +11,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from biakit.errors import DataError
 from biakit.nn.datasets._normalize import Normalizer, NormStats, normalize_with_stats
 from biakit.nn.datasets._sources import ChannelFirst, find_foreground
+from biakit.validation import check_channel_layout
 
 TargetKind = Literal["labels", "continuous"]
 
@@ -71,10 +73,12 @@ def _wrap(array: Any, n_spatial: int, name: str, allow_channel: bool = True) -> 
     if ndim == n_spatial:
         return ChannelFirst(array, has_channel=False)
     if ndim == n_spatial + 1 and (allow_channel or array.shape[0] == 1):
+        shape_only = np.broadcast_to(np.zeros((), np.uint8), array.shape)  # reads nothing
+        check_channel_layout(shape_only, n_spatial, name=name)  # refuses a channel-last look
         return ChannelFirst(array, has_channel=True)
     axes = "(Z, Y, X)" if n_spatial == 3 else "(Y, X)"
     expected = f"{axes} or (C, {axes[1:]}" if allow_channel else f"{axes} or (1, {axes[1:]}"
-    raise ValueError(
+    raise DataError(
         f"{name} has shape {tuple(array.shape)}, but patch_shape has {n_spatial} spatial axes; "
         f"expected {expected}"
     )

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from biakit.axes import to_canonical
-from biakit.io import ImageMeta, list_images, read_image
+from biakit.errors import DataError
+from biakit.io import ImageMeta, list_images, pair_files, read_image
 from biakit.model_selection import train_val_test_split
 
 
@@ -113,7 +114,7 @@ def _canonical(array: Any, meta: ImageMeta, path: Path) -> tuple[Any, str]:
     array, axes = to_canonical(array, meta.axes)
     if axes.startswith("T"):
         if array.shape[0] != 1:
-            raise ValueError(
+            raise DataError(
                 f"{path} has a time axis of length {array.shape[0]} (axes {meta.axes!r}); "
                 "save time points as separate files for training"
             )
@@ -130,7 +131,7 @@ def load_pairs(
     """Read training images and targets from two folders, paired by file name.
 
     A target pairs with the image of the same name, or with a suffix
-    ``_labels``, ``_mask``, ``_pred``, ... (:func:`biakit.evaluation.pair_files`).
+    ``_labels``, ``_mask``, ``_pred``, ... (:func:`biakit.io.pair_files`).
 
     Parameters
     ----------
@@ -147,7 +148,9 @@ def load_pairs(
 
     Raises
     ------
-    ValueError
+    ImageReadError
+        If a file cannot be read.
+    DataError
         If files do not pair up, a file has several time points, or an image and
         its target differ in spatial shape.
 
@@ -163,12 +166,10 @@ def load_pairs(
     >>> pairs.images[0].shape, pairs.targets[0].shape
     ((1, 8, 9), (8, 9))
     """
-    from biakit.evaluation import pair_files
-
     try:
         paired = pair_files(list_images(image_dir), list_images(target_dir))
-    except ValueError as err:
-        raise ValueError(
+    except DataError as err:
+        raise DataError(
             f"cannot pair images in {image_dir} with targets in {target_dir}: {err}"
         ) from err
     images, targets, metas = [], [], []
@@ -180,7 +181,7 @@ def load_pairs(
         target, tmeta = read_image(target_path, lazy=lazy)
         target, _ = _canonical(target, tmeta, target_path)
         if tuple(target.shape[-(image.ndim - 1) :]) != tuple(image.shape[1:]):
-            raise ValueError(
+            raise DataError(
                 f"{target_path} has shape {tuple(target.shape)} but its image {image_path} has "
                 f"spatial shape {tuple(image.shape[1:])}; they must match"
             )

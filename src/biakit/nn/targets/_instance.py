@@ -10,6 +10,8 @@ from scipy import ndimage as ndi
 from skimage.measure import label as _label_runs
 
 from biakit.blocks import GLOBAL, declare_halo
+from biakit.errors import DataError, ParameterError
+from biakit.validation import check_labels, check_spacing
 
 CHANNELS = {
     "fg_contour": ("foreground", "contour"),
@@ -34,9 +36,9 @@ class InstanceEncoding(BaseModel):
         Contour thickness in pixels: object pixels within this many face-neighbour
         steps (city-block distance in pixels, whatever the spacing) of a pixel
         with a different label, background included.
-    spacing : tuple of float, optional
-        Physical pixel size per axis, used for the distance (and so the centre)
-        channel; ``None`` = isotropic pixels.
+    spacing : float or tuple of float, optional
+        Physical pixel size per axis (a scalar: the same on every axis), used
+        for the distance (and so the centre) channel; ``None`` = isotropic pixels.
     centre_threshold : float
         The centre blob is the part of the normalised distance ``>=`` this value
         that is connected to the object's innermost pixel (one blob per object).
@@ -54,16 +56,19 @@ class InstanceEncoding(BaseModel):
         "fg_contour_distance"
     )
     contour_width: int = Field(1, ge=1)
-    spacing: tuple[float, ...] | None = None
+    spacing: float | tuple[float, ...] | None = None
     centre_threshold: float = Field(0.7, gt=0.0, le=1.0)
 
     @field_validator("spacing")
     @classmethod
-    def _check_spacing(cls, value: tuple[float, ...] | None) -> tuple[float, ...] | None:
-        if value is not None:
-            if len(value) not in (2, 3) or not all(np.isfinite(v) and v > 0 for v in value):
-                raise ValueError(f"spacing must hold 2 or 3 positive finite values, got {value!r}")
-        return value
+    def _check_spacing(cls, value: float | tuple[float, ...] | None) -> Any:
+        if value is None or np.ndim(value) == 0:  # a scalar: the same on every axis
+            return None if value is None else check_spacing(value, 1)[0]
+        if len(value) not in (2, 3):
+            raise ParameterError(
+                f"spacing must be a number or hold 2 or 3 values (YX or ZYX), got {value!r}"
+            )
+        return check_spacing(value, len(value))
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -82,29 +87,22 @@ class InstanceEncoding(BaseModel):
 
 
 def check_label_image(labels: Any, name: str = "labels") -> np.ndarray:
-    """Return ``labels`` as a 2D/3D non-negative integer array or raise a clear error."""
+    """Apply :func:`biakit.validation.check_labels` to a non-empty 2D/3D image, not a mask."""
     arr = np.asarray(labels)
-    if not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(
-            f"{name} must be an integer label image (0 = background), got dtype {arr.dtype}"
+    if arr.dtype == bool:
+        raise DataError(
+            f"{name} must be an integer label image (0 = background), got dtype bool; "
+            "label the mask's objects first (e.g. skimage.measure.label)"
         )
+    arr = check_labels(arr, name=name)
     if arr.ndim not in (2, 3) or arr.size == 0:
-        raise ValueError(f"{name} must be a non-empty 2D or 3D array, got shape {arr.shape}")
-    if arr.min() < 0:
-        raise ValueError(f"{name} has negative values (min {arr.min()}); expected 0 = background")
+        raise DataError(f"{name} must be a non-empty 2D or 3D array, got shape {arr.shape}")
     return arr
 
 
 def resolve_spacing(spacing: Any, ndim: int, name: str = "spacing") -> tuple[float, ...]:
-    """One positive spacing per axis (all 1.0 for ``None``); errors name ``name``."""
-    if spacing is None:
-        return (1.0,) * ndim
-    sp = np.atleast_1d(np.asarray(spacing, dtype=float))
-    if sp.ndim != 1 or sp.size != ndim or not np.all(np.isfinite(sp)) or np.any(sp <= 0):
-        raise ValueError(
-            f"{name} must hold {ndim} positive finite values for a {ndim}D image, got {spacing!r}"
-        )
-    return tuple(float(s) for s in sp)
+    """:func:`biakit.validation.check_spacing`, with ``None`` read as unit spacing."""
+    return check_spacing(spacing, ndim, name=name) or (1.0,) * ndim
 
 
 def sequential(labels: np.ndarray) -> np.ndarray:
@@ -219,10 +217,12 @@ def instance_targets(labels: Any, enc: InstanceEncoding) -> np.ndarray:
     Raises
     ------
     TypeError
-        If ``labels`` is not an integer array or ``enc`` not an InstanceEncoding.
-    ValueError
-        If ``labels`` is not 2D/3D, has negative values, or ``enc.spacing``
-        does not match its dimensionality.
+        If ``enc`` is not an InstanceEncoding.
+    DataError
+        If ``labels`` is not an integer (or whole-number float) 2D/3D array or
+        has negative values.
+    ParameterError
+        If ``enc.spacing`` does not match the dimensionality of ``labels``.
 
     Examples
     --------

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from biakit.validation import check_finite, check_positive, check_spacing
+
 __all__ = ["point_heatmap"]
 
 #: largest number of (point, voxel) values computed at once (bounds temporary memory)
@@ -22,9 +24,7 @@ def _as_points(points: Any, ndim: int) -> np.ndarray:
             f"points must be an (N, {ndim}) array of coordinates for a {ndim}-D shape, "
             f"got shape {arr.shape}"
         )
-    if not np.isfinite(arr).all():
-        raise ValueError("points contains NaN or infinite coordinates")
-    return arr
+    return check_finite(arr, name="points")
 
 
 def _as_shape(shape: Any) -> tuple[int, ...]:
@@ -35,15 +35,6 @@ def _as_shape(shape: Any) -> tuple[int, ...]:
     if len(out) not in (2, 3) or any(s < 1 for s in out):
         raise ValueError(f"shape must be 2 or 3 positive sizes ((Y, X) or (Z, Y, X)), got {shape}")
     return out
-
-
-def _per_axis(value: Any, ndim: int, name: str) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64).ravel()
-    if arr.size == 1:
-        arr = np.repeat(arr, ndim)
-    if arr.size != ndim or not (np.isfinite(arr).all() and (arr > 0).all()):
-        raise ValueError(f"{name} must be a positive number or {ndim} of them, got {value!r}")
-    return arr
 
 
 def _as_classes(classes: Any, n_points: int, n_classes: int) -> np.ndarray:
@@ -74,7 +65,7 @@ def point_heatmap(
     sigma: float | Sequence[float] = 2.0,
     classes: Any = None,
     n_classes: int = 1,
-    spacing: Sequence[float] | None = None,
+    spacing: float | Sequence[float] | None = None,
     subpixel: bool = False,
     truncate: float = 4.0,
 ) -> np.ndarray:
@@ -110,8 +101,8 @@ def point_heatmap(
         Class of each point, ``0..n_classes-1`` (default all 0).
     n_classes : int
         Number of output channels.
-    spacing : sequence of float, optional
-        Physical pixel size per axis.
+    spacing : float or sequence of float, optional
+        Physical pixel size per axis (a scalar: the same on every axis).
     subpixel : bool
         Evaluate the Gaussian at the exact (not rounded) positions.
     truncate : float
@@ -131,10 +122,9 @@ def point_heatmap(
     ndim = len(shape)
     pts = _as_points(points, ndim)
     cls = _as_classes(classes, len(pts), n_classes)
-    sp = np.ones(ndim) if spacing is None else _per_axis(spacing, ndim, "spacing")
-    sd = _per_axis(sigma, ndim, "sigma") / sp
-    if not (np.isfinite(truncate) and truncate > 0):
-        raise ValueError(f"truncate must be a positive number, got {truncate!r}")
+    sp = np.asarray(check_spacing(spacing, ndim) or (1.0,) * ndim)
+    sd = np.asarray(check_spacing(sigma, ndim, name="sigma")) / sp
+    check_positive(truncate, name="truncate")
     out = np.zeros((n_classes, *shape), dtype=np.float32)
     if not len(pts):
         return out

@@ -100,11 +100,12 @@ def unet_weight_map(
 
     Raises
     ------
-    TypeError
-        If ``labels`` is not an integer array.
+    DataError
+        If ``labels`` is not an integer (or whole-number float) 2D/3D array.
+    ParameterError
+        For a bad ``spacing``.
     ValueError
-        For negative ``w0``, non-positive ``sigma``, bad ``class_weights`` or
-        ``spacing``.
+        For negative ``w0``, non-positive ``sigma`` or bad ``class_weights``.
 
     Examples
     --------
@@ -115,8 +116,7 @@ def unet_weight_map(
     10.231
     """
     arr = sequential(check_label_image(labels))
-    scalar = spacing is not None and np.ndim(spacing) == 0
-    sp = resolve_spacing((spacing,) * arr.ndim if scalar else spacing, arr.ndim)
+    sp = resolve_spacing(spacing, arr.ndim)
     for name, value, ok in (("w0", w0, w0 >= 0), ("sigma", sigma, sigma > 0)):
         if not (np.isfinite(value) and ok):
             expected = ">= 0" if name == "w0" else "> 0"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -13,13 +15,19 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from biakit._atomic import atomic_write_text
 from biakit.nn.device import pick_device
 from biakit.nn.train import _checkpoint as ck
 from biakit.nn.train._config import TrainConfig
 from biakit.nn.train._losses import make_loss
 from biakit.nn.train._optim import make_optimizer, make_scheduler, scheduler_steps_per_batch
 from biakit.nn.train._precision import determinism, resolve_amp
-from biakit.nn.train._report import EpochProgress, plot_curves, write_metrics_csv
+from biakit.nn.train._report import (
+    EpochProgress,
+    plot_curves,
+    training_summary,
+    write_metrics_csv,
+)
 
 MetricsFn = Callable[[torch.Tensor, torch.Tensor], Mapping[str, float]]
 
@@ -39,7 +47,8 @@ class Trainer:
         epoch) or with 0 (validation set, so it stays the same every epoch).
     output_dir : str or Path
         Receives ``last.pt`` (every epoch), ``best.pt`` (on improvement of
-        ``cfg.monitor``), ``metrics.csv`` and ``curves.png``.
+        ``cfg.monitor``), ``metrics.csv``, ``curves.png`` and, at the end,
+        ``summary.json`` (:attr:`summary`).
     metrics : callable, optional
         ``metrics(logits, target) -> {name: value}`` on validation batches; the
         batch-size-weighted means are recorded as ``val_<name>``.
@@ -60,6 +69,8 @@ class Trainer:
     >>> history = trainer.fit(progress=False)
     >>> list(history["epoch"]), trainer.stop_reason
     ([1, 2], 'epochs')
+    >>> trainer.summary["steps"], trainer.summary["message"][:27]
+    (4, 'training ran all 2 epochs (')
     """
 
     def __init__(
@@ -127,6 +138,9 @@ class Trainer:
         self.best_epoch: int | None = None
         self.bad_epochs = 0
         self.stop_reason: str | None = None
+        self.steps = 0  # optimiser steps, all epochs
+        self.cut_short = False  # the last epoch was cut short by the time budget
+        self.summary: dict[str, Any] | None = None
         self._last_lr = float(self.optimizer.param_groups[0]["lr"])
 
     def _loader(self, ds: Any, shuffle: bool, drop_last: bool, gen: torch.Generator) -> DataLoader:
@@ -213,31 +227,42 @@ class Trainer:
         self.best_value, self.best_epoch = state["best_value"], state["best_epoch"]
         self.bad_epochs = int(state["bad_epochs"])
         self.history = [dict(r) for r in state["history"]]
+        self.steps = int(self.history[-1].get("steps", 0)) if self.history else 0
         ck.set_rng_state(state["rng"], self.generator)
 
     # ------------------------------------------------------------------ loop
     def fit(self, progress: bool = True) -> Any:
         """Train until ``cfg.epochs``, early stopping or ``max_time``; return the history.
 
+        With ``progress`` the epochs are shown on stderr (see :meth:`iter_fit`).
+
         Returns
         -------
         pandas.DataFrame
-            One row per epoch (including epochs before a resume).
+            One row per epoch (including epochs before a resume); its
+            ``attrs["summary"]`` is :attr:`summary`.
         """
         import pandas as pd
 
         for _ in self.iter_fit(progress=progress):
             pass
-        return pd.DataFrame(self.history)
+        frame = pd.DataFrame(self.history)
+        frame.attrs["summary"] = self.summary
+        return frame
 
     def iter_fit(self, progress: bool = False) -> Iterator[dict[str, Any]]:
         """Train epoch by epoch, yielding each epoch's record once its checkpoint is written.
 
         Records hold ``epoch`` (1-based), ``train_loss``, ``val_loss`` and
         ``val_<metric>`` (with a validation set), ``lr`` (of the epoch's last
-        step), ``train_samples``, ``samples_per_s`` (training throughput),
-        ``epoch_time`` and ``elapsed`` (seconds, this call). ``stop_reason``
-        ends as ``"epochs"``, ``"early_stopping"`` or ``"max_time"``.
+        step), ``train_samples``, ``steps`` (optimiser steps so far, all
+        epochs), ``samples_per_s`` (training throughput), ``epoch_time`` and
+        ``elapsed`` (seconds, this call). ``stop_reason`` ends as ``"epochs"``,
+        ``"early_stopping"`` or ``"max_time"``, and :attr:`summary` says how the
+        run ended in values and one sentence (also written to ``summary.json``
+        and logged). With ``progress`` each epoch's batches, a line per epoch
+        with losses and the time left, and that sentence when the time budget
+        or early stopping ended training are shown on stderr.
         """
         cfg = self.cfg
         start = time.perf_counter()
@@ -249,16 +274,31 @@ class Trainer:
         try:
             with (
                 determinism(cfg.deterministic, self.device),
-                EpochProgress(progress, cfg.epochs) as bar,
+                EpochProgress(
+                    progress, cfg.epochs, first_epoch=self.epoch, max_time=cfg.max_time
+                ) as bar,
             ):
                 while self.epoch < cfg.epochs and self.stop_reason is None:
                     record = self._run_epoch(bar, deadline, start)
                     yield dict(record)
-            if self.stop_reason is None:
-                self.stop_reason = "epochs"
+                self.stop_reason = self.stop_reason or "epochs"
+                self._finish(bar)
         finally:
             if self.history:
                 plot_curves(self.history, self.output_dir / "curves.png")
+
+    def _finish(self, bar: EpochProgress) -> None:
+        """Record, write, log and show how the run ended."""
+        cfg = self.cfg
+        self.summary = training_summary(
+            self.history, stop_reason=self.stop_reason, epochs=cfg.epochs,
+            max_time=cfg.max_time, cut_short=self.cut_short, monitor=self.monitor,
+            best_epoch=self.best_epoch, patience=cfg.early_stopping,
+        )  # fmt: skip
+        text = json.dumps(self.summary, indent=2)
+        atomic_write_text(self.output_dir / "summary.json", text, overwrite=True)
+        logging.getLogger(__name__).info(self.summary["message"])
+        bar.finish(self.summary)
 
     def _run_epoch(
         self, bar: EpochProgress, deadline: float | None, start: float
@@ -272,6 +312,7 @@ class Trainer:
         record.update(
             lr=self._last_lr,
             train_samples=n_samples,
+            steps=self.steps,
             samples_per_s=n_samples / max(train_time, 1e-9),
             epoch_time=time.perf_counter() - t0,
             elapsed=time.perf_counter() - start,
@@ -286,6 +327,7 @@ class Trainer:
         if self.scheduler is not None and not scheduler_steps_per_batch(self.scheduler):
             self.scheduler.step(float(value))
         self.epoch += 1
+        self.cut_short = cut
         self.history.append(record)
         if cfg.early_stopping is not None and self.bad_epochs >= cfg.early_stopping:
             self.stop_reason = "early_stopping"
@@ -374,6 +416,7 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
+        self.steps += 1
         if per_step:
             self.scheduler.step()
 

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from biakit.errors import DataError, ParameterError
 from biakit.visualize import label_colors, overlay_labels, project
 
 
@@ -30,9 +31,7 @@ def test_distinct_colours():
 
 
 def test_overlay_errors():
-    with pytest.raises(
-        ValueError, match=r"image shape \(2, 2\) differs from labels shape \(3, 3\)"
-    ):
+    with pytest.raises(DataError, match=r"image shape \(2, 2\) differs from labels shape \(3, 3\)"):
         overlay_labels(np.zeros((2, 2)), np.zeros((3, 3), int))
-    with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\]"):
+    with pytest.raises(ParameterError, match=r"alpha must be in \[0, 1\]"):
         overlay_labels(np.zeros((2, 2)), np.zeros((2, 2), int), alpha=2)

@@ -1,0 +1,31 @@
+"""Pictures for people: label overlays, error-coded overlays, matched colours.
+
+* :func:`overlay_labels`: objects coloured on a grey rendering of the image
+  (3D as a maximum projection), optionally with given colours per label.
+* :func:`error_overlay`: each object coloured by its outcome against the
+  ground truth (true positive, false positive, missed, merged, split, see
+  :func:`biakit.metrics.instance_errors`), with :func:`error_legend`.
+* :func:`matched_colors`: the same colour for a true object and its matched
+  prediction, so overlays of several methods can be compared object by object.
+"""
+
+from biakit.visualize._errors import (
+    ERROR_COLORS,
+    OUTCOME_NAMES,
+    error_legend,
+    error_overlay,
+    matched_colors,
+)
+from biakit.visualize._overlay import label_colors, overlay_labels, palette, project
+
+__all__ = [
+    "ERROR_COLORS",
+    "OUTCOME_NAMES",
+    "error_legend",
+    "error_overlay",
+    "label_colors",
+    "matched_colors",
+    "overlay_labels",
+    "palette",
+    "project",
+]
