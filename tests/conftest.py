@@ -5,6 +5,8 @@ import os
 import numpy as np
 import pytest
 
+import biakit  # noqa: F401  (first: its OpenMP wait policy must precede torch's import)
+
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 

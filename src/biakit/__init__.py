@@ -12,10 +12,18 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from biakit.runtime import _apply_env_policy
+
 __version__ = "0.1.0"
+
+# OpenMP threads sleep instead of spinning when idle (before torch/numba load): see biakit.runtime
+_apply_env_policy()
 
 _SUBMODULES = {
     "axes",
+    "errors",
+    "runtime",
+    "validation",
     "blocks",
     "visualize",
     "data",
@@ -36,6 +44,8 @@ _SUBMODULES = {
 _ATTRS = {
     "Pipeline": "biakit.pipeline",
     "PixelClassifier": "biakit.pixel",
+    "LiveClassifier": "biakit.pixel",
+    "load_model": "biakit.workflows",
     "ObjectClassifier": "biakit.pixel",
     "SemanticSegmenter": "biakit.workflows",
     "InstanceSegmenter": "biakit.workflows",

@@ -1,10 +1,18 @@
-"""Device selection shared by every :mod:`biakit.nn` module (training, inference)."""
+"""Device selection shared by every :mod:`biakit.nn` module (training, inference).
+
+:func:`pick_device` also gives torch biakit's CPU thread count
+(:func:`biakit.runtime.threads`), so training and tiled inference share a machine
+fairly with other jobs.
+"""
 
 from __future__ import annotations
 
 import re
 
 import torch
+
+from biakit.errors import ParameterError
+from biakit.runtime import apply_torch_threads
 
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda)(?::(\d+))?$")
 
@@ -35,6 +43,9 @@ def _mps_available() -> bool:
 def pick_device(device: str | torch.device = "auto") -> torch.device:
     """Resolve a device name to a :class:`torch.device` that exists on this machine.
 
+    Also sets torch's intra-op CPU threads to :func:`biakit.runtime.threads`
+    (``BIAKIT_THREADS``, or the CPUs this process may use).
+
     Parameters
     ----------
     device : str or torch.device
@@ -47,9 +58,9 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
 
     Raises
     ------
-    ValueError
+    ParameterError
         For an unknown name, or a device that is not available here (the
-        message lists the available ones).
+        message lists the available ones), or an invalid ``BIAKIT_THREADS``.
 
     Examples
     --------
@@ -58,35 +69,41 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
     >>> pick_device("auto").type in {"cpu", "cuda", "mps"}
     True
     """
+    resolved = _resolve(device)
+    apply_torch_threads()
+    return resolved
+
+
+def _resolve(device: str | torch.device) -> torch.device:
     if isinstance(device, torch.device):
         device = str(device)
     if not isinstance(device, str):
         raise TypeError(f"device must be a str or torch.device, got {type(device).__name__}")
     match = _DEVICE_RE.match(device.strip().lower())
     if match is None:
-        raise ValueError(
+        raise ParameterError(
             f"device={device!r} is not understood; expected 'auto', 'cpu', 'cuda', 'cuda:N' or "
             "'mps'"
         )
     kind, index = match.group(1), match.group(2)
     if kind == "auto":
         if index is not None:
-            raise ValueError(f"device={device!r}: 'auto' takes no index")
+            raise ParameterError(f"device={device!r}: 'auto' takes no index")
         if torch.cuda.is_available():
             return torch.device("cuda")
         return torch.device("mps") if _mps_available() else torch.device("cpu")
     if kind == "cpu":
         if index not in (None, "0"):
-            raise ValueError(f"device={device!r}: use 'cpu' without an index")
+            raise ParameterError(f"device={device!r}: use 'cpu' without an index")
         return torch.device("cpu")
     if kind == "mps":
         if not _mps_available():
-            raise ValueError(_unavailable(device))
+            raise ParameterError(_unavailable(device))
         return torch.device("mps")
     if not torch.cuda.is_available():
-        raise ValueError(_unavailable(device))
+        raise ParameterError(_unavailable(device))
     if index is not None and int(index) >= torch.cuda.device_count():
-        raise ValueError(_unavailable(device))
+        raise ParameterError(_unavailable(device))
     return torch.device("cuda" if index is None else f"cuda:{index}")
 
 
