@@ -257,7 +257,7 @@ def _evaluate_cases() -> list:
              lambda ws: (_put(ws, "pg/a.csv", b"\x00\xff\x00garbage"),
                          _put(ws, "pp/a.csv", b"y,x\n1,2\n"))),
         Case("evaluate-points-no-columns", ["evaluate", "--task", "detection", "--gt", "pg",
-             "--pred", "pp", "-o", "ev"], r"pp/a\.csv.*columns",
+             "--pred", "pp", "-o", "ev"], r"pp/a\.csv.*column",
              lambda ws: (_put(ws, "pg/a.csv", b"y,x\n1,2\n"), _put(ws, "pp/a.csv", b"q,r\n1,2\n"))),
     ]  # fmt: skip
 

@@ -57,7 +57,9 @@ def demo(
         rows_to_frame,
         write_report,
     )
+    from biakit.pixel import warm_up
 
+    warm_up(background=True)  # compile the pixel classifier's kernels while data are made
     console = Console()
     if not console.is_terminal:
         console.width = 120

@@ -102,24 +102,13 @@ class PointPair:
 
 
 def read_points(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """Read points from a CSV: columns ``z, y, x`` (or ``y, x``) or napari's ``axis-0, ...``.
+    """Read points from a CSV with :func:`biakit.io.read_points_csv`.
 
-    An optional ``class`` column gives each point's class.
+    Columns ``z, y, x`` (or ``y, x``) or napari's ``axis-0, ...``, and an optional ``class``.
     """
-    try:
-        table = pd.read_csv(path, comment="#")
-    except (OSError, ValueError, pd.errors.ParserError) as err:
-        raise ValueError(f"{path}: cannot read points CSV ({err})") from None
-    cols = [c for c in ("z", "y", "x") if c in table.columns]
-    if len(cols) < 2:
-        cols = sorted((c for c in table.columns if str(c).startswith("axis-")), key=str)
-    if len(cols) < 2:
-        raise ValueError(
-            f"{path}: expected point columns 'y', 'x' (and optionally 'z') or 'axis-0', 'axis-1', "
-            f"..., got {list(table.columns)}"
-        )
-    classes = table["class"].to_numpy() if "class" in table.columns else None
-    return table[cols].to_numpy(dtype=float), classes
+    from biakit.io import read_points_csv
+
+    return read_points_csv(path)
 
 
 def load_point_pairs(pairs: Sequence[tuple[Path, Path]]) -> list[PointPair]:

@@ -191,8 +191,11 @@ def read_points_csv(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: point table not found")
-    with open(path, newline="") as fh:
-        rows = list(csv.reader(fh))
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = [r for r in csv.reader(fh) if not (r and r[0].lstrip().startswith("#"))]
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise DataError(f"{path}: not a text CSV point table ({err})") from None
     if not rows:
         raise DataError(
             f"{path}: empty file; expected a header with columns y,x or z,y,x (or axis-0,...)"
