@@ -18,24 +18,19 @@ pixel_app = typer.Typer(
 
 
 def _load(path: Path, axes: str | None = None) -> tuple[np.ndarray, Any, int | None]:
-    """Read an image; return it in canonical order with its channel axis (or None).
+    """Read an image (:func:`biakit.io.read_channel_first`); return it with its channel axis.
 
-    NaN or infinite pixels are refused (a classifier would turn them into garbage).
+    A single channel is dropped (``channel_axis`` None). NaN or infinite pixels are
+    refused (a classifier would turn them into garbage), and so are time-lapses.
     """
-    from biakit.axes import to_canonical
-    from biakit.cli._batch import read_kwargs
-    from biakit.io import read_image
+    from biakit.io import read_channel_first
     from biakit.pipeline._files import check_pixels
 
-    image, meta = read_image(path, lazy=False, **read_kwargs(axes))
-    image, axes = to_canonical(np.asarray(image), meta.axes)
+    image, meta = read_channel_first(path, axes=axes)
     check_pixels(image, path)
-    if "T" in axes:
-        raise ValueError(f"{path}: time-lapse images are not supported here; split frames first")
-    channel_axis = 0 if "C" in axes and image.shape[0] > 1 else None
-    if "C" in axes and channel_axis is None:
-        image = image[0]
-    return image, meta, channel_axis
+    if image.shape[0] == 1:
+        return image[0], meta, None
+    return image, meta, 0
 
 
 def _spacing(meta: Any) -> tuple[float, ...] | None:

@@ -22,8 +22,9 @@ def read_channel_first(
     axes: str | None = None,
     channel: int | None = None,
     time: bool = False,
+    lazy: bool | None = False,
 ) -> tuple[np.ndarray, ImageMeta]:
-    """Read an image into memory as a channel-first ``(C, *spatial)`` array.
+    """Read an image as a channel-first ``(C, *spatial)`` array.
 
     The file's axes are put into canonical order once; an image without a channel
     axis gets one of length 1. This is how every workflow, the command line and
@@ -42,6 +43,9 @@ def read_channel_first(
     time : bool
         Keep a time axis in front: ``(T, C, *spatial)``. By default a time axis of
         length 1 is dropped and a longer one is refused.
+    lazy : bool or None
+        ``False`` (default): a NumPy array in memory. ``None`` / ``True``: as
+        :func:`read_image` (Zarr and OME-Zarr stay lazy Dask arrays).
 
     Returns
     -------
@@ -75,9 +79,9 @@ def read_channel_first(
     >>> read_channel_first(p, channel=1)[0].shape
     (1, 8, 9)
     """
-    data, file_meta = read_image(path, lazy=False, axes=axes)
+    data, file_meta = read_image(path, lazy=lazy, axes=axes)
     shape = np.shape(data)
-    data, canon = to_canonical(np.asarray(data), file_meta.axes)
+    data, canon = to_canonical(data if lazy is not False else np.asarray(data), file_meta.axes)
     assert file_meta.spacing is not None
     spacing = dict(zip(file_meta.axes, file_meta.spacing))
     if "T" in canon and not time:

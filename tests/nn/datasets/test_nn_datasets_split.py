@@ -61,7 +61,7 @@ def test_load_pairs_channel_first(folders):
     np.testing.assert_array_equal(b.compute(), multi.transpose(1, 0, 2))
     np.testing.assert_array_equal(c, vol[None])
     assert [t.shape for t in pairs.targets] == [(20, 24), (16, 18), (5, 12, 12)]
-    assert pairs.metas[1].axes == "YCX"
+    assert pairs.metas[1].axes == "CYX" and pairs.metas[1].extra["file_axes"] == "YCX"
     ds = PatchDataset(pairs.images[:2], pairs.targets[:2], (8, 8), samples_per_epoch=2)
     for i in range(2):
         x, y = ds[i]
@@ -81,5 +81,5 @@ def test_load_pairs_errors(folders, tmp_path):
     with pytest.raises(DataError, match="they must match"):
         load_pairs(other_im, other_gt)
     write_image(other_im / "x.tif", np.zeros((3, 6, 6), np.uint8), ImageMeta("TYX"), overwrite=True)
-    with pytest.raises(DataError, match="time axis of length 3"):
+    with pytest.raises(DataError, match="a time-lapse of 3 frames"):
         load_pairs(other_im, other_gt)

@@ -10,9 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from biakit.axes import to_canonical
 from biakit.errors import DataError
-from biakit.io import ImageMeta, list_images, pair_files, read_image
+from biakit.io import ImageMeta, list_images, pair_files, read_channel_first
 from biakit.model_selection import train_val_test_split
 
 
@@ -97,7 +96,8 @@ class ImagePairs:
     targets : list of array
         ``(*spatial)`` (no channel axis in the file) or ``(Ct, *spatial)``.
     metas : list of ImageMeta
-        Metadata of the images as read (file axes and spacing).
+        Metadata of the returned images (axes ``CYX`` / ``CZYX``, spacing); the
+        file's own axes are in ``meta.extra["file_axes"]``.
     image_paths, target_paths : list of Path
         The paired files.
     """
@@ -107,19 +107,6 @@ class ImagePairs:
     metas: list[ImageMeta]
     image_paths: list[Path]
     target_paths: list[Path]
-
-
-def _canonical(array: Any, meta: ImageMeta, path: Path) -> tuple[Any, str]:
-    """Array in ``[C]ZYX`` / ``[C]YX`` order; a singleton T axis is dropped."""
-    array, axes = to_canonical(array, meta.axes)
-    if axes.startswith("T"):
-        if array.shape[0] != 1:
-            raise DataError(
-                f"{path} has a time axis of length {array.shape[0]} (axes {meta.axes!r}); "
-                "save time points as separate files for training"
-            )
-        array, axes = array[0], axes[1:]
-    return array, axes
 
 
 def load_pairs(
@@ -174,12 +161,10 @@ def load_pairs(
         ) from err
     images, targets, metas = [], [], []
     for image_path, target_path in paired:
-        image, meta = read_image(image_path, lazy=lazy)
-        image, axes = _canonical(image, meta, image_path)
-        if "C" not in axes:
-            image = image[None]
-        target, tmeta = read_image(target_path, lazy=lazy)
-        target, _ = _canonical(target, tmeta, target_path)
+        image, meta = read_channel_first(image_path, lazy=lazy)
+        target, tmeta = read_channel_first(target_path, lazy=lazy)
+        if "C" not in tmeta.extra["file_axes"].upper().replace("S", "C"):
+            target = target[0]  # the file has no channel axis: neither has the target
         if tuple(target.shape[-(image.ndim - 1) :]) != tuple(image.shape[1:]):
             raise DataError(
                 f"{target_path} has shape {tuple(target.shape)} but its image {image_path} has "
