@@ -32,11 +32,9 @@ def output_paths(input_path: Path, output_dir: Path) -> dict[str, Path]:
     >>> names["labels"].as_posix(), names["overlay"].as_posix()
     ('out/cells_labels.tif', 'out/cells_overlay.png')
     """
-    stem = input_path.name
-    for suffix in (".ome.tiff", ".ome.tif", ".ome.zarr", *input_path.suffixes[-1:]):
-        if stem.lower().endswith(suffix):
-            stem = stem[: -len(suffix)]
-            break
+    from biakit.io import file_key
+
+    stem = file_key(input_path)
     return {
         "labels": output_dir / f"{stem}_labels.tif",
         "overlay": output_dir / f"{stem}_overlay.png",

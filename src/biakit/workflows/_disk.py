@@ -59,15 +59,6 @@ class PredictionReport:
         return tuple(o for o in self.outcomes if o.error is not None)
 
 
-def stem_of(path: Path) -> str:
-    """File name without its image extension (``a.ome.tif`` -> ``a``)."""
-    name = path.name
-    for suffix in (".ome.tiff", ".ome.tif", ".ome.zarr", *path.suffixes[-1:]):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
 def iter_predict_to_disk(
     workflow: Any,
     inputs: str | Path | Sequence[str | Path],
@@ -86,11 +77,11 @@ def iter_predict_to_disk(
     ``overlay`` an RGB ``NAME_overlay.png``. Tasks with per-object tables
     (instance) write ``measurements.csv`` after the last input.
     """
-    from biakit.io import list_images
+    from biakit.io import file_key, list_images
 
     paths = _input_paths(inputs, list_images)
     output_dir = Path(output_dir)
-    plans = {p: workflow._output_names(stem_of(p), output_dir, maps=maps, overlay=overlay)
+    plans = {p: workflow._output_names(file_key(p), output_dir, maps=maps, overlay=overlay)
              for p in paths}  # fmt: skip
     planned = [out for plan in plans.values() for out in plan.values()]
     batch = list(workflow._batch_outputs(output_dir))
