@@ -6,6 +6,8 @@
   residual blocks, attention gates, anisotropic pooling, transposed or
   interpolation up-sampling); :func:`unet` builds one for the common case.
 * :func:`count_parameters`: number of trainable parameters.
+* :class:`EDSRLite` / :class:`RCANLite` with :class:`EDSRConfig` / :class:`RCANConfig`:
+  super-resolution networks with sub-pixel (pixel-shuffle) up-sampling, 2D and 3D.
 * :func:`get_architecture`, :func:`build_network`, :func:`register_architecture`: the
   registry of versioned architecture ids that model folders refer to.
 
@@ -22,6 +24,12 @@ _ATTRS = {
     "UNet": "_unet",
     "unet": "_unet",
     "count_parameters": "_unet",
+    "EDSRConfig": "_sr_config",
+    "RCANConfig": "_sr_config",
+    "SRConfig": "_sr_config",
+    "EDSRLite": "_sr",
+    "RCANLite": "_sr",
+    "pixel_shuffle_nd": "_sr",
     "ARCHITECTURES": "_registry",
     "Architecture": "_registry",
     "build_network": "_registry",

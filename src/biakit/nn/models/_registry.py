@@ -115,6 +115,26 @@ def _register_builtin() -> None:
             "options",
         )
     )
+    from biakit.nn.models._sr_config import EDSRConfig, RCANConfig
+
+    register_architecture(
+        Architecture(
+            id="edsr_lite",
+            version=1,
+            config_class=EDSRConfig,
+            builder="biakit.nn.models._sr:EDSRLite",
+            summary="EDSR-lite super-resolution (Lim 2017), sub-pixel up-sampling, 2D / 3D",
+        )
+    )
+    register_architecture(
+        Architecture(
+            id="rcan_lite",
+            version=1,
+            config_class=RCANConfig,
+            builder="biakit.nn.models._sr:RCANLite",
+            summary="RCAN-lite super-resolution (Zhang 2018), channel attention, 2D / 3D",
+        )
+    )
 
 
 _register_builtin()
