@@ -7,7 +7,7 @@ from biakit.cli import main
 from biakit.data import synthetic_nuclei, synthetic_spots
 from biakit.evaluation import evaluate_folders, file_key, pair_files
 from biakit.io import ImageMeta, write_image
-from biakit.metrics import confusion_metrics, match_instances, match_points, psnr
+from biakit.metrics import confusion_metrics, match_instances, match_points, psnr, psnr_care
 
 
 def _labels_pair(seed):
@@ -93,8 +93,10 @@ def test_restoration_evaluation_and_data_range(tmp_path):
     noisy = (clean + 0.1 * rng.standard_normal((32, 32))).astype(np.float32)
     write_image(tmp_path / "gt" / "a.tif", clean, ImageMeta("YX"))
     write_image(tmp_path / "pred" / "a.tif", noisy, ImageMeta("YX"))
-    with pytest.raises(ValueError, match=r"a\.tif: .*data_range.*--data-range"):
-        evaluate_folders("restoration", tmp_path / "gt", tmp_path / "pred")
+    # float images without a data range: raw PSNR / SSIM are left empty, CARE's are given
+    report = evaluate_folders("restoration", tmp_path / "gt", tmp_path / "pred")
+    assert np.isnan(report.per_image.psnr.iloc[0]) and np.isnan(report.per_image.ssim.iloc[0])
+    assert report.per_image.psnr_care.iloc[0] == pytest.approx(psnr_care(clean, noisy))
     report = evaluate_folders("restoration", tmp_path / "gt", tmp_path / "pred", data_range=1.0)
     assert report.per_image.psnr.iloc[0] == pytest.approx(psnr(clean, noisy, data_range=1.0))
 

@@ -46,6 +46,23 @@ def test_side_outputs_of_biakit_are_ignored():
     assert _names(pairs) == [("a.tif", "a_labels.tif")]
 
 
+def test_restoration_outputs_pair_and_quality_maps_are_side_outputs():
+    gt = [Path(f"clean/{n}.tif") for n in "abcd"]
+    pred = [Path(f"out/{n}.tif") for n in ("a_denoised", "b_restored", "c_sr", "d")]
+    maps = [Path(f"out/{n}{end}") for n in "abcd" for end in ("_ssim_map.png", "_error_map.png")]
+    assert not any(is_side_output(p) for p in pred)
+    assert all(is_side_output(p) for p in maps)
+    assert is_side_output(Path("ev/a_denoised_ssim_map.png"))
+    pairs = pair_files(gt, [*pred, *maps, Path("out/per_image.csv"), Path("out/summary.csv")])
+    assert [p.name for _, p in pairs] == [p.name for p in pred]
+    # a ground truth whose name ends like a suffix keeps its own prediction
+    assert _names(pair_files([Path("g/x_sr.tif")], [Path("p/x_sr_denoised.tif")])) == [
+        ("x_sr.tif", "x_sr_denoised.tif")
+    ]
+    with pytest.raises(DataError, match=r"two predictions pair with .*a_sr\.tif"):
+        pair_files([Path("g/a.tif")], [Path("p/a_denoised.tif"), Path("p/a_sr.tif")])
+
+
 def test_side_output_named_like_ground_truth_is_kept():
     pairs = pair_files([Path("gt/x_overlay.png")], [Path("p/x_overlay.png")])
     assert _names(pairs) == [("x_overlay.png", "x_overlay.png")]

@@ -18,6 +18,8 @@ FROZEN = sorted((Path(__file__).parents[1] / "data" / "models").glob("*_v*"))
 
 
 def test_frozen_folders_are_present():
+    restoration = ("denoise", "super_resolution", "isotropic")
+    assert {p.name for p in FROZEN} >= {f"{t}_v1" for t in restoration}
     assert {p.name for p in FROZEN} >= {f"{t}_{v}" for t in ("semantic", "instance", "detection")
                                        for v in ("v0", "v1")}  # fmt: skip
 
@@ -26,7 +28,7 @@ def test_frozen_folders_are_present():
 def test_frozen_model_loads_and_predicts_as_when_saved(folder):
     manifest = read_manifest(folder)
     assert manifest["format_version"] <= FORMAT_VERSION
-    assert manifest["task"] == folder.name.split("_")[0]
+    assert manifest["task"] == folder.name.rsplit("_", 1)[0]
     workflow = load_model(folder)
     expected = np.load(folder / "expected.npz")
     maps = workflow.predict_maps(expected["image"], amp="none")

@@ -52,7 +52,7 @@ def train(
     ] = False,
     axes: AxesOption = None,
 ) -> None:
-    """Train a network (task: semantic | instance | detection) from a YAML config."""
+    """Train a network from a YAML config (semantic, instance, detection, denoise, ...)."""
     from biakit.workflows import load_workflow_config, workflow_for
 
     if resume and overwrite:
@@ -66,6 +66,10 @@ def train(
     workflow = workflow_for(cfg)
     if cfg.task == "detection":
         data, test = _detection_data(cfg, axes)
+    elif cfg.task == "denoise":
+        data, test = _denoise_data(cfg, axes)
+    elif cfg.task in ("super_resolution", "isotropic"):
+        data, test = _scaled_data(cfg, workflow.input_ndim, axes)
     else:
         data = _read_pairs(cfg.data.images, cfg.data.masks, cfg.ndim, axes)
         test = None
@@ -89,6 +93,51 @@ def _detection_data(cfg: Any, axes: str | None) -> tuple[tuple, tuple | None]:
         tx, tp, tc, _ = load_point_pairs(cfg.data.test_images, cfg.data.test_points, axes=axes)
         test = (tx, tp, tc)
     return (images, points, classes), test
+
+
+def _denoise_data(cfg: Any, axes: str | None) -> tuple[tuple, tuple | None]:
+    """Noisy images (and CARE / N2N targets, paired by name); test images with clean ones."""
+    from biakit.io import list_images, pair_files, read_channel_first
+
+    def read(path: Any) -> np.ndarray:
+        return read_channel_first(path, ndim=cfg.ndim, axes=axes)[0]
+
+    def pairs(images: str, targets: str) -> tuple[list, list]:
+        found = pair_files(list_images(images), list_images(targets))
+        return [read(a) for a, _ in found], [read(b) for _, b in found]
+
+    if cfg.data.targets is None:
+        data = ([read(p) for p in list_images(cfg.data.images)],)
+    else:
+        data = pairs(cfg.data.images, cfg.data.targets)
+    test = pairs(cfg.data.test_images, cfg.data.test_targets) if cfg.data.test_images else None
+    return data, test
+
+
+def _scaled_data(cfg: Any, ndim: int, axes: str | None) -> tuple[tuple, tuple | None]:
+    """High-resolution images (with their low-resolution versions when given); the test set.
+
+    Without ``low`` the workflow degrades the high-resolution images itself; a test
+    set needs both ``test_low`` and ``test_high`` (the truth of those inputs).
+    """
+    from biakit.io import list_images, pair_files, read_channel_first
+
+    def read(path: Any) -> np.ndarray:
+        return read_channel_first(path, ndim=ndim, axes=axes)[0]
+
+    def pairs(low: str, high: str) -> tuple[list, list]:
+        found = pair_files(list_images(low), list_images(high))
+        return [read(a) for a, _ in found], [read(b) for _, b in found]
+
+    data = cfg.data
+    if data.low is None:
+        train = ([read(p) for p in list_images(data.high)],)
+    else:
+        train = pairs(data.low, data.high)
+    if (data.test_low is None) != (data.test_high is None):
+        raise ValueError("data: give both test_low and test_high (its truth), or neither")
+    test = pairs(data.test_low, data.test_high) if data.test_low else None
+    return train, test
 
 
 def _stopped(training: dict[str, Any], epochs: int) -> str:

@@ -14,14 +14,15 @@ from biakit.evaluation._plots import (
     plot_confusion_matrix,
     plot_detection_curve,
     plot_instance_curves,
+    plot_quality_map,
 )
+from biakit.evaluation._restoration import restoration_rows, restoration_summary
 from biakit.evaluation._tasks import (
     DEFAULT_IOU_THRESHOLDS,
     detection_rows,
     instance_rows,
     load_point_pairs,
     pooled_counts,
-    restoration_rows,
     semantic_rows,
 )
 
@@ -42,7 +43,8 @@ class EvaluationReport:
     summary : pandas.DataFrame
         Data-set figures (pooled counts; per threshold for instances).
     files : tuple of Path
-        Files written: ``per_image.csv``, ``summary.csv`` and plots.
+        Files written: ``per_image.csv``, ``summary.csv`` and plots (for
+        restoration, ``NAME_ssim_map.png`` and ``NAME_error_map.png`` per image).
     """
 
     task: str
@@ -104,6 +106,7 @@ def evaluate_folders(
     spacing: Sequence[float] | None = None,
     data_range: float | None = None,
     axes: str | None = None,
+    inputs: str | Path | None = None,
     overwrite: bool = False,
 ) -> EvaluationReport:
     """Pair files by name, compute the task's metrics, write CSVs and plots.
@@ -126,9 +129,13 @@ def evaluate_folders(
     spacing : sequence of float, optional
         Physical spacing of the point coordinates.
     data_range : float, optional
-        Intensity range for PSNR / SSIM (required for float images).
+        Intensity range for the raw PSNR / SSIM columns (NaN for float images
+        without it); the ``*_care`` columns never need it.
     axes : str, optional
         Axes of image files that do not record them (e.g. ``"TZYX"`` for 4D TIFFs).
+    inputs : str or Path, optional
+        Restoration only: folder (or glob) of the raw inputs, named like the
+        ground truth, to add the input's ``input_psnr_care``, ... columns.
     overwrite : bool
         Replace output files an earlier evaluation wrote (never other files).
 
@@ -141,24 +148,40 @@ def evaluate_folders(
     ------
     biakit.errors.ParameterError
         An unknown task or average, an IoU threshold outside (0, 1], a tolerance
-        or data range that is not a positive finite number.
+        or data range that is not a positive finite number, ``inputs`` for a
+        task other than restoration.
     FileExistsError
         An output would replace an input, exists (without ``overwrite``) or was
         not written by biakit; checked before any work.
     ValueError
         Unpaired files, shape mismatches, non-integer or negative labels; the
         message names the file.
+
+    Notes
+    -----
+    Restoration: ``per_image.csv`` holds ``psnr_care``, ``ssim_care`` and
+    ``nrmse_care`` (CARE's normalisation, :func:`biakit.metrics.restoration.restoration_maps`)
+    and the raw ``mse``, ``mae``, ``psnr``, ``ssim``, ``nrmse``; the maps of 3D
+    images are drawn at their middle z-slice.
     """
     thresholds = _check_parameters(task, thresholds, average, tolerance, data_range)
+    if inputs is not None and task != "restoration":
+        from biakit.errors import ParameterError
+
+        raise ParameterError(f"inputs ({inputs}) is used only by task 'restoration', not {task!r}")
+    from biakit.io import pair_files
+
     gt_files, pred_files = _list(gt, task), _list(pred, task, predictions=True)
+    input_files = [] if inputs is None else _list(inputs, task, predictions=True)
+    pairs = pair_files(gt_files, pred_files)
+    input_pairs = None if inputs is None else _pair_inputs(gt_files, input_files, inputs)
     out = None if output is None else Path(output)
     if out is not None:
         from biakit._outputs import check_outputs
 
-        check_outputs([*gt_files, *pred_files], _targets(out, task), overwrite=overwrite)
-    from biakit.io import pair_files
-
-    pairs = pair_files(gt_files, pred_files)
+        check_outputs(
+            [*gt_files, *pred_files, *input_files], _targets(out, task, pairs), overwrite=overwrite
+        )
     plots: list[tuple[str, object]] = []
     if task == "semantic":
         per_image, pooled = semantic_rows(pairs, average, axes)
@@ -174,16 +197,25 @@ def evaluate_folders(
         summary = pd.DataFrame([{"images": len(pairs), "tolerance": tolerance, **pooled_row}])
         plots.append(("metrics_vs_tolerance.png", points))
     else:
-        per_image = restoration_rows(pairs, data_range, axes)
-        numeric = per_image.select_dtypes("number")
-        summary = pd.DataFrame(
-            [{"images": len(pairs)} | {f"{c}_mean": numeric[c].mean() for c in numeric}
-             | {f"{c}_std": numeric[c].std(ddof=1) for c in numeric}]
-        )  # fmt: skip
+        per_image, views = restoration_rows(pairs, data_range, axes, input_pairs)
+        summary = restoration_summary(per_image)
+        for view in views:
+            plots += [(f"{view.key}{_MAPS['ssim']}", view), (f"{view.key}{_MAPS['error']}", view)]
     files: tuple[Path, ...] = ()
     if out is not None:
         files = _write(out, per_image, summary, plots, tolerance, spacing, overwrite)
     return EvaluationReport(task, per_image, summary, files)
+
+
+def _pair_inputs(gt_files: list[Path], input_files: list[Path], inputs: Any) -> dict[Path, Path]:
+    """Map each ground-truth file to its raw input (paired by name like a prediction)."""
+    from biakit.errors import DataError
+    from biakit.io import pair_files
+
+    try:
+        return dict(pair_files(gt_files, input_files))
+    except DataError as err:
+        raise DataError(f"inputs {inputs}: {err} (the input plays the prediction's part)") from None
 
 
 _PLOTS = {
@@ -193,11 +225,17 @@ _PLOTS = {
 }
 
 
-def _targets(out: Path, task: str) -> list[Path]:
+_MAPS = {"ssim": "_ssim_map.png", "error": "_error_map.png"}
+
+
+def _targets(out: Path, task: str, pairs: list[tuple[Path, Path]]) -> list[Path]:
     """Every file :func:`evaluate_folders` may write into ``out``."""
     from biakit._outputs import table_files
+    from biakit.io import file_key
 
     plots = [out / _PLOTS[task]] if task in _PLOTS else []
+    if task == "restoration":
+        plots = [out / f"{file_key(g)}{end}" for g, _ in pairs for end in _MAPS.values()]
     return [*table_files(out / "per_image.csv"), *table_files(out / "summary.csv"), *plots]
 
 
@@ -225,6 +263,9 @@ def _write(out, per_image, summary, plots, tolerance, spacing, overwrite) -> tup
             written.append(plot_confusion_matrix(*data, target))
         elif name == "metrics_vs_iou.png":
             written.append(plot_instance_curves(data, target))
+        elif name.endswith(tuple(_MAPS.values())):
+            kind = "ssim" if name.endswith(_MAPS["ssim"]) else "error"
+            written.append(plot_quality_map(data, kind, target))
         else:
             tolerances = np.linspace(0.25, 2.0, 8) * tolerance
             rows = [pooled_counts(detection_rows(data, t, spacing)) for t in tolerances]

@@ -79,3 +79,31 @@ def plot_detection_curve(tolerances: np.ndarray, table: pd.DataFrame, path: Path
     ax.legend(frameon=False)
     ax.set_title("detection (pooled over images)")
     return _save(fig, path)
+
+
+def plot_quality_map(view, kind: str, path: Path) -> Path:
+    """One quality-control map of a restored image (``kind``: ``"ssim"`` or ``"error"``).
+
+    ``view`` is a :class:`biakit.evaluation._tasks.MapView`; the title gives the
+    image's mean SSIM (or MSE and PSNR) and, for 3D images, the slice shown.
+    The error map's colour scale ends at its 99.5th percentile (an arrow on the
+    colour bar when brighter pixels are clipped).
+    """
+    plt = _figure()
+    if kind == "ssim":
+        image, cmap, label = view.ssim_map, "viridis", "SSIM"
+        vmin, vmax = min(0.0, float(image.min())), 1.0
+        title = f"{view.key}: SSIM map, mean SSIM {view.ssim:.4f}"
+    else:
+        image, cmap, label = view.squared_error, "inferno", "squared error"
+        vmin, vmax = 0.0, max(float(np.percentile(image, 99.5)), 1e-12)
+        title = f"{view.key}: squared error, MSE {view.mse:.3g}, PSNR {view.psnr:.2f} dB"
+    height, width = image.shape
+    scale = 5.0 / max(height, width)
+    fig, ax = plt.subplots(figsize=(max(2.5, width * scale) + 1.2, max(2.5, height * scale)))
+    im = ax.imshow(image, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    extend = "max" if float(image.max()) > vmax else "neither"
+    fig.colorbar(im, ax=ax, label=f"{label} (CARE-normalised)", extend=extend)
+    ax.set_axis_off()
+    ax.set_title(title + (f"\n{view.where} (middle slice)" if view.where else ""), fontsize=9)
+    return _save(fig, path)

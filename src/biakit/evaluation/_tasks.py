@@ -1,4 +1,4 @@
-"""Per-image evaluation rows for each task: semantic, instance, detection, restoration."""
+"""Per-image evaluation rows: semantic, instance, detection (restoration: ``_restoration``)."""
 
 from __future__ import annotations
 
@@ -146,23 +146,3 @@ def pooled_counts(frame: pd.DataFrame) -> dict[str, float]:
     from biakit.metrics import pooled_detection_counts
 
     return pooled_detection_counts(frame.to_dict("records"))
-
-
-def restoration_rows(
-    pairs: Sequence[tuple[Path, Path]], data_range: float | None, axes: str | None = None
-) -> pd.DataFrame:
-    """PSNR, SSIM, NRMSE, MSE and MAE per image."""
-    from biakit.metrics import restoration_metrics
-    from biakit.validation import check_finite
-
-    rows = []
-    for gt_path, pred_path in pairs:
-        gt, pred, _ = read_pair(gt_path, pred_path, axes)
-        check_finite(gt, source=gt_path)
-        check_finite(pred, source=pred_path)
-        try:
-            m = restoration_metrics(gt, pred, data_range=data_range)
-        except ValueError as err:
-            raise ValueError(f"{gt_path}: {err} (pass --data-range)") from None
-        rows.append({"image": gt_path.name, "prediction": pred_path.name, **m.as_dict()})
-    return pd.DataFrame(rows)

@@ -10,10 +10,15 @@ from biakit.errors import DataError
 
 __all__ = ["PRED_SUFFIXES", "SIDE_OUTPUT_SUFFIXES", "file_key", "is_side_output", "pair_files"]
 
-PRED_SUFFIXES = ("_labels", "_pred", "_prediction", "_mask", "_points", "_scribbles")
+PRED_SUFFIXES = (
+    "_labels", "_pred", "_prediction", "_mask", "_points", "_scribbles",
+    "_denoised", "_restored", "_sr",
+)  # fmt: skip
 """Name endings a prediction (or mask, point table) may add to its image's name."""
 
-SIDE_OUTPUT_SUFFIXES = ("_overlay", "_maps", "_probabilities", "_uncertainty")
+SIDE_OUTPUT_SUFFIXES = (
+    "_overlay", "_maps", "_probabilities", "_uncertainty", "_ssim_map", "_error_map",
+)  # fmt: skip
 """Name endings of the files biakit writes beside its predictions that are not predictions."""
 
 _SIDE_OUTPUT_NAMES = frozenset(
@@ -56,7 +61,8 @@ def is_side_output(path: Path) -> bool:
     """Tell whether ``path`` is a file biakit writes beside predictions that is not one.
 
     These are overlays (``*_overlay.png``), network maps (``*_maps.tif``), class
-    probabilities, uncertainty maps and the tables and plots of a run
+    probabilities, uncertainty maps, restoration quality maps (``*_ssim_map.png``,
+    ``*_error_map.png``) and the tables and plots of a run
     (``measurements.csv``, ``summary.csv``, ...), as written by ``biakit predict``,
     ``biakit pixel predict``, ``biakit pipeline run`` and ``biakit evaluate``.
 
@@ -80,12 +86,13 @@ def pair_files(gt: Sequence[Path], pred: Sequence[Path]) -> list[tuple[Path, Pat
     """Pair each ground-truth (or image) file with the prediction of the same name.
 
     A prediction named like its ground truth, or with one of the suffixes
-    ``_labels``, ``_pred``, ``_prediction``, ``_mask``, ``_points``, ``_scribbles``
-    added (as ``biakit pipeline run`` and ``biakit predict`` write them), is its
-    pair. Files biakit writes beside its predictions (:func:`is_side_output`:
-    overlays, maps, probabilities, uncertainty, ``measurements.csv``, ...) are
-    ignored on the prediction side (unless named exactly like a ground-truth file),
-    so an output folder can be used as it is.
+    ``_labels``, ``_pred``, ``_prediction``, ``_mask``, ``_points``, ``_scribbles``,
+    ``_denoised``, ``_restored``, ``_sr`` added (as ``biakit pipeline run`` and
+    ``biakit predict`` write them), is its pair. Files biakit writes beside its
+    predictions (:func:`is_side_output`: overlays, maps, probabilities,
+    uncertainty, quality maps, ``measurements.csv``, ...) are ignored on the
+    prediction side (unless named exactly like a ground-truth file), so an
+    output folder can be used as it is.
 
     Parameters
     ----------

@@ -41,6 +41,8 @@ _ATTRS = {
     "normalize_minmse": "restoration",
     "psnr_care": "restoration",
     "restoration_metrics": "restoration",
+    "RestorationMaps": "restoration",
+    "restoration_maps": "restoration",
 }
 _ATTRS.update(dict.fromkeys(("ErrorCounts", "InstanceErrors", "instance_errors"), "errors"))
 

@@ -11,22 +11,28 @@ boolean images it defaults to the dtype's maximum (255 for ``uint8``).
 CSBDeep): the ground truth is percentile-normalised, the prediction is
 affinely rescaled to minimise its MSE against it (:func:`normalize_minmse`),
 and the PSNR is taken on the results.
+
+:func:`restoration_maps` gives the quality-control maps ZeroCostDL4Mic shows
+(per-pixel SSIM, squared error) after the same normalisation, with the PSNR,
+SSIM and NRMSE they average to.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 from scipy import ndimage as ndi
 
 __all__ = [
+    "RestorationMaps",
     "RestorationMetrics",
     "normalize_minmse",
     "nrmse",
     "psnr",
     "psnr_care",
+    "restoration_maps",
     "restoration_metrics",
     "ssim",
 ]
@@ -162,6 +168,22 @@ def ssim(
     """
     g, p = _pair(gt, pred)
     rng = _data_range(g, p, data_range)
+    s, pad = _ssim_map(g, p, rng, win_size, gaussian_weights, sigma, use_sample_covariance, k1, k2)
+    return float(s[tuple(slice(pad, n - pad) for n in s.shape)].mean())
+
+
+def _ssim_map(
+    g: np.ndarray,
+    p: np.ndarray,
+    rng: float,
+    win_size: int | None,
+    gaussian_weights: bool,
+    sigma: float,
+    use_sample_covariance: bool,
+    k1: float,
+    k2: float,
+) -> tuple[np.ndarray, int]:
+    """Per-pixel SSIM (borders included, as scikit-image's ``full=True``) and the border width."""
     if win_size is None:
         win_size = 2 * int(3.5 * sigma + 0.5) + 1 if gaussian_weights else 7
     if int(win_size) != win_size or win_size < 1 or win_size % 2 == 0:
@@ -191,8 +213,7 @@ def ssim(
     vxy = cov_norm * (filt(x * y) - ux * uy)
     c1, c2 = (k1 * rng) ** 2, (k2 * rng) ** 2
     s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
-    pad = (win_size - 1) // 2
-    return float(s[tuple(slice(pad, n - pad) for n in s.shape)].mean())
+    return s, (win_size - 1) // 2
 
 
 def nrmse(
@@ -280,11 +301,16 @@ def psnr_care(
     True
     """
     g, p = _pair(gt, pred)
+    gt_n = _percentile_normalize(g, pmin, pmax)
+    return psnr(gt_n, normalize_minmse(p, gt_n), data_range=data_range)
+
+
+def _percentile_normalize(g: np.ndarray, pmin: float, pmax: float) -> np.ndarray:
+    """CSBDeep's ``normalize(gt, pmin, pmax)`` in float64 (no clipping)."""
     if not 0 <= pmin < pmax <= 100:
         raise ValueError(f"percentiles must satisfy 0 <= pmin < pmax <= 100, got {pmin}, {pmax}")
     lo, hi = np.percentile(g.astype(np.float64), [pmin, pmax])
-    gt_n = (g.astype(np.float64) - lo) / (hi - lo + 1e-20)
-    return psnr(gt_n, normalize_minmse(p, gt_n), data_range=data_range)
+    return (g.astype(np.float64) - lo) / (hi - lo + 1e-20)
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,4 +360,149 @@ def restoration_metrics(
         psnr=psnr(g, p, data_range=rng),
         ssim=ssim(g, p, data_range=rng, **ssim_kwargs),
         nrmse=nrmse(g, p),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class RestorationMaps:
+    """Quality-control maps of one image pair (see :func:`restoration_maps`).
+
+    Attributes
+    ----------
+    ssim_map : numpy.ndarray
+        Per-pixel SSIM, same shape as the images, borders included (as
+        ``structural_similarity(..., full=True)``).
+    squared_error : numpy.ndarray
+        ``(gt - pred)**2`` per pixel, on the compared (normalised) images.
+    gt, pred : numpy.ndarray
+        The compared images (after normalisation when it was asked for).
+    data_range : float
+        Intensity range used for SSIM and PSNR (1.0 after normalisation).
+    crop : int
+        Border width left out of the mean SSIM (``(win_size - 1) // 2``; in Y
+        and X only when computed slice-wise).
+    mse, psnr, ssim, nrmse : float
+        Mean of ``squared_error``; PSNR; mean of ``ssim_map`` without the
+        border; ``sqrt(mse) / data_range``.
+    """
+
+    ssim_map: np.ndarray = field(repr=False)
+    squared_error: np.ndarray = field(repr=False)
+    gt: np.ndarray = field(repr=False)
+    pred: np.ndarray = field(repr=False)
+    data_range: float
+    crop: int
+    mse: float
+    psnr: float
+    ssim: float
+    nrmse: float
+
+    def as_dict(self) -> dict[str, float]:
+        """Return the scalar metrics (``mse``, ``psnr``, ``ssim``, ``nrmse``) as a dict."""
+        return {k: float(getattr(self, k)) for k in ("mse", "psnr", "ssim", "nrmse")}
+
+
+def restoration_maps(
+    gt: Any,
+    pred: Any,
+    *,
+    normalize: bool = True,
+    pmin: float = 0.1,
+    pmax: float = 99.9,
+    data_range: float | None = None,
+    slicewise: bool = False,
+    **ssim_kwargs: Any,
+) -> RestorationMaps:
+    """SSIM map and squared-error map of a restored image, after CARE's normalisation.
+
+    With ``normalize`` (default), the images are compared as CARE and
+    ZeroCostDL4Mic's quality control do: the ground truth is mapped to
+    ``(gt - P_pmin) / (P_pmax - P_pmin)`` (percentiles of ``gt``) and the
+    prediction rescaled by :func:`normalize_minmse`; the data range is then
+    1.0, so ``psnr`` equals :func:`psnr_care` and ``nrmse`` is the RMSE in
+    units of the ground truth's percentile range. Without ``normalize`` the raw
+    values are compared (``data_range`` as in :func:`psnr`).
+
+    Parameters
+    ----------
+    gt, pred : array_like
+        Ground truth and restored image, 2D or 3D, same shape.
+    normalize : bool
+        Apply CARE's normalisation first.
+    pmin, pmax : float
+        Percentiles of the ground-truth normalisation.
+    data_range : float, optional
+        Intensity range for SSIM and PSNR; 1.0 with ``normalize``.
+    slicewise : bool
+        For a 3D stack: SSIM with 2D windows on each z-slice (axis 0), for
+        stacks thinner than the window; the mean SSIM is over all slices. The
+        normalisation is over the whole stack either way.
+    **ssim_kwargs
+        Window and constants passed to :func:`ssim` (``win_size``,
+        ``gaussian_weights``, ``sigma``, ``use_sample_covariance``, ``k1``, ``k2``);
+        ZeroCostDL4Mic uses ``gaussian_weights=True, use_sample_covariance=False``.
+
+    Returns
+    -------
+    RestorationMaps
+        The maps, the compared images and the scalar metrics.
+
+    Raises
+    ------
+    ValueError
+        On a shape mismatch, empty images, a missing data range (raw float
+        images), bad percentiles or SSIM window, ``slicewise`` on a non-3D image.
+    TypeError
+        On an unknown SSIM option.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gt = np.random.default_rng(0).random((16, 16))
+    >>> maps = restoration_maps(gt, 2 * gt + 1)
+    >>> maps.ssim_map.shape, round(maps.ssim, 6), round(maps.nrmse, 6)
+    ((16, 16), 1.0, 0.0)
+    """
+    g, p = _pair(gt, pred)
+    if normalize:
+        x = _percentile_normalize(g, pmin, pmax)
+        y = normalize_minmse(p, x)
+        rng = 1.0 if data_range is None else _data_range(x, y, data_range)
+    else:
+        x, y = g.astype(np.float64), p.astype(np.float64)
+        rng = _data_range(g, p, data_range)
+    options = {
+        "win_size": None,
+        "gaussian_weights": False,
+        "sigma": 1.5,
+        "use_sample_covariance": True,
+        "k1": 0.01,
+        "k2": 0.03,
+    }
+    unknown = sorted(set(ssim_kwargs) - set(options))
+    if unknown:
+        raise TypeError(f"unknown SSIM options {unknown}; valid: {sorted(options)}")
+    options |= ssim_kwargs
+    if slicewise and x.ndim != 3:
+        raise ValueError(f"slicewise needs a 3D stack, got an image of shape {x.shape}")
+    if slicewise:
+        planes = [_ssim_map(a, b, rng, **options) for a, b in zip(x, y)]
+        s, crop = np.stack([m for m, _ in planes]), planes[0][1]
+        inner = (slice(None), *(slice(crop, n - crop) for n in s.shape[1:]))
+    else:
+        s, crop = _ssim_map(x, y, rng, **options)
+        inner = tuple(slice(crop, n - crop) for n in s.shape)
+    sq = (x - y) ** 2
+    mse = float(sq.mean())
+    return RestorationMaps(
+        ssim_map=s,
+        squared_error=sq,
+        gt=x,
+        pred=y,
+        data_range=rng,
+        crop=crop,
+        mse=mse,
+        psnr=float("inf") if mse == 0 else float(10 * np.log10(rng * rng / mse)),
+        ssim=float(s[inner].mean()),
+        nrmse=float(np.sqrt(mse) / rng),
     )

@@ -3,6 +3,9 @@
 * :class:`SemanticSegmenter` with :class:`SemanticConfig` (class masks).
 * :class:`InstanceSegmenter` with :class:`InstanceConfig` (touching objects as labels).
 * :class:`Detector` with :class:`DetectionConfig` (objects as points, from heat maps).
+* :class:`Denoiser` with :class:`DenoiseConfig` (N2V, N2V2, structN2V, CARE, Noise2Noise).
+* :class:`SuperResolver` with :class:`SuperResolutionConfig` (EDSR-lite / RCAN-lite, 2D, 3D).
+* :class:`IsotropicRestorer` with :class:`IsotropicConfig` (axial resolution of stacks).
 * :class:`Workflow` / :class:`NetworkWorkflow`: the base classes a new task subclasses,
   then registers with :func:`register_workflow`.
 * :func:`load_model` opens any model folder with the right class; :func:`workflow_for`
@@ -28,15 +31,21 @@ from biakit.workflows._config import (
     parse_workflow_config,
     register_task_config,
 )
+from biakit.workflows._denoise_config import DenoiseConfig, DenoiseDataOptions
 from biakit.workflows._detection_config import DetectionConfig
 from biakit.workflows._detection_io import load_point_pairs
 from biakit.workflows._disk import FileOutcome, PredictionReport
 from biakit.workflows._folder import FORMAT_VERSION, read_manifest
+from biakit.workflows._iso_config import IsotropicConfig
 from biakit.workflows._network import NetworkWorkflow
 from biakit.workflows._results import Evaluation
+from biakit.workflows._sr_config import SuperResolutionConfig
+from biakit.workflows.denoise import Denoiser
 from biakit.workflows.detection import Detector
 from biakit.workflows.instance import InstanceSegmenter
+from biakit.workflows.isotropic import IsotropicRestorer
 from biakit.workflows.semantic import SemanticSegmenter
+from biakit.workflows.super_resolution import SuperResolver
 
 WORKFLOWS: dict[str, type[Workflow]] = {}
 
@@ -49,7 +58,14 @@ def register_workflow(cls: type[Workflow]) -> type[Workflow]:
     return cls
 
 
-for _cls in (SemanticSegmenter, InstanceSegmenter, Detector):
+for _cls in (
+    SemanticSegmenter,
+    InstanceSegmenter,
+    Detector,
+    Denoiser,
+    SuperResolver,
+    IsotropicRestorer,
+):
     register_workflow(_cls)
 
 
@@ -76,16 +92,23 @@ __all__ = [
     "FORMAT_VERSION",
     "TASKS",
     "WORKFLOWS",
+    "DenoiseConfig",
+    "DenoiseDataOptions",
+    "Denoiser",
     "DetectionConfig",
     "Detector",
     "Evaluation",
     "FileOutcome",
     "InstanceConfig",
     "InstanceSegmenter",
+    "IsotropicConfig",
+    "IsotropicRestorer",
     "NetworkWorkflow",
     "PredictionReport",
     "SemanticConfig",
     "SemanticSegmenter",
+    "SuperResolutionConfig",
+    "SuperResolver",
     "Workflow",
     "WorkflowConfig",
     "config_schema",

@@ -67,6 +67,11 @@ class Workflow:
         return f"{type(self).__name__}(task={self.task!r}, {trained})"
 
     @property
+    def input_ndim(self) -> int:
+        """Spatial dimensions of the images ``predict`` takes (the config's ``ndim``)."""
+        return int(self.config.ndim)
+
+    @property
     def is_trained(self) -> bool:
         """Whether the workflow can predict."""
         return self.thresholds is not None or bool(self.training)

@@ -103,6 +103,7 @@ class WorkflowConfig(BaseModel):
     output: str | None = None
     default_loss: ClassVar[str] = "ce_dice"
     architecture: ClassVar[str] = "unet"
+    model_defaults: ClassVar[dict[str, Any]] = MODEL_DEFAULTS
 
     @model_validator(mode="before")
     @classmethod
@@ -116,7 +117,7 @@ class WorkflowConfig(BaseModel):
         if isinstance(model, BaseModel):
             model = model.model_dump(exclude_unset=True)
         if isinstance(model, Mapping):
-            model = {**MODEL_DEFAULTS, **model}
+            model = {**cls.model_defaults, **model}
             if isinstance(patch, list | tuple) and len(patch) in (2, 3) and "ndim" not in model:
                 model["ndim"] = len(patch)
             data["model"] = model
@@ -160,14 +161,15 @@ class WorkflowConfig(BaseModel):
         """Output channels of the network for this task."""
         raise NotImplementedError
 
-    def network_config(self, in_channels: int) -> UNetConfig:
+    def network_config(self, in_channels: int) -> Any:
         """Return the network's config for images with ``in_channels`` channels."""
         given = self.model.in_channels
         if "in_channels" in self.model.model_fields_set and given != in_channels:
             raise ConfigError(
                 f"model.in_channels={given} but the images have {in_channels} channel(s)"
             )
-        return UNetConfig.model_validate({**self.model.model_dump(), "in_channels": in_channels})
+        data = {**self.model.model_dump(), "in_channels": in_channels}
+        return type(self.model).model_validate(data)
 
 
 class SemanticConfig(WorkflowConfig):

@@ -118,7 +118,7 @@ def _predict_one(
 ) -> tuple[FileOutcome, Any]:  # fmt: skip
     from biakit.io import read_channel_first
 
-    image, meta = read_channel_first(path, ndim=workflow.config.ndim, axes=axes)
+    image, meta = read_channel_first(path, ndim=workflow.input_ndim, axes=axes)
     raw = workflow.predict_maps(image, tta=tta)
     result = workflow.postprocess(raw)
     existed = {p for p in names.values() if p.exists()}

@@ -65,20 +65,11 @@ class NetworkWorkflow(Workflow):
         """
         from biakit.nn.augment import Augmenter
         from biakit.nn.datasets import PatchDataset
-        from biakit.nn.models import build_network
-        from biakit.nn.train import Trainer
 
         cfg = self.config
         for i, im in enumerate(images):
             _check_finite(im, f"images[{i}]")
-        work = _prepare_output(output_dir, resume=resume, overwrite=overwrite)
-        self.network_config = cfg.network_config(images[0].shape[0])
-        for i, im in enumerate(images[1:], 1):
-            if im.shape[0] != self.in_channels:
-                raise DataError(
-                    f"images[{i}] has {im.shape[0]} channel(s), images[0] has "
-                    f"{self.in_channels}; all images need the same channels"
-                )
+        self._set_network_config(images)
         augmenter = Augmenter(cfg.augment, ndim=cfg.ndim)
 
         def dataset(ims: list, ts: list, samples: int, aug: Any) -> Any:
@@ -90,10 +81,49 @@ class NetworkWorkflow(Workflow):
 
         train_ds = dataset(images, targets, cfg.samples_per_epoch, augmenter)
         val_ds = dataset(*val, max(cfg.samples_per_epoch // 4, 4), None) if val else None
+        return self._train_network(
+            train_ds, val_ds, n_images=len(images), output_dir=output_dir, loss_fn=loss_fn,
+            metrics=metrics, resume=resume, overwrite=overwrite, progress=progress,
+        )  # fmt: skip
+
+    def _set_network_config(self, images: list[np.ndarray]) -> None:
+        """Resolve the network's config from the (channel-first) training images."""
+        self.network_config = self.config.network_config(images[0].shape[0])
+        for i, im in enumerate(images[1:], 1):
+            if im.shape[0] != self.in_channels:
+                raise DataError(
+                    f"images[{i}] has {im.shape[0]} channel(s), images[0] has "
+                    f"{self.in_channels}; all images need the same channels"
+                )
+
+    @property
+    def architecture(self) -> str:
+        """Registry id of the network (the model config's, else the task config's)."""
+        return getattr(self.config.model, "architecture", None) or self.config.architecture
+
+    def _train_network(
+        self,
+        train_ds: Any,
+        val_ds: Any,
+        *,
+        n_images: int,
+        output_dir: str | Path | None,
+        loss_fn: Callable[..., Any] | None,
+        metrics: Callable[..., dict[str, float]] | None,
+        resume: bool,
+        overwrite: bool,
+        progress: bool,
+    ) -> Path | None:
+        """Build the network from ``self.network_config`` and train it on the datasets."""
         import torch
 
+        from biakit.nn.models import build_network
+        from biakit.nn.train import Trainer
+
+        cfg = self.config
+        work = _prepare_output(output_dir, resume=resume, overwrite=overwrite)
         torch.manual_seed(cfg.seed)
-        model = build_network(cfg.architecture, self.network_config)
+        model = build_network(self.architecture, self.network_config)
         kwargs = {"metrics": metrics, "loss_fn": loss_fn}
         with contextlib.ExitStack() as stack:
             if work is None:  # checkpoints still need a place; it is removed afterwards
@@ -113,7 +143,7 @@ class NetworkWorkflow(Workflow):
             "planned_epochs": cfg.train.epochs,
             "stop_reason": trainer.stop_reason,
             "best_epoch": trainer.best_epoch,
-            "n_images": len(images),
+            "n_images": n_images,
             "summary": trainer.summary,
         }
         return work
@@ -146,7 +176,7 @@ class NetworkWorkflow(Workflow):
     def _manifest_extra(self) -> dict[str, Any]:
         from biakit.nn.models import get_architecture
 
-        arch = get_architecture(self.config.architecture)
+        arch = get_architecture(self.architecture)
         return {
             "architecture": {"id": arch.id, "version": arch.version},
             "network": self.network_config.model_dump(mode="json"),

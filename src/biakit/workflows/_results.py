@@ -34,6 +34,9 @@ class Evaluation:
     ...                 pd.DataFrame({"iou": [0.5]}))
     >>> ev.headline()
     'IoU 0.5000'
+    >>> row = pd.DataFrame({"psnr": [30.0], "ssim": [0.9], "nrmse": [0.1], "cubic_psnr": [28.0]})
+    >>> Evaluation("super_resolution", None, row, row).headline()
+    'PSNR 30.00 dB (cubic 28.00 dB), SSIM 0.9000, NRMSE 0.1000'
     """
 
     task: str
@@ -49,6 +52,12 @@ class Evaluation:
             parts = [f"F1@{t:g} {at.loc[t, 'f1']:.4f}" for t in (0.5, 0.75) if t in at.index]
             pq = at.loc[0.5, "panoptic_quality"] if 0.5 in at.index else row["panoptic_quality"]
             return ", ".join([*parts, f"PQ@0.5 {pq:.4f}"])
+        if "psnr" in row:  # restoration: the network beside its baseline (input or cubic)
+            base = next((p for p in ("input_", "cubic_") if f"{p}psnr" in row), None)
+            than = f" ({base[:-1]} {row[f'{base}psnr']:.2f} dB)" if base else ""
+            return (
+                f"PSNR {row['psnr']:.2f} dB{than}, SSIM {row['ssim']:.4f}, NRMSE {row['nrmse']:.4f}"
+            )
         if "iou" in row:
             extra = f", Dice {row['f1']:.4f}" if "f1" in row else ""
             return f"IoU {row['iou']:.4f}{extra}"

@@ -19,14 +19,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from biakit.data import synthetic_nuclei, synthetic_spots
+from biakit.data import noisy_clean_pair, synthetic_nuclei, synthetic_spots
 from biakit.workflows import (
+    DenoiseConfig,
+    Denoiser,
     DetectionConfig,
     Detector,
     InstanceConfig,
     InstanceSegmenter,
+    IsotropicConfig,
+    IsotropicRestorer,
     SemanticConfig,
     SemanticSegmenter,
+    SuperResolutionConfig,
+    SuperResolver,
 )
 
 TINY = {
@@ -42,22 +48,34 @@ def main(release: str) -> None:
     here = Path(__file__).parent
     nuclei = [synthetic_nuclei((32, 32), n_objects=2, seed=s) for s in range(2)]
     spots = [synthetic_spots((32, 32), n_spots=3, seed=s) for s in range(2)]
-    jobs = {
-        "semantic": (SemanticSegmenter(SemanticConfig(**TINY)), nuclei,
+    noisy = [noisy_clean_pair((32, 32), noise="gaussian", level=0.2, seed=s)[0] for s in range(2)]
+    small = {"patch_shape": (16, 16), "samples_per_epoch": 4, "train": TINY["train"]}
+    sr_model = {"n_features": 2, "n_blocks": 1}
+    jobs = {  # task: (workflow, training images, targets or None)
+        "semantic": (SemanticSegmenter(SemanticConfig(**TINY)), [d.image for d in nuclei],
                      [d.mask for d in nuclei]),
-        "instance": (InstanceSegmenter(InstanceConfig(**TINY)), nuclei,
+        "instance": (InstanceSegmenter(InstanceConfig(**TINY)), [d.image for d in nuclei],
                      [d.labels for d in nuclei]),
-        "detection": (Detector(DetectionConfig(**TINY)), spots, [d.points for d in spots]),
+        "detection": (Detector(DetectionConfig(**TINY)), [d.image for d in spots],
+                      [d.points for d in spots]),
+        "denoise": (Denoiser(DenoiseConfig(**small, mask_fraction=0.02,
+                                           model={"depth": 1, "base_filters": 2})), noisy, None),
+        "super_resolution": (SuperResolver(SuperResolutionConfig(**small, model=sr_model)),
+                             noisy, None),
+        "isotropic": (IsotropicRestorer(IsotropicConfig(**{**small, "patch_shape": (8, 16)},
+                                                        factor=2, model=sr_model)),
+                      [np.stack(noisy)], None),
     }  # fmt: skip
-    for task, (workflow, data, targets) in jobs.items():
+    for task, (workflow, images, targets) in jobs.items():
         folder = here / f"{task}_{release}"
-        workflow.train([d.image for d in data], targets)
+        if folder.exists():  # frozen: never regenerate a release's folder
+            continue
+        workflow.train(images, *(() if targets is None else (targets,)))
         workflow.save(folder)
-        image = data[0].image
-        maps = workflow.predict_maps(image)
+        maps = workflow.predict_maps(images[0])
         result = workflow.postprocess(maps)
         result = result[0] if task == "detection" else result
-        np.savez_compressed(folder / "expected.npz", image=image, maps=maps, result=result)
+        np.savez_compressed(folder / "expected.npz", image=images[0], maps=maps, result=result)
         print(f"wrote {folder}")
 
 

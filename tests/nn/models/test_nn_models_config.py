@@ -129,6 +129,41 @@ def test_halo_anisotropic_z_smaller():
     assert UNetConfig(ndim=3, depth=2, z_pool=(False, False)).halo[0] == 10  # 5 double convs
 
 
+# Blur-pool (N2V2) at scale s: stride-1 max-pool +s right, [1, 2, 1] blur +-s, so
+# (-s, +2s) per pooling step where a max-pool adds (0, +s).
+# depth 1, transposed: [-2,2] -> blur-pool [-3,4] -> bottleneck [-7,8] -> up [-8,8]
+#   -> block [-10,10].  Interpolation: up [-9,9] -> [-11,11].
+# depth 2, transposed: [-2,2] [-3,4] [-7,8] [-9,12] [-17,20] up [-19,20] [-23,24] up [-24,24]
+#   [-26,26].  Interpolation: up [-21,22] [-25,26] up [-27,27] [-29,29].
+# skip_top=False removes the union with the top skip [-2,2], always inside the deep path.
+@pytest.mark.parametrize(
+    ("depth", "upsampling", "halo"),
+    [
+        (1, "transposed", 10),
+        (1, "interpolation", 11),
+        (2, "transposed", 26),
+        (2, "interpolation", 29),
+    ],
+)
+@pytest.mark.parametrize("skip_top", [True, False])
+def test_halo_hand_computed_blur_pool(depth, upsampling, halo, skip_top):
+    cfg = UNetConfig(depth=depth, upsampling=upsampling, pool="blur", skip_top=skip_top)
+    assert cfg.receptive_field == ((-halo, halo), (-halo, halo))
+    plain = UNetConfig(depth=depth, upsampling=upsampling, skip_top=skip_top)
+    assert plain.halo == UNetConfig(depth=depth, upsampling=upsampling).halo
+    assert cfg.divisor == plain.divisor  # same pooling grid
+
+
+def test_halo_anisotropic_blur_pool():
+    cfg = UNetConfig(ndim=3, depth=2, z_pool=(False, True), pool="blur", skip_top=False)
+    # Z: block [-2,2], no pool, block [-4,4], blur-pool [-5,6] s=2, bottleneck [-9,10],
+    # up [-10,10], block [-12,12], no up, block [-14,14].  Y, X: as 2D depth 2 (26).
+    assert cfg.receptive_field == ((-14, 14), (-26, 26), (-26, 26))
+    assert cfg.divisor == (2, 4, 4)
+    flat = UNetConfig(ndim=3, depth=2, z_pool=(False, False), pool="blur")
+    assert flat.halo[0] == 10  # Z is never pooled: 5 double convs, no blur
+
+
 def test_is_local_flags_norms_with_image_statistics():
     assert UNetConfig(norm="none").is_local
     assert not UNetConfig(norm="instance").is_local

@@ -14,6 +14,8 @@ torch = pytest.importorskip("torch")
 
 from biakit.nn.models import UNet, UNetConfig  # noqa: E402
 
+N2V2 = {"skip_top": False, "pool": "blur"}  # Hoeck 2022
+
 
 @pytest.fixture(autouse=True)
 def _one_thread():
@@ -39,6 +41,9 @@ def _random_bn_eval(model):
         {"ndim": 2, "upsampling": "transposed"},
         {"ndim": 2, "upsampling": "interpolation", "attention": True, "residual": True},
         {"ndim": 3, "z_pool": (False, True), "upsampling": "interpolation"},
+        {"ndim": 2, "upsampling": "transposed", **N2V2},
+        {"ndim": 2, "upsampling": "interpolation", "attention": True, "pool": "blur"},
+        {"ndim": 3, "z_pool": (False, True), "upsampling": "interpolation", **N2V2},
     ],
 )
 def test_far_pixels_do_not_change_output_near_pixels_do(kwargs):
@@ -117,6 +122,22 @@ def _empirical_extent(model, shape, axis, centre):
         ),
         ({"ndim": 2, "depth": 3, "upsampling": "interpolation"}, (56, 200), 1),
         ({"ndim": 3, "z_pool": (False, True), "base_filters": 1}, (40, 48, 48), 0),
+        ({"ndim": 2, "upsampling": "transposed", **N2V2}, (128, 64), 0),
+        ({"ndim": 2, "upsampling": "interpolation", "pool": "blur"}, (64, 128), 1),
+        ({"ndim": 2, "upsampling": "interpolation", "skip_top": False}, (128, 64), 0),
+        ({"ndim": 2, "depth": 3, "attention": True, **N2V2}, (56, 224), 1),
+        ({"ndim": 3, "z_pool": (False, True), "base_filters": 1, **N2V2}, (40, 16, 16), 0),
+        (
+            {
+                "ndim": 3,
+                "z_pool": (False, True),
+                "base_filters": 1,
+                "upsampling": "interpolation",
+                **N2V2,
+            },
+            (8, 80, 16),
+            1,
+        ),
     ],
 )
 def test_receptive_field_is_exact(kwargs, shape, axis):
@@ -127,17 +148,32 @@ def test_receptive_field_is_exact(kwargs, shape, axis):
     assert extent == cfg.receptive_field[axis]
 
 
-@pytest.mark.parametrize("upsampling", ["transposed", "interpolation"])
-def test_aligned_tile_with_halo_context_equals_whole_image(upsampling):
+@pytest.mark.parametrize(
+    ("kwargs", "shape", "start", "stop"),
+    [
+        ({"upsampling": "transposed"}, (80, 80), (8, 8), (72, 72)),
+        ({"upsampling": "interpolation"}, (80, 80), (8, 8), (72, 72)),
+        ({"upsampling": "transposed", **N2V2}, (80, 80), (8, 4), (72, 76)),
+        ({"upsampling": "interpolation", **N2V2}, (80, 80), (4, 8), (76, 72)),
+        (
+            {"ndim": 3, "z_pool": (False, True), "upsampling": "interpolation", **N2V2},
+            (36, 72, 72),
+            (2, 4, 8),
+            (34, 68, 72),
+        ),
+    ],
+)
+def test_aligned_tile_with_halo_context_equals_whole_image(kwargs, shape, start, stop):
     torch.manual_seed(0)
-    cfg = UNetConfig(depth=2, base_filters=4, attention=True, upsampling=upsampling)
+    cfg = UNetConfig(**{"depth": 2, "base_filters": 4, "attention": True, **kwargs})
     model = _random_bn_eval(UNet(cfg))
-    x = torch.randn(1, 1, 80, 80)
-    h = cfg.halo[0]
-    start, stop = 8, 72  # origin and size are multiples of the divisor (4)
+    assert all(a % d == 0 for a, d in zip(start, cfg.divisor))  # aligned origin
+    x = torch.randn(1, 1, *shape)
+    tile_region = (..., *(slice(a, b) for a, b in zip(start, stop)))
     with torch.no_grad():
         whole = model(x)
-        tile = model(x[..., start:stop, start:stop])
-    keep = slice(start + h, stop - h)
-    inner = slice(h, stop - start - h)
-    torch.testing.assert_close(tile[..., inner, inner], whole[..., keep, keep], atol=1e-5, rtol=0)
+        tile = model(x[tile_region])
+    keep = (..., *(slice(a + h, b - h) for a, b, h in zip(start, stop, cfg.halo)))
+    inner = (..., *(slice(h, b - a - h) for a, b, h in zip(start, stop, cfg.halo)))
+    assert all(b - a > 2 * h for a, b, h in zip(start, stop, cfg.halo))
+    torch.testing.assert_close(tile[inner], whole[keep], atol=1e-5, rtol=0)

@@ -4,7 +4,8 @@
 percentiles, z-score, fixed range); :class:`PatchDataset` draws reproducible,
 foreground-biased random patches from lists of NumPy, Zarr, HDF5 or Dask
 images of any size, reading only each patch. :func:`split_dataset` and
-:func:`load_pairs` prepare the lists.
+:func:`load_pairs` prepare the lists; :func:`degrade` and :class:`ScaledPairDataset`
+make the low/high-resolution pairs of super-resolution.
 
 Examples
 --------
@@ -28,6 +29,7 @@ from biakit.nn.datasets._normalize import (
     sample_voxels,
 )
 from biakit.nn.datasets._patch import PatchDataset, PatchLocation
+from biakit.nn.datasets._scaled import ScaledPairDataset, degrade
 from biakit.nn.datasets._sources import ChannelFirst, find_foreground
 from biakit.nn.datasets._split import DatasetSplit, ImagePairs, load_pairs, split_dataset
 
@@ -40,6 +42,8 @@ __all__ = [
     "Normalizer",
     "PatchDataset",
     "PatchLocation",
+    "ScaledPairDataset",
+    "degrade",
     "find_foreground",
     "load_pairs",
     "normalize_with_stats",

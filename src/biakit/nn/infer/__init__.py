@@ -4,6 +4,8 @@
   when the overlap covers the receptive field); NumPy / Dask / Zarr in, NumPy or Zarr
   out; test-time augmentation; softmax / sigmoid.
 * :func:`iter_predict_tiled` -- the same as a generator of ``(done, total)`` progress.
+* :func:`predict_tiled_scaled` / :func:`iter_predict_tiled_scaled` -- the same for
+  networks whose output is ``scale`` times larger (super-resolution), exact for local ones.
 * :func:`plan_tiles` -- the tile geometry (starts, weights, written regions).
 * :func:`export_onnx` -- ONNX export (optional ``onnx``); run it with
   ``predict_tiled(..., session=onnxruntime.InferenceSession(path))``.
@@ -11,6 +13,7 @@
 
 from ._onnx import export_onnx
 from ._predict import iter_predict_tiled, predict_tiled
+from ._scaled import iter_predict_tiled_scaled, predict_tiled_scaled
 from ._tiling import TilePlan, plan_tiles
 from ._tta import tta_transforms
 
@@ -18,7 +21,9 @@ __all__ = [
     "TilePlan",
     "export_onnx",
     "iter_predict_tiled",
+    "iter_predict_tiled_scaled",
     "plan_tiles",
     "predict_tiled",
+    "predict_tiled_scaled",
     "tta_transforms",
 ]

@@ -4,7 +4,8 @@
   ``divisor``, ``check_patch`` and ``halo`` (analytic receptive field).
 * :class:`UNet`: the ``torch.nn.Module`` (2D or 3D, batch / group / instance norm,
   residual blocks, attention gates, anisotropic pooling, transposed or
-  interpolation up-sampling); :func:`unet` builds one for the common case.
+  interpolation up-sampling; N2V2's blur-pool and no top skip connection);
+  :func:`unet` builds one for the common case.
 * :func:`count_parameters`: number of trainable parameters.
 * :class:`EDSRLite` / :class:`RCANLite` with :class:`EDSRConfig` / :class:`RCANConfig`:
   super-resolution networks with sub-pixel (pixel-shuffle) up-sampling, 2D and 3D.

@@ -8,11 +8,20 @@ with ``s`` the size of one feature pixel in input pixels (``s = 1`` at full reso
 * a 3x3(x3) convolution widens the interval by ``s`` on each side (a double conv
   block by ``2 s``; the 1x1 residual projection and 1x1 convs add nothing);
 * a max-pool with kernel = stride = ``f`` adds ``(f - 1) s`` on the right, then ``s *= f``;
+* a blur-pool (``pool="blur"``, N2V2) along an axis with ``f = 2``: the stride-1 max-pool
+  (window 2) adds ``s`` on the right, the binomial blur ``[1, 2, 1] / 4`` at the same
+  scale adds ``s`` on both sides, then subsampling by 2 makes ``s *= 2``; in all
+  ``(-s, +2 s)``, one ``s`` more on each side than a plain max-pool (coarse pixel ``j``
+  reads fine pixels ``2 j - 1 .. 2 j + 2``, centred like the max-pool window
+  ``2 j .. 2 j + 1``).  Along an axis with ``f = 1`` (anisotropic Z) it adds nothing;
 * a transposed conv with kernel = stride = ``f`` adds ``(f - 1) s_fine`` on the left;
 * a linear interpolation by 2 (``align_corners=False``) mixes the two nearest coarse
   pixels and adds ``2 s_fine`` on the left and ``s_fine`` on the right;
 * concatenating a skip connection takes the union of both intervals; attention gates
   are point-wise in the skip and the up-sampled gating signal, so they add nothing.
+  Without the top skip (``skip_top=False``, N2V2) the finest decoder block sees the
+  up-sampled path alone: no union at that level (the skip's interval is always inside
+  the deep path's, so the halo is the same, but the derivation does not rely on it).
 
 ``halo = max(-lo, hi)`` per axis.  Tiles whose origins are multiples of ``divisor``
 (so that pooling windows line up) and that carry ``halo`` pixels of context give
@@ -60,6 +69,23 @@ class UNetConfig(BaseModel):
         keeping the Z resolution (anisotropic stacks).  ``None``: pool Z everywhere.
     upsampling : {"transposed", "interpolation"}
         Transposed convolution, or bi/tri-linear interpolation followed by a 1x1 conv.
+    skip_top : bool
+        Keep the skip connection of the top (full-resolution) level.  ``False`` removes
+        it, as N2V2 does (Hoeck 2022): the finest decoder block sees only up-sampled
+        features, which suppresses the checkerboard artefacts of blind-spot training.
+    pool : {"max", "blur"}
+        Down-sampling.  ``"max"``: max-pooling with kernel = stride = pooling factor.
+        ``"blur"``: N2V2's max-blur-pool (Zhang 2019, Hoeck 2022): max-pool with window 2
+        and stride 1, a fixed (not trained) binomial blur ``[1, 2, 1] / 4`` per pooled
+        axis, then subsampling by 2; an axis that is not pooled (``z_pool`` False) is
+        neither max-pooled nor blurred.  Same parameters as ``"max"``, larger halo.
+
+    Notes
+    -----
+    The defaults (``skip_top=True``, ``pool="max"``) build exactly the network of the
+    first release, with the same weights, so the registered architecture ``"unet"``
+    stays at version 1: model folders written before these options existed load
+    unchanged (their configs lack the two fields and get the defaults).
 
     Examples
     --------
@@ -69,6 +95,8 @@ class UNetConfig(BaseModel):
     >>> cfg.check_patch((16, 64, 64))
     >>> cfg.halo
     (27, 51, 51)
+    >>> UNetConfig(depth=2, skip_top=False, pool="blur").halo  # N2V2
+    (26, 26)
 
     """
 
@@ -86,6 +114,8 @@ class UNetConfig(BaseModel):
     attention: bool = False
     z_pool: tuple[bool, ...] | None = None
     upsampling: Literal["transposed", "interpolation"] = "transposed"
+    skip_top: bool = True
+    pool: Literal["max", "blur"] = "max"
 
     @model_validator(mode="after")
     def _cross_checks(self) -> UNetConfig:
@@ -133,7 +163,9 @@ class UNetConfig(BaseModel):
     def receptive_field(self) -> tuple[tuple[int, int], ...]:
         """Per axis, the offsets ``(lo, hi)`` of input pixels an output pixel depends on."""
         return tuple(
-            _receptive_field_1d([f[axis] for f in self.pool_factors], self.upsampling)
+            _receptive_field_1d(
+                [f[axis] for f in self.pool_factors], self.upsampling, self.pool, self.skip_top
+            )
             for axis in range(self.ndim)
         )
 
@@ -192,22 +224,29 @@ class UNetConfig(BaseModel):
             )
 
 
-def _receptive_field_1d(factors: list[int], upsampling: str) -> tuple[int, int]:
+def _receptive_field_1d(
+    factors: list[int], upsampling: str, pool: str = "max", skip_top: bool = True
+) -> tuple[int, int]:
     """Receptive field ``(lo, hi)`` along one axis; see the module docstring."""
     s, lo, hi = 1, 0, 0
     skips = []
-    for f in factors:  # encoder: double conv, then max-pool
+    for f in factors:  # encoder: double conv, then down-sampling
         lo, hi = lo - 2 * s, hi + 2 * s
         skips.append((lo, hi))
-        hi += (f - 1) * s
+        hi += (f - 1) * s  # max-pool window (stride f, or stride 1 for blur-pool)
+        if f > 1 and pool == "blur":
+            lo, hi = lo - s, hi + s  # binomial [1, 2, 1] blur before subsampling
         s *= f
     lo, hi = lo - 2 * s, hi + 2 * s  # bottleneck
-    for f, (skip_lo, skip_hi) in zip(reversed(factors), reversed(skips)):
+    for level in reversed(range(len(factors))):
+        f = factors[level]
         s //= f
         if f > 1 and upsampling == "transposed":
             lo -= (f - 1) * s
         elif f > 1:  # linear interpolation by 2, align_corners=False
             lo, hi = lo - 2 * s, hi + s
-        lo, hi = min(lo, skip_lo), max(hi, skip_hi)
+        if level > 0 or skip_top:
+            skip_lo, skip_hi = skips[level]
+            lo, hi = min(lo, skip_lo), max(hi, skip_hi)
         lo, hi = lo - 2 * s, hi + 2 * s
     return lo, hi

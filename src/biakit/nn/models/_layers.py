@@ -10,6 +10,8 @@ from biakit.nn.models._config import UNetConfig
 _CONV = {2: nn.Conv2d, 3: nn.Conv3d}
 _CONV_T = {2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
 _POOL = {2: nn.MaxPool2d, 3: nn.MaxPool3d}
+_F_POOL = {2: nn.functional.max_pool2d, 3: nn.functional.max_pool3d}
+_F_CONV = {2: nn.functional.conv2d, 3: nn.functional.conv3d}
 _BATCH = {2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
 _INSTANCE = {2: nn.InstanceNorm2d, 3: nn.InstanceNorm3d}
 
@@ -83,12 +85,68 @@ class AttentionGate(nn.Module):
         return x * self.psi(self.act(self.w_x(x) + self.w_g(g)))
 
 
+class BlurPool(nn.Module):
+    """N2V2's max-blur-pool (Zhang 2019, Hoeck 2022) by ``factors`` (each 1 or 2).
+
+    Along every axis with factor 2: a max-pool with window 2 and stride 1, then a fixed
+    binomial blur ``[1, 2, 1] / 4`` applied depthwise (each channel alone), then
+    subsampling by 2.  Axes with factor 1 are left alone.  Coarse pixel ``j`` reads
+    fine pixels ``2 j - 1 .. 2 j + 2``: centred like the plain max-pool window
+    ``2 j .. 2 j + 1``.  At the borders the max-pool window is cut to the pixels that
+    exist (as if padded with ``-inf``), so no extra padding enters the blur.
+
+    The kernel is a non-persistent buffer: it follows ``.to()`` / ``.double()``, is not
+    trained (not a parameter) and is not in the ``state_dict``.
+
+    Examples
+    --------
+    >>> pool = BlurPool(2, (2, 2))
+    >>> pool(torch.ones(1, 3, 8, 8)).shape
+    torch.Size([1, 3, 4, 4])
+    >>> pool.kernel.flatten().tolist()
+    [0.0625, 0.125, 0.0625, 0.125, 0.25, 0.125, 0.0625, 0.125, 0.0625]
+
+    """
+
+    def __init__(self, ndim: int, factors: tuple[int, ...]) -> None:
+        super().__init__()
+        if len(factors) != ndim or any(f not in (1, 2) for f in factors):
+            raise ValueError(
+                f"BlurPool needs one factor of 1 or 2 per spatial axis ({ndim}), got {factors}"
+            )
+        self.factors = tuple(int(f) for f in factors)
+        self.padding = tuple(f - 1 for f in self.factors)
+        self.max_pool = _F_POOL[ndim]
+        self.conv = _F_CONV[ndim]
+        kernel = torch.ones(())
+        for f in self.factors:
+            taps = torch.tensor([0.25, 0.5, 0.25]) if f == 2 else torch.ones(1)
+            kernel = kernel[..., None] * taps
+        self.register_buffer("kernel", kernel[None, None], persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Down-sample ``x``: stride-1 max-pool, depthwise blur, subsampling."""
+        # Padding f - 1 on both sides keeps one extra pixel on the left, m[-1] = x[0],
+        # so that the valid 3-tap blur at 2 j reads m[2 j - 1 .. 2 j + 1].
+        x = self.max_pool(x, kernel_size=self.factors, stride=1, padding=self.padding)
+        weight = self.kernel.to(x.dtype).expand(x.shape[1], *self.kernel.shape[1:])
+        return self.conv(x, weight, stride=self.factors, groups=x.shape[1])
+
+
 class Down(nn.Module):
-    """Max-pooling with kernel = stride = ``factors`` (e.g. (1, 2, 2) keeps Z)."""
+    """Down-sampling by ``factors`` (e.g. (1, 2, 2) keeps Z).
+
+    ``cfg.pool == "max"``: max-pooling with kernel = stride = ``factors``;
+    ``"blur"``: :class:`BlurPool`.  Neither has parameters.
+    """
 
     def __init__(self, cfg: UNetConfig, factors: tuple[int, ...]) -> None:
         super().__init__()
-        self.pool = _POOL[cfg.ndim](kernel_size=factors, stride=factors)
+        self.pool: nn.Module
+        if cfg.pool == "blur":
+            self.pool = BlurPool(cfg.ndim, factors)
+        else:
+            self.pool = _POOL[cfg.ndim](kernel_size=factors, stride=factors)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Down-sample ``x``."""

@@ -88,6 +88,14 @@ class SRConfig(BaseModel):
         """Whether outputs depend only on the receptive field."""
         return True
 
+    def check_patch(self, patch_shape: tuple[int, ...]) -> None:
+        """Raise ``ValueError`` unless ``patch_shape`` has ``ndim`` positive sizes."""
+        shape = tuple(int(s) for s in patch_shape)
+        if len(shape) != self.ndim or min(shape) < 1:
+            raise ValueError(
+                f"patch shape {shape}: expected {self.ndim} positive sizes for ndim={self.ndim}"
+            )
+
 
 class EDSRConfig(SRConfig):
     """EDSR-lite: residual blocks without batch norm, residual scaling ``res_scale``.

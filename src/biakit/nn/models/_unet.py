@@ -18,6 +18,8 @@ class UNet(nn.Module):
     ``depth`` pooling steps, ``base_filters * 2**level`` channels per level, 'same'
     padding (output shape = input shape), a final 1x1 convolution to ``out_channels``
     and no output activation.  Spatial sizes must be multiples of ``config.divisor``.
+    N2V2 (Hoeck 2022) is ``skip_top=False, pool="blur"``: no full-resolution skip
+    connection and max-blur-pool down-sampling (see :class:`UNetConfig`).
 
     Parameters
     ----------
@@ -59,12 +61,14 @@ class UNet(nn.Module):
         self.ups = nn.ModuleList(
             Up(config, channels[i + 1], channels[i], factors[i]) for i in range(config.depth)
         )
+        skipped = [i > 0 or config.skip_top for i in range(config.depth)]
         self.gates = nn.ModuleList(
-            AttentionGate(config, channels[i]) if config.attention else nn.Identity()
+            AttentionGate(config, channels[i]) if config.attention and skipped[i] else nn.Identity()
             for i in range(config.depth)
         )
         self.decoders = nn.ModuleList(
-            ConvBlock(config, 2 * channels[i], channels[i]) for i in range(config.depth)
+            ConvBlock(config, (1 + skipped[i]) * channels[i], channels[i])
+            for i in range(config.depth)
         )
         self.head = conv(config, channels[0], config.out_channels, kernel=1)
         init_weights(self)
@@ -87,18 +91,22 @@ class UNet(nn.Module):
                     f"{', '.join(cfg.axes)}) for this {cfg.ndim}D U-Net"
                 )
             cfg.check_patch(tuple(x.shape[2:]))
-        skips = []
-        for encoder, down in zip(self.encoders, self.downs):
+        skips: list[torch.Tensor | None] = []
+        sizes = []
+        for level, (encoder, down) in enumerate(zip(self.encoders, self.downs)):
             x = encoder(x)
-            skips.append(x)
+            sizes.append(tuple(x.shape[2:]))
+            skips.append(x if level > 0 or cfg.skip_top else None)
             x = down(x)
         x = self.bottleneck(x)
         for i in reversed(range(cfg.depth)):
+            x = self.ups[i](x, sizes[i])
             skip = skips[i]
-            x = self.ups[i](x, tuple(skip.shape[2:]))
-            if cfg.attention:
-                skip = self.gates[i](skip, x)
-            x = self.decoders[i](torch.cat([skip, x], dim=1))
+            if skip is not None:
+                if cfg.attention:
+                    skip = self.gates[i](skip, x)
+                x = torch.cat([skip, x], dim=1)
+            x = self.decoders[i](x)
         return self.head(x)
 
 

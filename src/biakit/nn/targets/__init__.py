@@ -6,6 +6,8 @@
 * :func:`unet_weight_map` -- the U-Net border weight map (Ronneberger 2015).
 * :func:`instance_loss` -- matching loss for ``Trainer(loss_fn=...)`` (imports torch).
 * :func:`point_heatmap` -- Gaussian heatmaps for detection.
+* :func:`n2v_mask` with :class:`N2VMasking`, :class:`N2VDataset`, :func:`n2v_loss` --
+  Noise2Void blind-spot masking (N2V, N2V2, structN2V) and its masked loss.
 
 Examples
 --------
@@ -30,6 +32,11 @@ _LAZY = {
     "InstanceLoss": "_loss",
     "instance_loss": "_loss",
     "point_heatmap": "_points",
+    "N2VDataset": "_n2v",
+    "N2VMasking": "_n2v",
+    "n2v_loss": "_n2v",
+    "n2v_mask": "_n2v",
+    "stratified_coords": "_n2v",
 }
 
 

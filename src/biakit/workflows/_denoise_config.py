@@ -1,0 +1,191 @@
+"""Pydantic configuration of the denoising workflow (:class:`DenoiseConfig`).
+
+One YAML file describes a training job::
+
+    task: denoise
+    algorithm: n2v                     # n2v | n2v2 | structn2v (self-supervised) | care | n2n
+    data:
+      images: data/noisy               # folder or glob: the images to denoise
+      targets: data/clean              # care: clean images, n2n: second noisy images (by name)
+      test_images: data/test/noisy     # optional, with test_targets (clean): test metrics
+      test_targets: data/test/clean
+    output: models/denoise
+    patch_shape: [64, 64]
+    model: {depth: 2, base_filters: 32}
+    train: {epochs: 30, batch_size: 16, lr: 0.0004}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from biakit.nn.datasets._normalize import Normalizer
+from biakit.nn.models._config import UNetConfig
+from biakit.workflows._config import WorkflowConfig, _resolve, register_task_config
+
+#: algorithms trained on the noisy images alone (blind-spot masking)
+SELF_SUPERVISED = ("n2v", "n2v2", "structn2v")
+#: U-Net defaults of the denoising task (CAREamics' N2V: depth 2, 32 filters)
+DENOISE_MODEL_DEFAULTS = {"depth": 2, "base_filters": 32}
+
+
+class DenoiseDataOptions(BaseModel):
+    """Where the noisy images (and, for CARE / N2N, their targets) are, paired by name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    images: str
+    targets: str | None = None
+    test_images: str | None = None
+    test_targets: str | None = None
+
+    @model_validator(mode="after")
+    def _test_pair(self) -> DenoiseDataOptions:
+        if (self.test_images is None) != (self.test_targets is None):
+            raise ValueError("give both test_images and test_targets (clean images), or neither")
+        return self
+
+    def resolved(self, base: Path) -> DenoiseDataOptions:
+        """Return a copy with relative paths taken relative to ``base`` (the YAML's folder)."""
+        fields = {k: v for k, v in self.model_dump().items() if isinstance(v, str)}
+        return self.model_copy(update={k: _resolve(v, base) for k, v in fields.items()})
+
+
+class DenoiseConfig(WorkflowConfig):
+    """Everything a denoising run needs: N2V / N2V2 / structN2V, CARE or Noise2Noise.
+
+    * ``n2v``: blind-spot training on the noisy images themselves: per patch
+      ``mask_fraction`` of the pixels are replaced (``replacement``, default
+      ``"uniform"``: a random neighbour within ``radius``) and the loss is the
+      squared error at those pixels only (:func:`biakit.nn.targets.n2v_loss`).
+    * ``n2v2``: the same with ``"median"`` replacement, a U-Net without its top
+      skip connection and blur-pool down-sampling (when the U-Net offers
+      ``skip_top`` / ``pool``), against checkerboard artefacts.
+    * ``structn2v``: also masks a line of ``struct_length`` pixels along
+      ``struct_axis`` (default the last axis, X) for noise correlated along it.
+    * ``care``: supervised, from noisy / clean pairs; ``n2n``: from pairs of
+      independent noisy images of the same scene. Both use ``train.loss``
+      (``"mse"`` or ``"mae"``).
+
+    The network maps the images' ``C`` channels to ``C`` channels
+    (``model.out_channels`` follows the training images). Intensities are
+    normalised with statistics of the whole training set (``normalizer``,
+    z-score by default), computed separately for inputs and targets; outputs
+    are mapped back with the targets' statistics.
+
+    Examples
+    --------
+    >>> cfg = DenoiseConfig(algorithm="n2v2", patch_shape=(32, 32))
+    >>> cfg.replacement, cfg.model.depth, cfg.normalizer.kind, cfg.train.loss
+    ('median', 2, 'zscore', 'mse')
+    """
+
+    task: Literal["denoise"] = "denoise"
+    name: str = "denoise"
+    algorithm: Literal["n2v", "n2v2", "structn2v", "care", "n2n"] = "n2v"
+    patch_shape: tuple[int, ...] = (64, 64)
+    foreground_fraction: float = Field(0.0, ge=0.0, le=1.0)
+    mask_fraction: float = Field(0.002, gt=0.0, le=0.5, description="masked pixels per patch")
+    replacement: Literal["uniform", "median"] | None = Field(
+        None, description="default: 'median' for n2v2, else 'uniform'"
+    )
+    radius: int = Field(5, ge=1, description="half-size of the replacement window")
+    struct_axis: int | None = Field(None, description="structn2v: spatial axis of the line")
+    struct_length: int = Field(5, ge=3, description="structn2v: masked line length (odd)")
+    normalizer: Normalizer = Field(default_factory=lambda: Normalizer(kind="zscore"))
+    data: DenoiseDataOptions | None = None  # type: ignore[assignment]
+    default_loss: ClassVar[str] = "mse"
+    model_defaults: ClassVar[dict[str, Any]] = DENOISE_MODEL_DEFAULTS
+
+    @model_validator(mode="before")
+    @classmethod
+    def _denoise_defaults(cls, data: Any) -> Any:
+        """Task defaults of the U-Net (N2V2: no top skip, blur pooling, where available)."""
+        if not isinstance(data, Mapping):
+            return data
+        data = dict(data)
+        model = data.get("model", {})
+        if isinstance(model, BaseModel):
+            model = model.model_dump(exclude_unset=True)
+        if isinstance(model, Mapping):
+            model = dict(model)
+            model.pop("out_channels", None)  # follows the images' channels
+            if data.get("algorithm") == "n2v2":
+                fields = UNetConfig.model_fields
+                if "skip_top" in fields:
+                    model.setdefault("skip_top", False)
+                if "pool" in fields:
+                    model.setdefault("pool", "blur")
+            data["model"] = model
+        return data
+
+    @model_validator(mode="after")
+    def _check_denoise(self) -> DenoiseConfig:
+        algo = self.algorithm
+        if self.replacement is None:
+            self.replacement = "median" if algo == "n2v2" else "uniform"
+        if algo == "structn2v":
+            axis = -1 if self.struct_axis is None else self.struct_axis
+            if not -self.ndim <= axis < self.ndim:
+                raise ValueError(
+                    f"struct_axis={axis} is not a spatial axis of {self.ndim}D patches "
+                    f"(use 0..{self.ndim - 1} or -1 for X)"
+                )
+            if self.struct_length % 2 == 0:
+                raise ValueError(f"struct_length must be odd, got {self.struct_length}")
+            self.struct_axis = axis
+        elif self.struct_axis is not None:
+            raise ValueError(
+                f"struct_axis is used only by algorithm 'structn2v', not {algo!r}; leave it out"
+            )
+        allowed = ("mse",) if algo in SELF_SUPERVISED else ("mse", "mae")
+        if self.train.loss not in allowed:
+            raise ValueError(
+                f"train.loss={self.train.loss!r} does not fit algorithm {algo!r}; "
+                f"use {' or '.join(map(repr, allowed))}"
+            )
+        if self.data is not None:
+            supervised = algo not in SELF_SUPERVISED
+            if supervised and self.data.targets is None:
+                raise ValueError(
+                    f"data.targets is missing: algorithm {algo!r} trains on pairs "
+                    "(care: clean images, n2n: second noisy images)"
+                )
+            if not supervised and self.data.targets is not None:
+                raise ValueError(
+                    f"data.targets must be left out: algorithm {algo!r} is self-supervised "
+                    "(it trains on the noisy images alone); use 'care' or 'n2n' for pairs"
+                )
+        return self
+
+    @property
+    def self_supervised(self) -> bool:
+        """Whether the algorithm trains on the noisy images alone (N2V family)."""
+        return self.algorithm in SELF_SUPERVISED
+
+    @property
+    def out_channels(self) -> int:
+        """The images' channels; 1 until :meth:`network_config` knows them."""
+        return int(self.model.in_channels)
+
+    def network_config(self, in_channels: int) -> UNetConfig:
+        """Return the network's config: ``in_channels`` channels in, the same number out."""
+        net = super().network_config(in_channels)
+        return UNetConfig.model_validate({**net.model_dump(), "out_channels": in_channels})
+
+    def masking(self) -> Any:
+        """Return the :class:`biakit.nn.targets.N2VMasking` of the N2V algorithms."""
+        from biakit.nn.targets import N2VMasking
+
+        return N2VMasking(
+            mask_fraction=self.mask_fraction, replacement=self.replacement, radius=self.radius,
+            struct_axis=self.struct_axis if self.algorithm == "structn2v" else None,
+            struct_length=self.struct_length,
+        )  # fmt: skip
+
+
+register_task_config(DenoiseConfig)

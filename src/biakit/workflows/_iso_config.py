@@ -1,0 +1,67 @@
+"""Configuration of isotropic restoration (:class:`IsotropicConfig`).
+
+One YAML file describes a training job::
+
+    task: isotropic
+    spacing: [2.0, 0.5, 0.5]     # (Z, Y, X) of the stacks: the axial factor is 2.0 / 0.5 = 4
+    data: {high: train/stacks}   # anisotropic stacks; their lateral (XY) slices are the truth
+    degradation: {sigma: null}   # axial blur in lateral pixels (default factor / 2)
+    patch_shape: [48, 48]        # low-resolution patch of a degraded slice
+    model: {architecture: edsr_lite, n_features: 32, n_blocks: 8}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from biakit.errors import ConfigError
+from biakit.validation import check_spacing
+from biakit.workflows._config import register_task_config
+from biakit.workflows._sr_config import SuperResolutionConfig
+
+
+class IsotropicConfig(SuperResolutionConfig):
+    """Restore the axial resolution of anisotropic stacks from their own lateral slices.
+
+    ``spacing`` (Z, Y, X) fixes the axial factor ``round(z / mean(y, x))`` unless
+    ``factor`` is given; the network is a 2D super-resolution network with
+    scale ``(factor, 1)``: it adds pixels along the first axis of a slice.
+
+    Examples
+    --------
+    >>> cfg = IsotropicConfig(spacing=(2.0, 0.5, 0.5), patch_shape=(32, 32))
+    >>> cfg.factor, cfg.model.factors
+    (4, (4, 1))
+    """
+
+    task: Literal["isotropic"] = "isotropic"  # type: ignore[assignment]
+    name: str = "isotropic"
+    spacing: tuple[float, float, float] | None = None
+    factor: int | None = Field(None, ge=2)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _axial_scale(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        data = dict(data)
+        factor = data.get("factor")
+        if factor is None and data.get("spacing") is not None:
+            z, y, x = check_spacing(data["spacing"], 3)
+            factor = round(z / ((y + x) / 2))
+            if factor < 2:
+                raise ConfigError(
+                    f"spacing {tuple(data['spacing'])} is (nearly) isotropic: axial factor "
+                    f"{z / ((y + x) / 2):.2f}; isotropic restoration needs a factor >= 2"
+                )
+            data["factor"] = factor
+        if factor is None:
+            raise ConfigError("give the stacks' spacing (Z, Y, X) or the axial factor")
+        data["scale"] = (int(factor), 1)
+        return data
+
+
+register_task_config(IsotropicConfig)

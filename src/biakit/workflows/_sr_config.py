@@ -1,0 +1,112 @@
+"""Configuration of the super-resolution workflow (:class:`SuperResolutionConfig`).
+
+One YAML file describes a training job::
+
+    task: super_resolution
+    scale: 2                       # or [1, 2, 2] / [4, 1, 1] (3D, per axis)
+    data:
+      high: train/high             # high-resolution images
+      low: train/low               # optional: their low-resolution versions (paired by name);
+                                   # without it they are made with `degradation`
+      test_high: test/high         # optional test set (test_low optional too)
+    degradation: {sigma: null, gaussian_noise: 0.0}   # blur sd (default scale / 2), noise
+    patch_shape: [48, 48]          # low-resolution patch
+    model: {architecture: edsr_lite, n_features: 32, n_blocks: 8}   # or rcan_lite
+    train: {epochs: 100, max_time: 600}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from biakit.nn.models._sr_config import EDSRConfig, RCANConfig
+from biakit.workflows._config import WorkflowConfig, _resolve, register_task_config
+
+
+class SRDataOptions(BaseModel):
+    """Where the high-resolution (and optional low-resolution) images are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    high: str
+    low: str | None = None
+    test_high: str | None = None
+    test_low: str | None = None
+
+    def resolved(self, base: Path) -> SRDataOptions:
+        """Return a copy with relative paths taken relative to ``base`` (the YAML's folder)."""
+        fields = {k: v for k, v in self.model_dump().items() if isinstance(v, str)}
+        return self.model_copy(update={k: _resolve(v, base) for k, v in fields.items()})
+
+
+class DegradationOptions(BaseModel):
+    """How low-resolution images are made from high-resolution ones (see ``degrade``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sigma: float | tuple[float, ...] | None = None
+    gaussian_noise: float = Field(0.0, ge=0.0)
+
+
+SRModel = Annotated[EDSRConfig | RCANConfig, Field(discriminator="architecture")]
+
+
+class SuperResolutionConfig(WorkflowConfig):
+    """A super-resolution run: low-resolution in, ``scale`` times more pixels out.
+
+    ``model`` is an :class:`~biakit.nn.models.EDSRConfig` (``architecture:
+    edsr_lite``, default) or :class:`~biakit.nn.models.RCANConfig`
+    (``rcan_lite``); its ``scale`` and ``ndim`` follow from the task's.
+
+    Examples
+    --------
+    >>> cfg = SuperResolutionConfig(scale=4, patch_shape=(32, 32))
+    >>> cfg.model.architecture, cfg.model.factors, cfg.train.loss
+    ('edsr_lite', (4, 4), 'mae')
+    """
+
+    task: Literal["super_resolution"] = "super_resolution"
+    name: str = "super_resolution"
+    scale: int | tuple[int, ...] = 2
+    patch_shape: tuple[int, ...] = (48, 48)
+    samples_per_epoch: int = Field(128, ge=1)
+    model: SRModel = Field(default_factory=lambda: EDSRConfig(n_features=32, n_blocks=8))
+    degradation: DegradationOptions = Field(default_factory=DegradationOptions)
+    data: SRDataOptions | None = None  # type: ignore[assignment]
+    default_loss: ClassVar[str] = "mae"
+    model_defaults: ClassVar[dict[str, Any]] = {"architecture": "edsr_lite", "n_features": 32}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _model_scale(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            model = data.get("model", {})
+            if isinstance(model, BaseModel):
+                model = model.model_dump(exclude_unset=True)
+            if isinstance(model, Mapping) and "scale" not in model:
+                data = {**data, "model": {**model, "scale": data.get("scale", 2)}}
+        return data
+
+    @model_validator(mode="after")
+    def _check_scale(self) -> SuperResolutionConfig:
+        factors = (self.scale,) * self.ndim if isinstance(self.scale, int) else self.scale
+        if tuple(factors) != self.model.factors:
+            raise ValueError(f"model.scale={self.model.scale} differs from scale={self.scale}")
+        return self
+
+    @property
+    def out_channels(self) -> int:
+        """As many output channels as input channels."""
+        return self.model.in_channels
+
+    def network_config(self, in_channels: int) -> Any:
+        """Return the network's config for images with ``in_channels`` channels."""
+        data = {**self.model.model_dump(), "in_channels": in_channels, "out_channels": in_channels}
+        return type(self.model).model_validate(data)
+
+
+register_task_config(SuperResolutionConfig)

@@ -1,0 +1,353 @@
+"""Denoising with a U-Net: Noise2Void (N2V, N2V2, structN2V), CARE and Noise2Noise.
+
+The network maps the image's channels to restored channels. Intensities are
+normalised with statistics of the whole training set, computed separately for
+the inputs and the targets (for N2V the targets are the inputs) and stored with
+the model (``model.json``, ``training.normalization``): prediction normalises
+with the input statistics and maps the output back with the *target* statistics,
+so a CARE model restores clean images on the clean images' intensity scale.
+
+A trained model is a folder (see :mod:`biakit.workflows._folder`); prediction
+is tiled with an overlap covering the U-Net's receptive field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from biakit.errors import DataError
+from biakit.workflows._base import channels_first
+from biakit.workflows._denoise_config import DenoiseConfig
+from biakit.workflows._network import NetworkWorkflow, _check_finite
+from biakit.workflows._results import Evaluation
+
+#: percentiles of CARE's ground-truth normalisation before PSNR / SSIM / NRMSE
+EVAL_PERCENTILES = (0.1, 99.9)
+
+
+class Denoiser(NetworkWorkflow):
+    """Image denoising, self-supervised (N2V family) or from pairs (CARE, N2N), 2D or 3D.
+
+    Parameters
+    ----------
+    config : DenoiseConfig, optional
+        Training options; defaults to N2V with a depth-2 U-Net.
+
+    Examples
+    --------
+    >>> from biakit.data import noisy_clean_pair
+    >>> from biakit.workflows import DenoiseConfig, Denoiser
+    >>> noisy, clean = noisy_clean_pair((48, 48), noise="gaussian", level=0.2, seed=0)
+    >>> config = DenoiseConfig(patch_shape=(32, 32), samples_per_epoch=4, mask_fraction=0.02,
+    ...                        model={"depth": 1, "base_filters": 4},
+    ...                        train={"epochs": 1, "batch_size": 2})
+    >>> den = Denoiser(config)
+    >>> _ = den.train([noisy])
+    >>> den.predict_maps(noisy).shape, den.predict(noisy).shape, den.predict(noisy).dtype
+    ((1, 48, 48), (48, 48), dtype('float32'))
+    """
+
+    task = "denoise"
+    config_class = DenoiseConfig
+
+    def train(
+        self,
+        images: Sequence[Any],
+        targets: Sequence[Any] | None = None,
+        *,
+        output_dir: str | Path | None = None,
+        val_images: Sequence[Any] | None = None,
+        val_targets: Sequence[Any] | None = None,
+        resume: bool = False,
+        overwrite: bool = False,
+        progress: bool = False,
+    ) -> Any:
+        """Train on noisy images (N2V family) or on image / target pairs (CARE, N2N).
+
+        ``targets`` must be None for ``n2v``, ``n2v2`` and ``structn2v`` (they
+        train on the images to denoise) and are the clean images (``care``) or
+        second noisy images (``n2n``), each shaped like its image, otherwise.
+        Without validation data ``config.val_fraction`` of the images are held
+        out (by image, seeded; with one image there is no validation).
+        ``output_dir``, ``resume`` and ``overwrite`` work as in
+        :meth:`SemanticSegmenter.train`. Returns the history.
+        """
+        from biakit.workflows.semantic import _split
+
+        cfg = self.config
+        images = _channels(images, cfg.ndim, "images")
+        targets = self._targets(images, targets, "targets")
+        if val_images is not None:
+            vx = _channels(val_images, cfg.ndim, "val_images")
+            val = (vx, self._targets(vx, val_targets, "val_targets"))
+        else:
+            images, targets, val = _split(images, targets, cfg)
+        norm_in = dataset_stats(cfg.normalizer, images)
+        norm_out = norm_in if cfg.self_supervised else dataset_stats(cfg.normalizer, targets)
+        self.training = {"normalization": {"input": norm_in.to_dict(),
+                                           "target": norm_out.to_dict()}}  # fmt: skip
+        xs, ys = _normalized(images, targets, norm_in, norm_out, cfg.self_supervised)
+        if val is not None:
+            val = _normalized(*val, norm_in, norm_out, cfg.self_supervised)
+        work = self._fit_denoise(xs, ys, val, output_dir=output_dir, resume=resume,
+                                 overwrite=overwrite, progress=progress)  # fmt: skip
+        self._finish(work, output_dir, overwrite=overwrite)
+        return self.history
+
+    def _targets(self, images: list, targets: Sequence[Any] | None, name: str) -> list:
+        """Check targets against the algorithm and the images; N2V: the images themselves."""
+        algo = self.config.algorithm
+        if self.config.self_supervised:
+            if targets is not None:
+                raise DataError(
+                    f"{name} must be None for algorithm {algo!r}: it is self-supervised and "
+                    "trains on the noisy images alone; use algorithm 'care' or 'n2n' for pairs"
+                )
+            return images
+        if targets is None:
+            what = "clean images" if algo == "care" else "second noisy images of the same scenes"
+            raise DataError(f"{name} is missing: algorithm {algo!r} needs {what}")
+        out = _channels(targets, self.config.ndim, name)
+        if len(out) != len(images):
+            raise DataError(f"got {len(images)} image(s) and {len(out)} {name}; need equal counts")
+        for i, (im, t) in enumerate(zip(images, out)):
+            if im.shape != t.shape:
+                raise DataError(
+                    f"{name}[{i}] has shape {t.shape} (channels first) but its image has "
+                    f"{im.shape}; they must match"
+                )
+        return out
+
+    def _fit_denoise(
+        self, xs: list, ys: list, val: tuple | None, *, output_dir: Any, resume: bool,
+        overwrite: bool, progress: bool,
+    ) -> Path | None:  # fmt: skip
+        """Train on normalised arrays; N2V algorithms wrap the patches in blind-spot masking."""
+        from biakit.nn.augment import Augmenter
+        from biakit.nn.datasets import Normalizer, PatchDataset
+        from biakit.nn.targets import N2VDataset, n2v_loss
+
+        cfg = self.config
+        self._set_network_config(xs)
+        masking = cfg.masking() if cfg.self_supervised else None
+        if masking is not None:
+            _check_patch_fits(xs, cfg.patch_shape)
+
+        def dataset(ims: list, ts: list, samples: int, aug: Any) -> Any:
+            ds = PatchDataset(
+                ims, ts, cfg.patch_shape, samples_per_epoch=samples, foreground_fraction=0.0,
+                augmenter=aug, normalizer=Normalizer(kind="none"), target_kind="continuous",
+                seed=cfg.seed,
+            )  # fmt: skip
+            return ds if masking is None else N2VDataset(ds, masking, seed=cfg.seed)
+
+        train_ds = dataset(xs, ys, cfg.samples_per_epoch, Augmenter(cfg.augment, ndim=cfg.ndim))
+        val_ds = dataset(*val, max(cfg.samples_per_epoch // 4, 4), None) if val else None
+        work = self._train_network(
+            train_ds, val_ds, n_images=len(xs), output_dir=output_dir,
+            loss_fn=n2v_loss if masking is not None else None, metrics=None, resume=resume,
+            overwrite=overwrite, progress=progress,
+        )  # fmt: skip
+        self.training["algorithm"] = cfg.algorithm
+        return work
+
+    # ---------------------------------------------------------------- prediction
+    def predict_maps(self, image: Any, *, tta: bool = False, **kwargs: Any) -> np.ndarray:
+        """Restored image ``(C, *spatial)`` float32 on the targets' intensity scale.
+
+        Tiled with an overlap covering the receptive field (``tile_shape``,
+        ``batch_size``, ``device`` ... are passed to
+        :func:`biakit.nn.infer.predict_tiled`); ``tta`` averages over flips.
+        """
+        from biakit.nn.datasets import NormStats, normalize_with_stats
+        from biakit.nn.infer import predict_tiled
+
+        self._require_trained()
+        array = channels_first(image, self.config.ndim)
+        if array.shape[0] != self.in_channels:
+            raise DataError(
+                f"image has {array.shape[0]} channel(s) (shape {array.shape}); the model was "
+                f"trained on {self.in_channels}"
+            )
+        _check_finite(array, "image")
+        norm = self.training["normalization"]
+        x = normalize_with_stats(array, NormStats.from_dict(norm["input"]))
+        kwargs.setdefault("amp", self.config.train.amp)
+        out = np.asarray(predict_tiled(self.model, x, activation=None, tta=tta, **kwargs))
+        target = NormStats.from_dict(norm["target"])
+        shape = (-1,) + (1,) * self.config.ndim
+        scale = np.asarray(target.scale, dtype=np.float32).reshape(shape)
+        offset = np.asarray(target.offset, dtype=np.float32).reshape(shape)
+        return (out.astype(np.float32) * scale + offset).astype(np.float32)
+
+    def postprocess(self, maps: np.ndarray) -> np.ndarray:
+        """Return the restored image: one channel as ``(*spatial)``, else ``(C, *spatial)``."""
+        out = np.asarray(maps, dtype=np.float32)
+        return out[0] if out.shape[0] == 1 else out
+
+    def evaluate(self, images: Sequence[Any], clean: Sequence[Any]) -> Evaluation:
+        """PSNR, SSIM and NRMSE per image and their means, as CARE evaluates.
+
+        Per channel, the clean image is normalised to its 0.1 / 99.9 percentiles
+        and the prediction (and, for ``input_*`` columns, the noisy input) is
+        rescaled by :func:`biakit.metrics.normalize_minmse` before
+        :func:`biakit.metrics.restoration_metrics` with ``data_range=1``;
+        channels are averaged.
+        """
+        from biakit.metrics import RestorationMetrics
+
+        xs = _channels(images, self.config.ndim, "images")
+        gts = _channels(clean, self.config.ndim, "clean")
+        if len(xs) != len(gts) or not xs:
+            raise DataError(f"got {len(xs)} image(s) and {len(gts)} clean image(s); need equal")
+        rows = []
+        for i, (x, gt) in enumerate(zip(xs, gts)):
+            if x.shape != gt.shape:
+                raise DataError(f"clean[{i}] has shape {gt.shape} but its image has {x.shape}")
+            pred = self.predict_maps(x)
+            rows.append({"image": i, **_scores(gt, pred), **_scores(gt, x, prefix="input_")})
+        table = pd.DataFrame(rows)
+        names = RestorationMetrics.__dataclass_fields__
+        pooled = RestorationMetrics(**{k: float(table[k].mean()) for k in names})
+        means = table.drop(columns="image").mean().to_frame().T
+        return Evaluation(self.task, pooled, table, means)
+
+    def _read_state(self, path: Path, manifest: dict[str, Any]) -> None:
+        from biakit.errors import ModelFileError
+        from biakit.nn.datasets import NormStats
+        from biakit.workflows import _folder
+
+        super()._read_state(path, manifest)
+        try:
+            norm = self.training["normalization"]
+            NormStats.from_dict(norm["input"]), NormStats.from_dict(norm["target"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise ModelFileError(
+                f"{path / _folder.MANIFEST}: training.normalization is missing or invalid "
+                f"({type(err).__name__}: {err}); the model cannot restore intensities"
+            ) from None
+
+    # hooks of predict_to_disk
+    def _output_names(self, stem: str, out: Path, *, maps: bool, overlay: bool) -> dict:
+        names = {"denoised": out / f"{stem}_denoised.tif"}
+        if overlay:
+            names["overlay"] = out / f"{stem}_overlay.png"
+        return names
+
+    def _write_outputs(self, names: dict, *, image: np.ndarray, meta: Any, raw: Any, result: Any,
+                       overwrite: bool) -> list[Path]:  # fmt: skip
+        from biakit.io import ImageMeta, write_image
+
+        result = np.asarray(result, dtype=np.float32)
+        axes, spacing = meta.spatial_axes, tuple(meta.spatial_spacing)
+        if result.ndim > len(axes):
+            axes, spacing = "C" + axes, (1.0, *spacing)
+        write_image(names["denoised"], result, ImageMeta(axes, spacing, unit=meta.unit),
+                    overwrite=overwrite)  # fmt: skip
+        if "overlay" in names:
+            rgb = side_by_side(image, raw)
+            write_image(names["overlay"], rgb, ImageMeta("YX", unit="pixel"), overwrite=overwrite)
+        return list(names.values())
+
+
+def dataset_stats(normalizer: Any, images: Sequence[np.ndarray]) -> Any:
+    """Per-channel statistics of a whole data set (all images' voxels pooled).
+
+    ``percentile`` and ``zscore`` pool :func:`biakit.nn.datasets.sample_voxels`
+    of every image (each within the normaliser's voxel budget); ``range`` and
+    ``none`` do not depend on the data.
+
+    Examples
+    --------
+    >>> from biakit.nn.datasets import Normalizer
+    >>> ims = [np.zeros((1, 4, 4)), np.full((1, 4, 4), 2.0)]
+    >>> s = dataset_stats(Normalizer(kind="zscore"), ims)
+    >>> s.offset, round(s.scale[0], 4)
+    ((1.0,), 1.0)
+    """
+    from biakit.nn.datasets import NormStats, sample_voxels
+
+    if normalizer.kind in ("range", "none"):
+        return normalizer.stats(images[0])
+    values = np.concatenate([sample_voxels(im, normalizer.max_voxels) for im in images], axis=1)
+    values = values.astype(np.float64)
+    if normalizer.kind == "percentile":
+        lo, hi = np.percentile(values, [normalizer.low, normalizer.high], axis=1)
+        return NormStats(tuple(lo), tuple(hi - lo + normalizer.eps))
+    return NormStats(tuple(values.mean(axis=1)), tuple(values.std(axis=1) + normalizer.eps))
+
+
+def _channels(images: Sequence[Any], ndim: int, name: str) -> list[np.ndarray]:
+    if images is None or hasattr(images, "shape") or isinstance(images, str | bytes):
+        raise DataError(f"{name} must be a list of images (one array per image)")
+    out = [channels_first(im, ndim, name=f"{name}[{i}]") for i, im in enumerate(images)]
+    if not out:
+        raise DataError(f"{name} is empty; give at least one image")
+    for i, im in enumerate(out):
+        _check_finite(im, f"{name}[{i}]")
+        if im.shape[0] != out[0].shape[0]:
+            raise DataError(
+                f"{name}[{i}] has {im.shape[0]} channel(s), {name}[0] has {out[0].shape[0]}; "
+                "all images need the same channels"
+            )
+    return out
+
+
+def _check_patch_fits(images: list, patch_shape: tuple[int, ...]) -> None:
+    """Blind-spot training needs patches inside the images (padding would mirror pixels)."""
+    for i, im in enumerate(images):
+        if any(n < p for n, p in zip(im.shape[1:], patch_shape)):
+            raise DataError(
+                f"image {i} has spatial shape {im.shape[1:]}, smaller than patch_shape "
+                f"{tuple(patch_shape)}; N2V patches must lie inside the image (mirror padding "
+                "would show a masked pixel its own value); use a smaller patch_shape"
+            )
+
+
+def _normalized(images: list, targets: list, norm_in: Any, norm_out: Any, same: bool) -> tuple:
+    from biakit.nn.datasets import normalize_with_stats
+
+    xs = [normalize_with_stats(im, norm_in) for im in images]
+    ys = xs if same else [normalize_with_stats(t, norm_out) for t in targets]
+    return xs, ys
+
+
+def _scores(gt: np.ndarray, pred: np.ndarray, prefix: str = "") -> dict[str, float]:
+    """CARE-style metrics averaged over channels (see :meth:`Denoiser.evaluate`)."""
+    from biakit.metrics import normalize_minmse, restoration_metrics
+
+    per_channel = []
+    for g, p in zip(gt, pred):
+        g = g.astype(np.float64)
+        lo, hi = np.percentile(g, EVAL_PERCENTILES)
+        g = (g - lo) / (hi - lo + 1e-20)
+        m = restoration_metrics(g, normalize_minmse(p, g), data_range=1.0)
+        per_channel.append(m.as_dict())
+    mean = pd.DataFrame(per_channel).mean()
+    return {f"{prefix}{k}": float(v) for k, v in mean.items()}
+
+
+def side_by_side(image: np.ndarray, restored: np.ndarray, gap: int = 4) -> np.ndarray:
+    """Grey uint8 picture: first channel of the input (left) and its restoration (right).
+
+    3D images show their middle Z slice; both halves share the input's 1-99.8
+    percentile display range.
+
+    Examples
+    --------
+    >>> side_by_side(np.zeros((1, 8, 8)), np.ones((1, 8, 8))).shape
+    (8, 20)
+    """
+    a, b = np.asarray(image[0], dtype=np.float64), np.asarray(restored[0], dtype=np.float64)
+    if a.ndim == 3:
+        a, b = a[a.shape[0] // 2], b[b.shape[0] // 2]
+    lo, hi = np.percentile(a, (1.0, 99.8))
+    scale = 255.0 / (hi - lo) if hi > lo else 0.0
+    to8 = lambda v: np.clip((v - lo) * scale, 0, 255).astype(np.uint8)  # noqa: E731
+    sep = np.full((a.shape[0], gap), 255, dtype=np.uint8)
+    return np.concatenate([to8(a), sep, to8(b)], axis=1)
