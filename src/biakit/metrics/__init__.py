@@ -43,6 +43,7 @@ _ATTRS = {
     "restoration_metrics": "restoration",
     "RestorationMaps": "restoration",
     "restoration_maps": "restoration",
+    "nyquist_energy": "_spectral",
 }
 _ATTRS.update(dict.fromkeys(("ErrorCounts", "InstanceErrors", "instance_errors"), "errors"))
 

@@ -63,8 +63,9 @@ class DenoiseConfig(WorkflowConfig):
       ``"uniform"``: a random neighbour within ``radius``) and the loss is the
       squared error at those pixels only (:func:`biakit.nn.targets.n2v_loss`).
     * ``n2v2``: the same with ``"median"`` replacement, a U-Net without its top
-      skip connection and blur-pool down-sampling (when the U-Net offers
-      ``skip_top`` / ``pool``), against checkerboard artefacts.
+      skip connection, blur-pool down-sampling and bilinear up-sampling, against
+      checkerboard artefacts (with transposed convolutions and no top skip the output
+      repeats every 2 pixels: ``benchmarks/bench_n2v2_checkerboard.py``).
     * ``structn2v``: also masks a line of ``struct_length`` pixels along
       ``struct_axis`` (default the last axis, X) for noise correlated along it.
     * ``care``: supervised, from noisy / clean pairs; ``n2n``: from pairs of
@@ -104,7 +105,7 @@ class DenoiseConfig(WorkflowConfig):
     @model_validator(mode="before")
     @classmethod
     def _denoise_defaults(cls, data: Any) -> Any:
-        """Task defaults of the U-Net (N2V2: no top skip, blur pooling, where available)."""
+        """Task defaults of the U-Net (N2V2: no top skip, blur pooling, bilinear up-sampling)."""
         if not isinstance(data, Mapping):
             return data
         data = dict(data)
@@ -120,6 +121,7 @@ class DenoiseConfig(WorkflowConfig):
                     model.setdefault("skip_top", False)
                 if "pool" in fields:
                     model.setdefault("pool", "blur")
+                model.setdefault("upsampling", "interpolation")
             data["model"] = model
         return data
 

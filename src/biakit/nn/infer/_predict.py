@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 
+from ._memory import tile_for_model
 from ._tiling import BLENDINGS, TilePlan, plan_tiles, read_tile, round_up
 from ._tta import Transform, apply, invert, tta_transforms
 
 ACTIVATIONS = (None, "softmax", "sigmoid")
 _AXES = {2: "YX", 3: "ZYX"}
-_CORE = {2: 256, 3: 64}  # default tile core (without context) per axis
 
 
 def _config(model: Any) -> Any:
@@ -39,18 +39,19 @@ def _per_axis(value: Any, ndim: int, name: str) -> tuple[float, ...]:
 
 def _geometry(
     cfg: Any, spatial: tuple[int, ...], tile_shape: Any, overlap: Any
-) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-    """Validate and return ``(divisor, overlap, tile_shape)`` per spatial axis."""
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...] | None]:
+    """Validate and return ``(divisor, overlap, tile_shape)`` per spatial axis.
+
+    ``tile_shape`` is None when not given (chosen later from the free memory).
+    """
     ndim, axes = len(spatial), _AXES.get(len(spatial), "")
     divisor = tuple(int(d) for d in _per_axis(cfg.divisor, ndim, "model divisor"))
     halo = _per_axis(cfg.halo if overlap is None else overlap, ndim, "overlap")
     if min(halo) < 0:
         raise ValueError(f"overlap must be >= 0 along every axis, got {overlap!r}")
     halo_i = tuple(math.ceil(h) for h in halo)
-    if tile_shape is None:
-        core = _CORE.get(ndim, 64)
-        tiles = tuple(round_up(core + 2 * h, d) for h, d in zip(halo_i, divisor))
-    else:
+    tiles: tuple[int, ...] | None = None
+    if tile_shape is not None:
         raw = _per_axis(tile_shape, ndim, "tile_shape")
         tiles = tuple(int(t) for t in raw)
         for i, (t, r, d) in enumerate(zip(tiles, raw, divisor)):
@@ -181,6 +182,12 @@ def iter_predict_tiled(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     divisor, halo, tiles = _geometry(cfg, spatial, tile_shape, overlap)
+    dev = _resolve_device("cpu" if session is not None else device)
+    if tiles is None:
+        tiles = tile_for_model(
+            model, int(image.shape[0]), spatial, divisor, halo, dev, batch_size=int(batch_size),
+            runnable=session is None,
+        )  # fmt: skip
     plan = plan_tiles(spatial, tiles, halo, divisor, blending)
     out_shape = (int(cfg.out_channels), *spatial)
     out = _check_out(out, out_shape, blending)
@@ -190,7 +197,6 @@ def iter_predict_tiled(
 
         predict = _batch_predictor(session_forward(session), transforms, activation, "cpu")
         return _run(plan, image, out, predict, int(batch_size), None)
-    dev = _resolve_device(device)
     predict = _batch_predictor(model, transforms, activation, dev, _amp_dtype(amp, dev))
     return _run(plan, image, out, predict, int(batch_size), (model, dev))
 
@@ -299,7 +305,12 @@ def predict_tiled(
         ``(C, *spatial)`` NumPy, Dask, Zarr or HDF5 array; read tile by tile.
     tile_shape : int or sequence of int, optional
         Tile shape, a multiple of the divisor; clipped to the padded image. Default:
-        256 (2D) / 64 (3D) pixels of core plus ``2 * overlap``, rounded up.
+        chosen from the memory free on ``device`` (see ``biakit.nn.infer._memory``):
+        the network runs once on a small probe to measure its activation bytes per
+        input voxel, and the largest tile (as equal sides as the image allows, at
+        most 2048^2 / 160^3 voxels) whose batch of ``batch_size`` tiles uses at most
+        a quarter of the free memory is taken, rounded down to the divisor and at
+        least ``2 * overlap + divisor``.
     overlap : int or sequence of int, optional
         Context pixels per side at interior tile edges; default ``model.config.halo``
         (rounded up).

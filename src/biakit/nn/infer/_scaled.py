@@ -18,7 +18,7 @@ import numpy as np
 
 from biakit.errors import DataError, ParameterError
 
-_CORE = {2: 96, 3: 32}
+from ._memory import tile_for_model
 
 
 def iter_predict_tiled_scaled(
@@ -38,7 +38,9 @@ def iter_predict_tiled_scaled(
     image : array_like, shape (C, *spatial)
         Low-resolution input (already normalised).
     tile_shape : int or sequence of int, optional
-        Core size of a tile in input pixels (default 96 in 2D, 32 in 3D).
+        Core size of a tile in input pixels. Default: chosen from the memory free on
+        ``device``, as in :func:`biakit.nn.infer.predict_tiled` (the probe of the
+        network counts its ``prod(factors)`` times larger output).
     device, amp : str
         As :func:`biakit.nn.infer.predict_tiled`.
 
@@ -64,10 +66,12 @@ def iter_predict_tiled_scaled(
         )
     spatial, factors, halo = array.shape[1:], cfg.factors, cfg.halo
     core = _core(tile_shape, cfg.ndim)
+    dev = _resolve_device(device)
+    if core is None:
+        core = _auto_core(model, array.shape[0], spatial, halo, factors, dev)
     starts = [range(0, n, c) for n, c in zip(spatial, core)]
     total = int(np.prod([len(s) for s in starts]))
     out = np.zeros((cfg.out_channels, *(n * f for n, f in zip(spatial, factors))), np.float32)
-    dev = _resolve_device(device)
     dtype = _amp_dtype(amp, dev)
     model = model.to(dev).eval()
     for done, origin in enumerate(itertools.product(*starts), 1):
@@ -102,9 +106,26 @@ def predict_tiled_scaled(model: Any, image: Any, **kwargs: Any) -> np.ndarray:
             return stop.value
 
 
-def _core(tile_shape: Any, ndim: int) -> tuple[int, ...]:
+def _auto_core(
+    model: Any, channels: int, spatial: Any, halo: Any, factors: Any, device: Any
+) -> tuple[int, ...]:
+    """Core of the largest tile that fits in the free memory (see ``_memory``).
+
+    The probe measures the activations of the network, output included, per input
+    voxel, so the output's ``prod(factors)`` times more voxels are accounted for.
+    """
+    ndim = len(spatial)
+    tiles = tile_for_model(
+        model, channels, spatial, (1,) * ndim, halo, device, out_scale=float(np.prod(factors))
+    )
+    return tuple(
+        int(n) if t >= n else max(int(t) - 2 * int(h), 1) for t, n, h in zip(tiles, spatial, halo)
+    )
+
+
+def _core(tile_shape: Any, ndim: int) -> tuple[int, ...] | None:
     if tile_shape is None:
-        return (_CORE[ndim],) * ndim
+        return None
     values = np.ravel(np.asarray(tile_shape))
     values = np.repeat(values, ndim) if values.size == 1 else values
     if values.size != ndim or any(int(v) != v or v < 1 for v in values):

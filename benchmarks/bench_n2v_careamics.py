@@ -1,0 +1,409 @@
+"""Noise2Void on the CPU: biakit's ``Denoiser`` vs CAREamics 0.3.5, side by side.
+
+Data (built offline, fixed seed): a BSD68-style set from scikit-image's images, grey (RGB
+ones through ``rgb2gray``) on the 0-255 scale, with Gaussian noise of sigma 25 added and
+not clipped. Training: the noisy versions of ``TRAIN`` (11 images, 2.3 MP); test: 68 noisy
+180x180 crops (17 random crops of each of ``TEST``: camera, astronaut, chelsea, coffee)
+with their clean crops. Both tools train on the same noisy training images, each with its
+own defaults for what is not set here (validation, augmentation, optimiser, schedule).
+
+Network, patches, batch (CAREamics' default 2D N2V config, ``create_n2v_config``): a U-Net
+of depth 2 with 32 initial channels and batch norm, 64x64 patches, batch 16, 0.2% of the
+pixels masked (uniform replacement in an 11x11 window). The two U-Nets differ in their
+up-sampling (CAREamics: bilinear, 333 k parameters; biakit's default: transposed
+convolutions, 467 k).
+
+Parts
+-----
+``speed``: wall-clock steps/s, INTERLEAVED: ``--rounds`` rounds (no new round after
+``--speed-limit`` seconds), each a CAREamics run then a biakit run (A/B/A/B...), medians
+over rounds. CAREamics: a fresh ``CAREamist`` trains for ``--epochs`` epochs (one epoch =
+one pass over its patches of the training images; its validation, checkpointing and epoch
+overhead included); the clock runs over ``CAREamist.train``. Its in-loop step (batch start
+to batch end, Lightning callback) is reported too. biakit: ``Denoiser.train`` on the same
+images with as many patches per epoch and as many epochs (its validation, checkpoints and
+curves included). Bare step: the same network as biakit's, plain forward + masked MSE +
+backward + AdamW step on a fixed batch, under the precision biakit's training resolved to
+(``amp="auto"``: bf16 autocast on a CPU with native bfloat16, else float32; CAREamics runs
+float32), timed right before and right after each biakit run (A/B/A), median of the two.
+Goals: biakit >= 2.0x CAREamics' wall-clock steps/s; biakit's wall-clock step
+<= 1.05x the bare step.
+
+``quality``: each tool trains for ``--minutes`` of wall time (CAREamics first, then
+biakit), then denoises the 68 test crops; mean PSNR on the 0-255 scale, the same
+computation for both (``10 log10(255^2 / MSE)`` per crop, no clipping). CAREamics is
+stopped by a callback once the budget has passed (its ReduceLROnPlateau schedule needs no
+length); biakit gets ``train.max_time`` = the budget and the epochs its wall-clock speed
+measured in the speed part fits in 1.1x the budget (so that a slower moment still uses the
+whole budget; the cosine schedule is then cut just before its end).
+Goal (issue 11): biakit >= CAREamics + 1.0 dB in 10 CPU minutes.
+
+CAREamics runs in its own venv (``benchmarks/_careamics_venv.py`` creates it: torch 2.13.0
+CPU, ``--no-deps torchvision==0.28.0 careamics==0.3.5`` and its other requirements), in a
+worker process started once (``--careamics-worker``; it imports CAREamics and NumPy, never
+biakit) and driven line by line, so rounds interleave without re-importing. Without that
+venv the script runs biakit alone and says what it skipped.
+
+Run (about 8-9 minutes on 2 busy cores with the defaults; ``--minutes 10`` is the issue's
+budget and takes about 23 minutes)::
+
+    .venv/bin/python benchmarks/_careamics_venv.py          # once
+    .venv/bin/python benchmarks/bench_n2v_careamics.py [--part all|speed|quality] \
+        [--rounds 3] [--epochs 1] [--speed-limit 100] [--minutes 2.5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _careamics_venv import VENV_PYTHON  # noqa: E402
+
+WORK = HERE / "_work" / "n2v_careamics"
+SIGMA, SEED, CROP, N_TEST = 25.0, 0, 180, 68
+PATCH, BATCH, MASK = (64, 64), 16, 0.002
+TRAIN = ["brick", "grass", "gravel", "moon", "coins", "clock", "page", "text", "cell",
+         "rocket", "immunohistochemistry"]  # fmt: skip
+TEST = ["camera", "astronaut", "chelsea", "coffee"]
+
+
+# ------------------------------------------------------------------ data
+def _grey(name: str) -> np.ndarray:
+    import skimage.data
+    from skimage.color import rgb2gray
+
+    im = np.asarray(getattr(skimage.data, name)())
+    if im.ndim == 3:
+        return rgb2gray(im[..., :3]) * 255.0
+    return im.astype(np.float64)
+
+
+def make_data(seed: int = SEED) -> dict[str, np.ndarray]:
+    """Noisy training images, 68 clean / noisy test crops (0-255 floats, noise unclipped)."""
+    rng = np.random.default_rng(seed)
+    data: dict[str, np.ndarray] = {}
+    for i, name in enumerate(TRAIN):
+        clean = _grey(name)
+        data[f"train_{i}"] = (clean + SIGMA * rng.standard_normal(clean.shape)).astype(np.float32)
+    crops = []
+    per = N_TEST // len(TEST)
+    for k, name in enumerate(TEST):
+        im = _grey(name)
+        n = per + (1 if k < N_TEST - per * len(TEST) else 0)
+        for _ in range(n):
+            y, x = (int(rng.integers(0, s - CROP + 1)) for s in im.shape)
+            crops.append(im[y : y + CROP, x : x + CROP])
+    clean = np.stack(crops).astype(np.float32)
+    data["test_clean"] = clean
+    data["test_noisy"] = (clean + SIGMA * rng.standard_normal(clean.shape)).astype(np.float32)
+    return data
+
+
+def psnr(pred: np.ndarray, clean: np.ndarray) -> float:
+    """Mean over images of ``10 log10(255^2 / MSE)`` (0-255 scale, no clipping)."""
+    mse = ((pred.astype(np.float64) - clean) ** 2).reshape(len(clean), -1).mean(axis=1)
+    return float(np.mean(10 * np.log10(255.0**2 / mse)))
+
+
+# ------------------------------------------------------------------ CAREamics worker
+def _careamics_worker(spec_path: str) -> None:
+    """Run in venv-careamics: read JSON commands on stdin, answer JSON lines on stdout."""
+    answer = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # CAREamics / Lightning print to stdout: send that to the log
+    from _careamics_venv import register_torchvision_stand_ins
+
+    register_torchvision_stand_ins()
+    from careamics import CAREamist
+    from careamics.config import create_n2v_config
+    from lightning.pytorch.callbacks import Callback
+
+    spec = json.loads(Path(spec_path).read_text())
+    data = np.load(spec["data"])
+    train = [data[f"train_{i}"] for i in range(len(TRAIN))]
+
+    class Clock(Callback):
+        def __init__(self, budget: float | None) -> None:
+            self.budget, self.steps, self.start = budget, [], time.perf_counter()
+
+        def on_train_batch_start(self, *args: object) -> None:
+            self.t0 = time.perf_counter()
+
+        def on_train_batch_end(self, trainer, *args: object) -> None:
+            self.steps.append(time.perf_counter() - self.t0)
+            if self.budget is not None and time.perf_counter() - self.start >= self.budget:
+                trainer.should_stop = True
+
+    for n, line in enumerate(sys.stdin):
+        cmd = json.loads(line)
+        if cmd["cmd"] == "quit":
+            break
+        epochs = cmd.get("epochs", 100_000)
+        config = create_n2v_config(
+            "n2v_bench", data_type="array", axes="YX", patch_size=list(PATCH),
+            batch_size=BATCH, num_epochs=epochs,
+        )  # fmt: skip
+        clock = Clock(cmd.get("seconds"))
+        work = Path(spec["work"]) / f"run{n}"
+        cm = CAREamist(config, work_dir=work, callbacks=[clock], enable_progress_bar=False)
+        t0 = clock.start = time.perf_counter()
+        cm.train(train_data=train)
+        wall = time.perf_counter() - t0
+        steps = int(cm.trainer.global_step)
+        out = {"wall_s": wall, "steps": steps, "epochs": int(cm.trainer.current_epoch),
+               "step_median_s": float(np.median(clock.steps[2:] or clock.steps)),
+               "steps_per_epoch": int(cm.trainer.num_training_batches)}  # fmt: skip
+        if "predict" in cmd:
+            t1 = time.perf_counter()
+            pred, _ = cm.predict(data["test_noisy"], axes="SYX", data_type="array")
+            pred = np.asarray(pred, dtype=np.float32).reshape(data["test_noisy"].shape)
+            np.save(cmd["predict"], pred)
+            out["predict_s"] = time.perf_counter() - t1
+        answer.write(json.dumps(out) + "\n")
+        answer.flush()
+
+
+class Peer:
+    """The CAREamics worker process, started once and driven one command at a time."""
+
+    def __init__(self, data_path: Path, work: Path) -> None:
+        self.proc = None
+        if not VENV_PYTHON.exists():
+            print(
+                f"CAREamics SKIPPED: {VENV_PYTHON} missing (create it with "
+                "`.venv/bin/python benchmarks/_careamics_venv.py`); biakit runs alone"
+            )
+            return
+        spec = work / "spec.json"
+        spec.write_text(json.dumps({"data": str(data_path), "work": str(work / "careamics")}))
+        self.log_path = work / "careamics.log"
+        self.log = open(self.log_path, "w")
+        env = dict(os.environ, PYTHONPATH="", MPLBACKEND="Agg")
+        cmd = [str(VENV_PYTHON), __file__, "--careamics-worker", str(spec)]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.log, text=True, env=env)  # fmt: skip
+
+    def __call__(self, **cmd: object) -> dict | None:
+        if self.proc is None:
+            return None
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            self.log.flush()
+            tail = self.log_path.read_text().splitlines()[-15:]
+            print(f"CAREamics FAILED (log {self.log_path}):\n" + "\n".join(tail))
+            self.proc = None
+            return None
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
+            self.proc.stdin.close()
+            self.proc.wait(timeout=60)
+        if hasattr(self, "log"):
+            self.log.close()
+
+
+# ------------------------------------------------------------------ biakit
+def _config(samples: int, epochs: int, amp: str, max_time: float | None = None) -> object:
+    from biakit.workflows import DenoiseConfig
+
+    train = {"epochs": epochs, "batch_size": BATCH, "amp": amp, "device": "cpu"}
+    if max_time is not None:
+        train["max_time"] = max_time
+    return DenoiseConfig(algorithm="n2v", patch_shape=PATCH, samples_per_epoch=samples,
+                         mask_fraction=MASK, model={"depth": 2, "base_filters": 32},
+                         train=train)  # fmt: skip
+
+
+def biakit_speed(train: list, samples: int, epochs: int, amp: str) -> dict:
+    """Wall-clock steps/s of ``Denoiser.train`` (everything included)."""
+    from biakit.workflows import Denoiser
+
+    den = Denoiser(_config(samples, epochs, amp))
+    t0 = time.perf_counter()
+    hist = den.train(train)
+    wall = time.perf_counter() - t0
+    steps = int(hist["steps"].iloc[-1])
+    in_loop = float(np.median(BATCH / hist["samples_per_s"]))
+    return {"wall_s": wall, "steps": steps, "step_in_loop_s": in_loop, "model": den.model}
+
+
+def bare_step(model: object, amp: str, n: int = 8) -> float:
+    """Median seconds of a plain PyTorch N2V step of ``model`` (fresh AdamW, fixed batch)."""
+    import copy
+
+    import torch
+
+    from biakit.nn.targets import n2v_loss
+    from biakit.nn.train._precision import resolve_amp
+
+    net = copy.deepcopy(model).train()
+    dtype = resolve_amp(amp, torch.device("cpu"))
+    opt = torch.optim.AdamW(net.parameters(), lr=4e-4)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(BATCH, 1, *PATCH, generator=g)
+    y = torch.cat([x, (torch.rand(BATCH, 1, *PATCH, generator=g) < MASK).float()], 1)
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        with torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
+            loss = n2v_loss(net(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times[2:]))
+
+
+def run_speed(peer: Peer, train: list, rounds: int, epochs: int, amp: str, limit: float) -> dict:
+    """Interleaved rounds: CAREamics run, bare steps, biakit run, bare steps; medians."""
+    rows, t0 = [], time.perf_counter()
+    samples = 16 * 36  # replaced by CAREamics' own epoch length once known
+    for r in range(rounds):
+        if r and time.perf_counter() - t0 > limit:
+            print(f"  (stopping after {r} rounds: the speed part passed {limit:.0f} s)")
+            break
+        c = peer(cmd="speed", epochs=epochs)
+        if c is not None:
+            samples = BATCH * c["steps_per_epoch"]
+        from biakit.nn.models import build_network
+
+        net = build_network("unet", _config(samples, epochs, amp).network_config(1))
+        before = bare_step(net, amp)
+        b = biakit_speed(train, samples, epochs, amp)
+        bare = statistics.median([before, bare_step(b.pop("model"), amp)])
+        row = {"round": r + 1, "biakit_sps": b["steps"] / b["wall_s"],
+               "biakit_loop_s": b["step_in_loop_s"], "bare_s": bare,
+               "biakit_steps": b["steps"], "load1": os.getloadavg()[0]}  # fmt: skip
+        if c is not None:
+            row.update(careamics_sps=c["steps"] / c["wall_s"], careamics_loop_s=c["step_median_s"],
+                       careamics_steps=c["steps"])  # fmt: skip
+        rows.append(row)
+        print("  round", json.dumps({k: round(v, 4) for k, v in row.items()}), flush=True)
+    rounds = len(rows)
+    med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+    print(f"\nSPEED (interleaved rounds, medians of {rounds}; {epochs} epochs per run, "
+          f"{samples} patches per epoch)")  # fmt: skip
+    print(
+        f"  biakit     Denoiser.train: {med['biakit_sps']:.3f} steps/s wall "
+        f"({1 / med['biakit_sps']:.3f} s/step), in-loop step {med['biakit_loop_s']:.3f} s"
+    )
+    print(f"  bare PyTorch step (same net, same precision): {med['bare_s']:.3f} s")
+    ratio_bare = (1 / med["biakit_sps"]) / med["bare_s"]
+    print(
+        f"  biakit wall step / bare step = {ratio_bare:.3f}  (goal <= 1.05); "
+        f"in-loop / bare = {med['biakit_loop_s'] / med['bare_s']:.3f}"
+    )
+    if "careamics_sps" in med:
+        print(
+            f"  CAREamics  CAREamist.train: {med['careamics_sps']:.3f} steps/s wall "
+            f"({1 / med['careamics_sps']:.3f} s/step), in-loop step "
+            f"{med['careamics_loop_s']:.3f} s (float32)"
+        )
+        print(
+            f"  biakit / CAREamics wall-clock steps/s = "
+            f"{med['biakit_sps'] / med['careamics_sps']:.2f}x  (goal >= 2.0x)"
+        )
+    else:
+        print("  CAREamics: skipped (no venv), no ratio")
+    return med
+
+
+# ------------------------------------------------------------------ quality
+def run_quality(peer: Peer, data: dict, minutes: float, sps: float | None, amp: str) -> None:
+    from biakit.workflows import Denoiser
+
+    budget = 60.0 * minutes
+    train = [data[f"train_{i}"] for i in range(len(TRAIN))]
+    clean, noisy = data["test_clean"], data["test_noisy"]
+    print(
+        f"\nQUALITY ({minutes:g} min of wall-clock training each; {len(clean)} test crops "
+        f"{CROP}x{CROP}, sigma {SIGMA:g}; noisy input PSNR {psnr(noisy, clean):.2f} dB)"
+    )
+    pred_path = WORK / "careamics_pred.npy"
+    c = peer(cmd="quality", seconds=budget, predict=str(pred_path))
+    if c is not None:
+        p = psnr(np.load(pred_path), clean)
+        print(
+            f"  CAREamics: {p:.2f} dB  ({c['steps']} steps, {c['epochs']} epochs, "
+            f"train {c['wall_s']:.0f} s, predict {c['predict_s']:.1f} s)",
+            flush=True,
+        )
+    samples = _config(256, 1, amp).samples_per_epoch  # biakit's default epoch length
+    sps = sps or 3.0
+    epochs = max(1, round(1.1 * budget * sps * BATCH / samples))
+    den = Denoiser(_config(samples, epochs, amp, max_time=budget))
+    t0 = time.perf_counter()
+    hist = den.train(train)
+    wall = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    pred = np.stack([den.predict(x) for x in noisy])
+    pb = psnr(pred, clean)
+    print(
+        f"  biakit:    {pb:.2f} dB  ({int(hist['steps'].iloc[-1])} steps, {len(hist)} of "
+        f"{epochs} planned epochs, train {wall:.0f} s, predict {time.perf_counter() - t1:.1f} s)"
+    )
+    if c is not None:
+        print(f"  biakit - CAREamics = {pb - p:+.2f} dB  (goal >= +1.0 dB)")
+    else:
+        print("  CAREamics: skipped (no venv), no difference")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--part", choices=["all", "speed", "quality"], default="all")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=1, help="epochs per speed run")
+    ap.add_argument(
+        "--speed-limit",
+        type=float,
+        default=100.0,
+        help="start no new speed round after this many seconds",
+    )
+    ap.add_argument("--minutes", type=float, default=2.5, help="quality: training budget each")
+    ap.add_argument("--amp", default="auto", help="biakit's train.amp (auto | none | bf16)")
+    ap.add_argument("--careamics-worker", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.careamics_worker:
+        return _careamics_worker(args.careamics_worker)
+    import torch
+
+    t_start = time.perf_counter()
+    print(
+        f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC; load at start "
+        f"{os.getloadavg()}; torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
+    WORK.mkdir(parents=True, exist_ok=True)
+    data = make_data()
+    data_path = WORK / "data.npz"
+    np.savez(data_path, **data)
+    train = [data[f"train_{i}"] for i in range(len(TRAIN))]
+    with tempfile.TemporaryDirectory(dir=WORK) as tmp:
+        peer = Peer(data_path, Path(tmp))
+        try:
+            med = None
+            if args.part in ("all", "speed"):
+                med = run_speed(peer, train, args.rounds, args.epochs, args.amp, args.speed_limit)
+            if args.part in ("all", "quality"):
+                run_quality(peer, data, args.minutes, med and med["biakit_sps"], args.amp)
+        finally:
+            peer.close()
+    print(f"\nload at end {os.getloadavg()}; total {time.perf_counter() - t_start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

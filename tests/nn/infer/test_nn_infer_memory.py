@@ -1,0 +1,178 @@
+"""Automatic tile sizes from the free memory: geometry, memory probe, exactness of the result."""
+
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from biakit.nn.infer import _memory, predict_tiled, predict_tiled_scaled  # noqa: E402
+from biakit.nn.infer._memory import (  # noqa: E402
+    auto_tile_shape,
+    bytes_per_voxel,
+    free_memory,
+    tile_for_model,
+)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _unet(depth=2, seed=0):
+    from biakit.nn.models import UNet, UNetConfig
+
+    torch.manual_seed(seed)
+    net = UNet(UNetConfig(depth=depth, base_filters=2, out_channels=1)).eval()
+    with torch.no_grad():  # non-trivial batch-norm statistics
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+    return net
+
+
+def _whole(net, image):
+    with torch.no_grad():
+        return net(torch.from_numpy(image[None]))[0].numpy()
+
+
+def _tiles_of(net, image, **kwargs):
+    totals = []
+    out = predict_tiled(net, image, progress=lambda done, total: totals.append(total), **kwargs)
+    return out, totals[-1]
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+@pytest.mark.parametrize("divisor", [(1, 1), (4, 4), (16, 16), (4, 8)])
+@pytest.mark.parametrize("free", [10**6, 10**8, 10**10])
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_tile_respects_divisor_and_memory_cap(divisor, free, batch_size):
+    shape, overlap, per_voxel = (3000, 2500), (10, 12), 1000.0
+    tile = auto_tile_shape(
+        shape, divisor, overlap, per_voxel, batch_size=batch_size, free_bytes=free
+    )
+    padded = [-(-n // d) * d for n, d in zip(shape, divisor)]
+    smallest = [-(-(2 * h + d) // d) * d for h, d in zip(overlap, divisor)]
+    assert all(t % d == 0 for t, d in zip(tile, divisor))
+    assert all(s <= t <= p for s, t, p in zip(smallest, tile, padded))
+    budget = free / 4 / batch_size / per_voxel  # voxels one tile may have
+    if tile != tuple(smallest):  # the smallest valid tile is taken even when over budget
+        assert math.prod(tile) <= budget
+        # and no divisor step more fits (the tile is not needlessly small)
+        assert math.prod(t + d for t, d in zip(tile, divisor)) > min(budget, 2048**2)
+    else:
+        assert budget < math.prod(t + d for t, d in zip(tile, divisor))
+
+
+def test_tile_cap_small_image_and_thin_axis():
+    # huge free memory: capped, and never larger than the padded image
+    assert auto_tile_shape((100, 70), (8, 8), (4, 4), 100.0, free_bytes=10**15) == (104, 72)
+    big = auto_tile_shape((9000, 9000), (1, 1), (4, 4), 1.0, free_bytes=10**15)
+    assert big == (2048, 2048)
+    capped = auto_tile_shape((9000, 9000), (1, 1), (4, 4), 1.0, free_bytes=10**15, max_voxels=100)
+    assert capped == (10, 10)
+    # a thin axis is taken whole and the budget goes to the others
+    assert auto_tile_shape(
+        (8, 1000, 1000), (1, 4, 4), (2, 5, 5), 1.0, free_bytes=4 * 8 * 200**2
+    ) == (8, 200, 200)
+
+
+def test_free_memory_cpu_and_cuda(monkeypatch, tmp_path):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:  1000 kB\nMemAvailable:    2048 kB\n")
+    assert _memory._meminfo_available(str(meminfo)) == 2048 * 1024
+    meminfo.write_text("MemTotal:  1000 kB\n")
+    assert _memory._meminfo_available(str(meminfo)) is None
+    assert _memory._meminfo_available(str(tmp_path / "missing")) is None
+    assert free_memory("cpu") > 0 and free_memory(torch.device("cpu")) > 0
+    monkeypatch.setattr(_memory, "_meminfo_available", lambda: None)
+    assert free_memory("cpu") > 0  # psutil, os.sysconf or the 2 GiB fallback
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (123, 456))
+    assert free_memory("cuda") == 123 and free_memory(torch.device("cuda", 0)) == 123
+
+
+def test_bytes_per_voxel_counts_distinct_activations_and_restores_model():
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(2, 8, 3, padding=1), torch.nn.ReLU(inplace=True), torch.nn.Conv2d(8, 3, 1)
+    )
+    net.train()
+    # input 2 + conv 8 (the in-place ReLU returns the same tensor) + 3 channels, float32, x2
+    assert bytes_per_voxel(net, 2, (4, 4), "cpu") == 2.0 * 4 * (2 + 8 + 3)
+    assert net.training  # mode restored
+    assert tile_for_model(
+        net, 2, (500, 500), (1, 1), (2, 2), "cpu", free=lambda d: 4 * 104 * 400
+    ) == (20, 20)
+    fallback = _memory.FALLBACK_BYTES_PER_VOXEL * 4
+    assert tile_for_model(
+        None, 1, (500, 500), (1, 1), (2, 2), "cpu", runnable=False, out_scale=4,
+        free=lambda d: int(4 * fallback * 100),
+    ) == (10, 10)  # fmt: skip
+
+
+# --------------------------------------------------------------------------- prediction
+
+
+def test_automatic_tiles_follow_free_memory(monkeypatch):
+    net = _unet(depth=2)
+    image = np.random.default_rng(1).random((1, 150, 130), dtype=np.float32)
+    whole = _whole(net, np.pad(image, ((0, 0), (0, 2), (0, 2)), mode="reflect"))[:, :150, :130]
+    per_voxel = bytes_per_voxel(net, 1, (4, 4), "cpu")
+    monkeypatch.setattr(_memory, "free_memory", lambda device: int(4 * 2 * per_voxel * 64**2))
+    out, n_tiles = _tiles_of(net, image, batch_size=2, blending="none")
+    assert n_tiles > 4  # the memory cap forced tiling: (64 - 2 * 23) core pixels per tile
+    np.testing.assert_allclose(out, whole, atol=1e-5)
+    monkeypatch.setattr(_memory, "free_memory", lambda device: 10**12)
+    out, n_tiles = _tiles_of(net, image)
+    assert n_tiles == 1
+    np.testing.assert_allclose(out, whole, atol=1e-5)
+
+
+def test_2048_image_automatic_tiles_equal_whole_image(monkeypatch):
+    net = _unet(depth=2, seed=3)
+    image = np.random.default_rng(2).random((1, 2048, 2048), dtype=np.float32)
+    whole = _whole(net, image)
+    # 256 MiB free: tiles of about 450^2 pixels, not the whole image
+    monkeypatch.setattr(_memory, "free_memory", lambda device: 256 * 1024**2)
+    out, n_tiles = _tiles_of(net, image)  # default Gaussian blending, no tiling parameter
+    assert n_tiles > 1
+    assert out.shape == (1, 2048, 2048) and np.abs(out - whole).max() < 1e-4
+
+
+def test_scaled_prediction_automatic_core(monkeypatch):
+    from biakit.nn.models import EDSRConfig, EDSRLite
+
+    torch.manual_seed(0)
+    net = EDSRLite(EDSRConfig(scale=2, n_features=4, n_blocks=1)).eval()
+    image = np.random.default_rng(3).random((1, 60, 50), dtype=np.float32)
+    whole = _whole(net, image)
+    per_voxel = bytes_per_voxel(net, 1, (1, 1), "cpu")
+    monkeypatch.setattr(_memory, "free_memory", lambda device: int(4 * per_voxel * 24**2))
+    out = predict_tiled_scaled(net, image)
+    np.testing.assert_allclose(out, whole, atol=1e-5)
+    core = _scaled_core(net, image)
+    assert all(c < n for c, n in zip(core, image.shape[1:]))  # several tiles
+    monkeypatch.setattr(_memory, "free_memory", lambda device: 10**12)
+    assert _scaled_core(net, image) == (60, 50)  # one tile: the whole image
+
+
+def _scaled_core(net, image):
+    from biakit.nn.infer._scaled import _auto_core
+
+    cfg = net.config
+    return _auto_core(net, 1, image.shape[1:], cfg.halo, cfg.factors, torch.device("cpu"))
+
+
+def test_automatic_tiles_3d(monkeypatch):
+    from biakit.nn.models import UNet, UNetConfig
+
+    torch.manual_seed(1)
+    net = UNet(UNetConfig(ndim=3, depth=1, base_filters=2, out_channels=1)).eval()
+    image = np.random.default_rng(4).random((1, 12, 60, 52), dtype=np.float32)
+    whole = _whole(net, image)
+    per_voxel = bytes_per_voxel(net, 1, (2, 2, 2), "cpu")
+    monkeypatch.setattr(_memory, "free_memory", lambda device: int(4 * 4 * per_voxel * 24**3))
+    out, n_tiles = _tiles_of(net, image)
+    assert n_tiles > 1
+    np.testing.assert_allclose(out, whole, atol=1e-5)
