@@ -2,12 +2,7 @@ import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from biakit.metrics.restoration import (
-    RestorationMaps,
-    psnr_care,
-    restoration_maps,
-    ssim,
-)
+from biakit.metrics import RestorationMaps, psnr_care, restoration_maps, ssim
 
 
 def _pair(shape, seed):

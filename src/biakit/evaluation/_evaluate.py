@@ -160,7 +160,7 @@ def evaluate_folders(
     Notes
     -----
     Restoration: ``per_image.csv`` holds ``psnr_care``, ``ssim_care`` and
-    ``nrmse_care`` (CARE's normalisation, :func:`biakit.metrics.restoration.restoration_maps`)
+    ``nrmse_care`` (CARE's normalisation, :func:`biakit.metrics.restoration_maps`)
     and the raw ``mse``, ``mae``, ``psnr``, ``ssim``, ``nrmse``; the maps of 3D
     images are drawn at their middle z-slice.
     """

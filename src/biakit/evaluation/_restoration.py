@@ -67,7 +67,7 @@ def _pooled(maps: list[Any]) -> dict[str, float]:
 
 def _care(gts: list[np.ndarray], preds: list[np.ndarray]) -> tuple[dict[str, float], list]:
     """CARE-normalised metrics (each channel normalised on its own) and the maps."""
-    from biakit.metrics.restoration import restoration_maps
+    from biakit.metrics import restoration_maps
 
     maps = [restoration_maps(g, p, slicewise=_slicewise(g.shape)) for g, p in zip(gts, preds)]
     return _pooled(maps), maps
@@ -78,8 +78,7 @@ def _raw(gts: list[np.ndarray], preds: list[np.ndarray], data_range: float | Non
 
     NRMSE is NaN for an all-zero ground truth (its denominator).
     """
-    from biakit.metrics import nrmse
-    from biakit.metrics.restoration import restoration_maps
+    from biakit.metrics import nrmse, restoration_maps
 
     diff = np.stack(gts).astype(np.float64) - np.stack(preds).astype(np.float64)
     row: dict[str, Any] = {"data_range": np.nan, "mse": float(np.mean(diff * diff))}
@@ -139,7 +138,7 @@ def restoration_rows(
 
     ``psnr_care``, ``ssim_care``, ``nrmse_care`` compare the percentile-normalised
     ground truth with the prediction rescaled by ``normalize_minmse`` (see
-    :func:`biakit.metrics.restoration.restoration_maps`); ``inputs`` (ground
+    :func:`biakit.metrics.restoration_maps`); ``inputs`` (ground
     truth -> raw input file) adds the same for the raw input (``input_*``).
     ``data_range``, ``mse``, ``mae``, ``psnr``, ``ssim``, ``nrmse`` are on the raw
     values; raw PSNR and SSIM need ``data_range`` for float images (else NaN).

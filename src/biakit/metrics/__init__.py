@@ -41,8 +41,8 @@ _ATTRS = {
     "normalize_minmse": "restoration",
     "psnr_care": "restoration",
     "restoration_metrics": "restoration",
-    "RestorationMaps": "restoration",
-    "restoration_maps": "restoration",
+    "RestorationMaps": "_restoration_maps",
+    "restoration_maps": "_restoration_maps",
     "nyquist_energy": "_spectral",
 }
 _ATTRS.update(dict.fromkeys(("ErrorCounts", "InstanceErrors", "instance_errors"), "errors"))
