@@ -74,6 +74,18 @@ class DataOptions(BaseModel):
         return self.model_copy(update={k: _resolve(v, base) for k, v in fields.items()})
 
 
+def model_section(data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Return the raw ``model`` section of a config mapping as a new dict (None if not one).
+
+    A config object given from Python counts with the fields its caller set, so
+    task defaults still apply to the others.
+    """
+    model = data.get("model", {})
+    if isinstance(model, BaseModel):
+        model = model.model_dump(exclude_unset=True)
+    return dict(model) if isinstance(model, Mapping) else None
+
+
 def _resolve(path: str, base: Path) -> str:
     return path if Path(path).is_absolute() else str(base / path)
 
@@ -113,10 +125,8 @@ class WorkflowConfig(BaseModel):
             return data
         data = dict(data)
         patch = data.get("patch_shape", (128, 128))
-        model = data.get("model", {})
-        if isinstance(model, BaseModel):
-            model = model.model_dump(exclude_unset=True)
-        if isinstance(model, Mapping):
+        model = model_section(data)
+        if model is not None:
             model = {**cls.model_defaults, **model}
             if isinstance(patch, list | tuple) and len(patch) in (2, 3) and "ndim" not in model:
                 model["ndim"] = len(patch)

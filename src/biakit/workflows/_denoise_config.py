@@ -25,12 +25,19 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from biakit.nn.datasets._normalize import Normalizer
 from biakit.nn.models._config import UNetConfig
-from biakit.workflows._config import WorkflowConfig, _resolve, register_task_config
+from biakit.workflows._config import (
+    WorkflowConfig,
+    _resolve,
+    model_section,
+    register_task_config,
+)
 
 #: algorithms trained on the noisy images alone (blind-spot masking)
 SELF_SUPERVISED = ("n2v", "n2v2", "structn2v")
 #: U-Net defaults of the denoising task (CAREamics' N2V: depth 2, 32 filters)
 DENOISE_MODEL_DEFAULTS = {"depth": 2, "base_filters": 32}
+#: N2V2's network (Hoeck 2022): no top skip, blur-pool, bilinear up-sampling (no checkerboards)
+N2V2_MODEL = {"skip_top": False, "pool": "blur", "upsampling": "interpolation"}
 
 
 class DenoiseDataOptions(BaseModel):
@@ -109,19 +116,12 @@ class DenoiseConfig(WorkflowConfig):
         if not isinstance(data, Mapping):
             return data
         data = dict(data)
-        model = data.get("model", {})
-        if isinstance(model, BaseModel):
-            model = model.model_dump(exclude_unset=True)
-        if isinstance(model, Mapping):
-            model = dict(model)
+        model = model_section(data)
+        if model is not None:
             model.pop("out_channels", None)  # follows the images' channels
             if data.get("algorithm") == "n2v2":
-                fields = UNetConfig.model_fields
-                if "skip_top" in fields:
-                    model.setdefault("skip_top", False)
-                if "pool" in fields:
-                    model.setdefault("pool", "blur")
-                model.setdefault("upsampling", "interpolation")
+                for key, value in N2V2_MODEL.items():
+                    model.setdefault(key, value)
             data["model"] = model
         return data
 

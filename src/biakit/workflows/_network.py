@@ -156,10 +156,8 @@ class NetworkWorkflow(Workflow):
         _folder.commit_folder(work, Path(output_dir), overwrite=overwrite)
 
     # ---------------------------------------------------------------- prediction
-    def _raw(self, image: Any, *, activation: str | None, tta: bool, **kwargs: Any) -> np.ndarray:
-        """Normalised tiled prediction ``(out_channels, *spatial)``."""
-        from biakit.nn.infer import predict_tiled
-
+    def _checked_input(self, image: Any) -> np.ndarray:
+        """``image`` channel first, with the channels the network was trained on, finite."""
         self._require_trained()
         array = channels_first(image, self.config.ndim)
         if array.shape[0] != self.in_channels:
@@ -168,7 +166,13 @@ class NetworkWorkflow(Workflow):
                 f"trained on {self.in_channels}"
             )
         _check_finite(array, "image")
-        normalized = self.config.normalizer(array)
+        return array
+
+    def _raw(self, image: Any, *, activation: str | None, tta: bool, **kwargs: Any) -> np.ndarray:
+        """Normalised tiled prediction ``(out_channels, *spatial)``."""
+        from biakit.nn.infer import predict_tiled
+
+        normalized = self.config.normalizer(self._checked_input(image))
         kwargs.setdefault("amp", self.config.train.amp)  # as trained: bf16 where fast
         return predict_tiled(self.model, normalized, activation=activation, tta=tta, **kwargs)
 

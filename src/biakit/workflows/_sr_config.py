@@ -24,7 +24,12 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from biakit.nn.models._sr_config import EDSRConfig, RCANConfig
-from biakit.workflows._config import WorkflowConfig, _resolve, register_task_config
+from biakit.workflows._config import (
+    WorkflowConfig,
+    _resolve,
+    model_section,
+    register_task_config,
+)
 
 
 class SRDataOptions(BaseModel):
@@ -84,10 +89,8 @@ class SuperResolutionConfig(WorkflowConfig):
     @classmethod
     def _model_scale(cls, data: Any) -> Any:
         if isinstance(data, Mapping):
-            model = data.get("model", {})
-            if isinstance(model, BaseModel):
-                model = model.model_dump(exclude_unset=True)
-            if isinstance(model, Mapping) and "scale" not in model:
+            model = model_section(data)
+            if model is not None and "scale" not in model:
                 data = {**data, "model": {**model, "scale": data.get("scale", 2)}}
         return data
 

@@ -164,26 +164,15 @@ class Denoiser(NetworkWorkflow):
         ``batch_size``, ``device`` ... are passed to
         :func:`biakit.nn.infer.predict_tiled`); ``tta`` averages over flips.
         """
-        from biakit.nn.datasets import NormStats, normalize_with_stats
+        from biakit.nn.datasets import NormStats, denormalize_with_stats, normalize_with_stats
         from biakit.nn.infer import predict_tiled
 
-        self._require_trained()
-        array = channels_first(image, self.config.ndim)
-        if array.shape[0] != self.in_channels:
-            raise DataError(
-                f"image has {array.shape[0]} channel(s) (shape {array.shape}); the model was "
-                f"trained on {self.in_channels}"
-            )
-        _check_finite(array, "image")
+        array = self._checked_input(image)
         norm = self.training["normalization"]
         x = normalize_with_stats(array, NormStats.from_dict(norm["input"]))
         kwargs.setdefault("amp", self.config.train.amp)
-        out = np.asarray(predict_tiled(self.model, x, activation=None, tta=tta, **kwargs))
-        target = NormStats.from_dict(norm["target"])
-        shape = (-1,) + (1,) * self.config.ndim
-        scale = np.asarray(target.scale, dtype=np.float32).reshape(shape)
-        offset = np.asarray(target.offset, dtype=np.float32).reshape(shape)
-        return (out.astype(np.float32) * scale + offset).astype(np.float32)
+        out = predict_tiled(self.model, x, activation=None, tta=tta, **kwargs)
+        return denormalize_with_stats(out, NormStats.from_dict(norm["target"]))
 
     def postprocess(self, maps: np.ndarray) -> np.ndarray:
         """Return the restored image: one channel as ``(*spatial)``, else ``(C, *spatial)``."""

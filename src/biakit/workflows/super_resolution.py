@@ -146,24 +146,15 @@ class SuperResolver(NetworkWorkflow):
         ``tta`` is accepted for the common interface and ignored; other keywords
         go to :func:`biakit.nn.infer.predict_tiled_scaled` (``tile_shape``, ``device``).
         """
-        from biakit.nn.datasets import normalize_with_stats
+        from biakit.nn.datasets import denormalize_with_stats, normalize_with_stats
         from biakit.nn.infer import predict_tiled_scaled
 
-        self._require_trained()
         kwargs.pop("tta", None)
-        array = channels_first(image, self.config.ndim).astype(np.float32)
-        if array.shape[0] != self.in_channels:
-            raise DataError(
-                f"image has {array.shape[0]} channel(s) (shape {array.shape}); the model was "
-                f"trained on {self.in_channels}"
-            )
-        _check_finite(array, "image")
+        array = self._checked_input(image).astype(np.float32)
         stats = self.config.normalizer.stats(array)
         kwargs.setdefault("amp", self.config.train.amp)
         out = predict_tiled_scaled(self.model, normalize_with_stats(array, stats), **kwargs)
-        scale = np.asarray(stats.scale, np.float32).reshape(-1, *(1,) * self.config.ndim)
-        offset = np.asarray(stats.offset, np.float32).reshape(scale.shape)
-        return out * scale + offset
+        return denormalize_with_stats(out, stats)
 
     def postprocess(self, maps: np.ndarray) -> np.ndarray:
         """Return the super-resolved image (a single channel without its axis)."""

@@ -25,6 +25,7 @@ from biakit.nn.datasets._normalize import (
     MAX_STATS_VOXELS,
     Normalizer,
     NormStats,
+    denormalize_with_stats,
     normalize_with_stats,
     sample_voxels,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "PatchLocation",
     "ScaledPairDataset",
     "degrade",
+    "denormalize_with_stats",
     "find_foreground",
     "load_pairs",
     "normalize_with_stats",

@@ -111,6 +111,26 @@ def normalize_with_stats(image: Any, stats: NormStats) -> np.ndarray:
     return out
 
 
+def denormalize_with_stats(image: Any, stats: NormStats) -> np.ndarray:
+    """Map a normalised channel-first image back: ``x * scale + offset`` per channel (float32).
+
+    The inverse of :func:`normalize_with_stats`; restoration networks use it to
+    return outputs in an intensity scale (the input's or the targets').
+
+    Examples
+    --------
+    >>> s = NormStats(offset=(10.0,), scale=(2.0,))
+    >>> x = np.array([[[10.0, 14.0]]])
+    >>> denormalize_with_stats(normalize_with_stats(x, s), s).tolist()
+    [[[10.0, 14.0]]]
+    """
+    array = np.asarray(image, dtype=np.float32)
+    bshape = (-1,) + (1,) * (array.ndim - 1)
+    scale = np.asarray(stats.scale, dtype=np.float32).reshape(bshape)
+    offset = np.asarray(stats.offset, dtype=np.float32).reshape(bshape)
+    return array * scale + offset
+
+
 def _window_reads(image: Any, budget: int, rng: np.random.Generator) -> np.ndarray:
     """Read random windows (at most ``budget`` voxels per channel) as ``(C, n)``."""
     spatial = image.shape[1:]
