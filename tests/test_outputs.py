@@ -59,11 +59,14 @@ def test_two_outputs_with_one_name_are_refused(tmp_path):
         check_outputs([], [tmp_path / "a.tif", tmp_path / "a.tif"], overwrite=False)
 
 
-def test_an_existing_folder_is_never_replaced(tmp_path):
+def test_a_folder_is_replaced_only_when_biakit_wrote_it(tmp_path):
     (tmp_path / "x.zarr").mkdir()
-    record_outputs(tmp_path, [tmp_path / "x.zarr"])
     with pytest.raises(FileExistsError, match=r"not written by biakit"):
         check_outputs([], [tmp_path / "x.zarr"], overwrite=True)
+    record_outputs(tmp_path, [tmp_path / "x.zarr"])  # e.g. a CTC result folder biakit wrote
+    check_outputs([], [tmp_path / "x.zarr"], overwrite=True)
+    with pytest.raises(FileExistsError, match=r"output exists"):
+        check_outputs([], [tmp_path / "x.zarr"], overwrite=False)
 
 
 def test_helpers(tmp_path):

@@ -52,6 +52,7 @@ _ATTRS = {
     "Detector": "biakit.workflows",
     "Denoiser": "biakit.workflows",
     "SuperResolver": "biakit.workflows",
+    "Tracker": "biakit.workflows",
     "IsotropicRestorer": "biakit.workflows",
     "read_image": "biakit.io",
     "write_image": "biakit.io",

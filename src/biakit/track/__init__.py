@@ -6,6 +6,8 @@ The result of every linker is a :class:`TrackGraph` (detections + links);
 :func:`napari_tracks` gives the data of a napari ``Tracks`` layer.
 """
 
+from biakit.track._config import LinkConfig
+from biakit.track._fill import fill_gaps
 from biakit.track._graph import (
     TrackGraph,
     detections_from_labels,
@@ -15,13 +17,24 @@ from biakit.track._graph import (
     relabel_masks,
     to_ctc,
 )
+from biakit.track._link import link
+from biakit.track._overlap import overlap_iou
+from biakit.track._table import TRACK_COLUMNS, track_table
+from biakit.track._track import track
 
 __all__ = [
+    "TRACK_COLUMNS",
+    "LinkConfig",
     "TrackGraph",
     "detections_from_labels",
     "detections_from_points",
+    "fill_gaps",
     "from_ctc",
+    "link",
     "napari_tracks",
+    "overlap_iou",
     "relabel_masks",
     "to_ctc",
+    "track",
+    "track_table",
 ]

@@ -16,6 +16,12 @@ from biakit.visualize._errors import (
     error_overlay,
     matched_colors,
 )
+from biakit.visualize._lineage import (
+    lineage_layout,
+    plot_lineage,
+    save_track_movie,
+    track_overlay_frames,
+)
 from biakit.visualize._overlay import label_colors, overlay_labels, palette, project
 
 __all__ = [
@@ -24,8 +30,12 @@ __all__ = [
     "error_legend",
     "error_overlay",
     "label_colors",
+    "lineage_layout",
     "matched_colors",
     "overlay_labels",
     "palette",
+    "plot_lineage",
     "project",
+    "save_track_movie",
+    "track_overlay_frames",
 ]

@@ -6,6 +6,7 @@
 * :class:`Denoiser` with :class:`DenoiseConfig` (N2V, N2V2, structN2V, CARE, Noise2Noise).
 * :class:`SuperResolver` with :class:`SuperResolutionConfig` (EDSR-lite / RCAN-lite, 2D, 3D).
 * :class:`IsotropicRestorer` with :class:`IsotropicConfig` (axial resolution of stacks).
+* :class:`Tracker` with :class:`TrackingConfig` (time-lapse labels or points to lineages).
 * :class:`Workflow` / :class:`NetworkWorkflow`: the base classes a new task subclasses,
   then registers with :func:`register_workflow`.
 * :func:`load_model` opens any model folder with the right class; :func:`workflow_for`
@@ -40,12 +41,14 @@ from biakit.workflows._iso_config import IsotropicConfig
 from biakit.workflows._network import NetworkWorkflow
 from biakit.workflows._results import Evaluation
 from biakit.workflows._sr_config import SuperResolutionConfig
+from biakit.workflows._tracking_config import TrackingConfig
 from biakit.workflows.denoise import Denoiser
 from biakit.workflows.detection import Detector
 from biakit.workflows.instance import InstanceSegmenter
 from biakit.workflows.isotropic import IsotropicRestorer
 from biakit.workflows.semantic import SemanticSegmenter
 from biakit.workflows.super_resolution import SuperResolver
+from biakit.workflows.tracking import Tracker, TrackingResult
 
 WORKFLOWS: dict[str, type[Workflow]] = {}
 
@@ -65,6 +68,7 @@ for _cls in (
     Denoiser,
     SuperResolver,
     IsotropicRestorer,
+    Tracker,
 ):
     register_workflow(_cls)
 
@@ -109,6 +113,9 @@ __all__ = [
     "SemanticSegmenter",
     "SuperResolutionConfig",
     "SuperResolver",
+    "Tracker",
+    "TrackingConfig",
+    "TrackingResult",
     "Workflow",
     "WorkflowConfig",
     "config_schema",
