@@ -38,12 +38,10 @@ from biakit.io._ctc import (
     read_ctc,
     read_ctc_frames,
     read_ctc_table,
-    read_timelapse,
     validate_ctc,
     write_ctc,
     write_ctc_frames,
     write_ctc_table,
-    write_timelapse,
 )
 from biakit.io._geff import geff_track_ids, read_geff, read_geff_metadata, write_geff
 from biakit.io._labels import read_labels, write_labels
@@ -51,6 +49,7 @@ from biakit.io._meta import ImageMeta
 from biakit.io._pairing import file_key, is_side_output, pair_files
 from biakit.io._paths import list_images, supported_formats
 from biakit.io._points import read_points_csv, write_points_csv
+from biakit.io._timelapse import read_timelapse, write_timelapse
 from biakit.io._tracks_csv import read_tracks_csv, write_tracks_csv
 from biakit.io._zarr import default_chunks
 

@@ -34,6 +34,8 @@ class Evaluation:
     ...                 pd.DataFrame({"iou": [0.5]}))
     >>> ev.headline()
     'IoU 0.5000'
+    >>> Evaluation("tracking", None, None, pd.DataFrame({"TRA": [0.99], "CT": [0.8]})).headline()
+    'TRA 0.9900, CT 0.8000'
     >>> row = pd.DataFrame({"psnr": [30.0], "ssim": [0.9], "nrmse": [0.1], "cubic_psnr": [28.0]})
     >>> Evaluation("super_resolution", None, row, row).headline()
     'PSNR 30.00 dB (cubic 28.00 dB), SSIM 0.9000, NRMSE 0.1000'
@@ -47,6 +49,9 @@ class Evaluation:
     def headline(self) -> str:
         """One line with the scores a person looks at first."""
         row = self.summary.iloc[0]
+        if self.task == "tracking":
+            keys = [k for k in ("TRA", "DET", "CT", "BC(1)", "CCA") if k in row]
+            return ", ".join(f"{k} {row[k]:.4f}" for k in keys)
         if self.task == "instance":
             at = self.summary.set_index("thresh")
             parts = [f"F1@{t:g} {at.loc[t, 'f1']:.4f}" for t in (0.5, 0.75) if t in at.index]
