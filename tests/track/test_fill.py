@@ -40,7 +40,7 @@ def test_mother_missed_before_dividing_is_extended_then_divides():
     assert sorted(filled.edges.tolist()) == [[0, 5], [1, 3], [2, 4], [5, 1], [5, 2]]
 
 
-def test_daughter_missed_in_first_frame_is_filled_backwards_from_it():
+def test_daughter_missed_in_first_frame_is_filled_from_her_and_her_sister():
     # Mother at 0; daughter A at frame 1, daughter B only from frame 2 (missed at 1).
     g = TrackGraph(
         t=[0, 1, 2, 2],
@@ -48,9 +48,11 @@ def test_daughter_missed_in_first_frame_is_filled_backwards_from_it():
         edges=[[0, 1], [0, 2], [1, 3]],
     )
     filled, _ = fill_gaps(g)
-    # drift = median one-frame step over [0,1] and [1,3]: (-2, 0.5); B at frame 1 = B - drift
+    # drift = median one-frame step over [0,1] and [1,3]: (-2, 0.5). B at frame 1:
+    # back from B: (14, 11) - drift = (16, 10.5); mirror of A about the mother's
+    # prediction: 2 * ((10, 10) + drift) - (6, 10) = (10, 11); their mean (13, 10.75).
     assert filled.t[4] == 1
-    assert filled.coords[4].tolist() == [16.0, 10.5]
+    assert filled.coords[4].tolist() == [13.0, 10.75]
     assert sorted(filled.edges.tolist()) == [[0, 1], [0, 4], [1, 3], [4, 2]]
 
 

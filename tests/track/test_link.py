@@ -211,3 +211,18 @@ def test_bad_inputs():
         track(np.zeros((2, 4, 4), int), points=np.zeros((1, 3)))
     with pytest.raises(ParameterError, match="image: only used with masks"):
         track(points=np.zeros((1, 3)), image=np.zeros((1, 4, 4)))
+
+
+def test_divisions_off_and_frames_not_starting_at_zero():
+    tracks = {
+        1: {f: (30.0, 30.0 + f) for f in range(100, 104)},
+        2: {f: (24.0, 30.0 + f) for f in range(104, 108)},
+        3: {f: (36.0, 30.0 + f) for f in range(104, 108)},
+        4: {f: (80.0, 10.0 + f) for f in range(100, 108)},
+    }
+    g, ids = _graph(tracks)
+    with_div = link(g)
+    assert with_div.out_degree().max() == 2
+    no_div = link(g, divisions=False)
+    assert no_div.out_degree().max() == 1
+    assert _pairs(no_div, ids) <= _pairs(with_div, ids) | {(103, 1, 104, 2), (103, 1, 104, 3)}

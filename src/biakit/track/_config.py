@@ -16,14 +16,16 @@ class LinkConfig(BaseModel):
     negative log-likelihoods of a Brownian step whose per-axis sd ``sigma`` is
     estimated from unambiguous links (mutual nearest neighbours closer than
     half the typical distance between detections of one frame), around a
-    global drift estimated the same way.
+    global drift estimated the same way. Objects that move more than half
+    their distance to each other per frame defeat that estimate: give
+    ``max_speed`` then.
 
     Attributes
     ----------
     max_speed : float or None
         Largest speed (after the drift), in units of ``spacing`` per unit of
         ``frame_interval``; the largest step between consecutive frames is
-        ``max_speed * frame_interval``. None: a step of ``5 * sigma``, or 1.2
+        ``max_speed * frame_interval``. None: a step of ``5.5 * sigma``, or 1.2
         times the 99th percentile of the unambiguous steps when that is larger
         (a few fast objects). A gap of ``g`` missed frames allows
         ``sqrt(g + 1)`` times that step.

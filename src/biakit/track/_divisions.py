@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 _SPLIT_GAP = 2  # a daughter may start up to this many frames after its mother's detection
 _SISTER_SPREAD = 0.1  # relative intensity difference of sister cells (sd)
+_SUM_SLACK = 0.1  # |log(daughters' area / mother's)| allowed without cost
 
 
 def _siblings(scene: Scene, nxt: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -51,7 +52,7 @@ def split_cost(scene: Scene, m: np.ndarray, d: np.ndarray, s: np.ndarray) -> np.
 
     Geometry: the daughters' midpoint lies at the mother's predicted position
     (a Brownian midpoint: variance ``sigma^2 dt / 2``). Size: the daughters
-    alike and neither larger than the mother. Intensity: the daughters alike
+    alike, neither larger than the mother, together about as large. Intensity: the daughters alike
     (sd at least 10 % of the mother's). Plus ``division_penalty``, and
     ``gap_penalty`` per frame a daughter was missed.
     """
@@ -65,6 +66,9 @@ def split_cost(scene: Scene, m: np.ndarray, d: np.ndarray, s: np.ndarray) -> np.
         a = np.log(scene.area)
         terms = (a[d] - a[s]) ** 2 + np.maximum(a[d] - a[m], 0) ** 2
         terms += np.maximum(a[s] - a[m], 0) ** 2
+        # Together about the mother's size (within e^0.1; Jaqaman et al.'s intensity rule).
+        together = np.log(scene.area[d] + scene.area[s]) - a[m]
+        terms += np.maximum(np.abs(together) - _SUM_SLACK, 0) ** 2
         cost += cfg.size_weight * terms / (2 * mo.size_sd**2)
     if scene.intensity is not None and cfg.intensity_weight > 0 and np.isfinite(mo.intensity_sd):
         # Sisters differ more than one cell between frames: at least 10 % of the mother's.

@@ -22,8 +22,10 @@ def _plan(graph: TrackGraph) -> tuple[list, list]:
     """List new nodes ``(frame, position, template node)`` and the links replacing gaps.
 
     A plain gap is interpolated linearly (template: the nearer end). A gap to
-    a daughter is filled backwards from the daughter (template: the daughter);
-    when both daughters come after a gap, the mother is extended first.
+    a daughter is filled backwards from the daughter (template: the daughter),
+    averaged with the mirror image of her sister about the mother in frames
+    where the sister is seen; when both daughters come after a gap, the
+    mother is extended first.
     """
     t, x, drift = graph.t, graph.coords, _drift(graph)
     out_deg = graph.out_degree()
@@ -63,10 +65,17 @@ def _plan(graph: TrackGraph) -> tuple[list, list]:
             chain(a, -1, range(t[a] + 1, t[a] + k + 1), pos, [a] * k)
             edges.pop()
             head = n + len(nodes) - 1
+        t_head = int(t[a]) if head == a else nodes[head - n][0]
+        x_head = x[a] if head == a else nodes[head - n][1]
         for b in kids:
-            first = int(t[a]) + 1 if head == a else int(t[a]) + min(gaps)
-            frames = range(first, int(t[b]))
+            frames = range(t_head + 1, int(t[b]))
             pos = [x[b] - drift * (t[b] - f) for f in frames]
+            # Where the sister is seen, also mirror her about the mother; average both.
+            for k, f in enumerate(frames):
+                sister = [c for c in kids if c != b and t[c] == f]
+                if sister:
+                    mirror = 2 * (x_head + drift * (f - t_head)) - x[sister[0]]
+                    pos[k] = (pos[k] + mirror) / 2
             chain(head, b, frames, pos, [b] * len(pos))
     return nodes, edges
 

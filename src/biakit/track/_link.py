@@ -17,6 +17,7 @@ from biakit.track._graph import TrackGraph
 from biakit.track._lap import assign
 
 _IOU_FLOOR = 0.05
+_STEP_SD = 5.5  # largest step between frames, in sd of a step (auto)
 
 
 @dataclass(frozen=True)
@@ -129,8 +130,8 @@ def make_scene(
     sigma = motion.sigma
     if cfg.max_speed is not None:
         step = cfg.max_speed * frame_interval
-    else:  # 5 sd, or more when a minority of objects moves faster
-        step = max(5.0 * sigma, 1.2 * np.nan_to_num(motion.long_step))
+    else:  # 5.5 sd, or more when a minority of objects moves faster
+        step = max(_STEP_SD * sigma, 1.2 * np.nan_to_num(motion.long_step))
     if cfg.split_distance is not None:
         split = cfg.split_distance
     elif np.isfinite(motion.radius):
