@@ -22,10 +22,12 @@ one pass over its patches of the training images; its validation, checkpointing 
 overhead included); the clock runs over ``CAREamist.train``. Its in-loop step (batch start
 to batch end, Lightning callback) is reported too. biakit: ``Denoiser.train`` on the same
 images with as many patches per epoch and as many epochs (its validation, checkpoints and
-curves included). Bare step: the same network as biakit's, plain forward + masked MSE +
-backward + AdamW step on a fixed batch, under the precision biakit's training resolved to
-(``amp="auto"``: bf16 autocast on a CPU with native bfloat16, else float32; CAREamics runs
-float32), timed right before and right after each biakit run (A/B/A), median of the two.
+curves included). Bare step: a fresh copy of the same network as biakit's, plain forward +
+masked MSE + backward + AdamW step on a fixed batch in PyTorch's default layout, under the
+precision biakit's training resolved to (``amp="auto"``: bf16 autocast on a CPU with native
+bfloat16, else float32; CAREamics runs float32); one bare step runs right after each of
+biakit's optimiser steps (interleaved step by step, so load changes hit both alike), and
+its time is taken out of biakit's wall clock; median over the run.
 Goals: biakit >= 2.0x CAREamics' wall-clock steps/s; biakit's wall-clock step
 <= 1.05x the bare step.
 
@@ -229,48 +231,81 @@ def _config(samples: int, epochs: int, amp: str, max_time: float | None = None) 
                          train=train)  # fmt: skip
 
 
+class BareSteps:
+    """Plain PyTorch N2V steps of a fresh copy of biakit's network, timed one by one.
+
+    Forward + masked MSE + backward + AdamW step on a fixed batch, in PyTorch's default
+    memory layout, under the precision biakit's training resolved to (``amp="auto"``:
+    bf16 autocast on a CPU with native bfloat16, else float32): what a user would write.
+    """
+
+    def __init__(self, amp: str, samples: int, epochs: int) -> None:
+        import torch
+
+        from biakit.nn.models import build_network
+        from biakit.nn.train._precision import resolve_amp
+
+        torch.manual_seed(SEED)
+        self.net = build_network("unet", _config(samples, epochs, amp).network_config(1)).train()
+        self.dtype = resolve_amp(amp, torch.device("cpu"))
+        self.opt = torch.optim.AdamW(self.net.parameters(), lr=4e-4)
+        g = torch.Generator().manual_seed(0)
+        self.x = torch.randn(BATCH, 1, *PATCH, generator=g)
+        mask = (torch.rand(BATCH, 1, *PATCH, generator=g) < MASK).float()
+        self.y = torch.cat([self.x, mask], 1)
+        self.times: list[float] = []
+
+    def __call__(self) -> None:
+        import torch
+
+        from biakit.nn.targets import n2v_loss
+
+        t0 = time.perf_counter()
+        dtype = self.dtype or torch.float32
+        with torch.autocast("cpu", dtype=dtype, enabled=self.dtype is not None):
+            loss = n2v_loss(self.net(self.x), self.y)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.times.append(time.perf_counter() - t0)
+
+
 def biakit_speed(train: list, samples: int, epochs: int, amp: str) -> dict:
-    """Wall-clock steps/s of ``Denoiser.train`` (everything included)."""
+    """Wall-clock steps/s of ``Denoiser.train`` (everything included), with bare steps between.
+
+    After each of biakit's optimiser steps one :class:`BareSteps` step runs (a hook on
+    ``Trainer._optimizer_step``), so both see the same load at the same moments
+    (interleaved step by step); their time is taken out of biakit's wall clock.
+    """
+    from biakit.nn.train import Trainer
     from biakit.workflows import Denoiser
 
+    bare = BareSteps(amp, samples, epochs)
+    for _ in range(2):
+        bare()  # warm-up, not counted
+    bare.times.clear()
+    original = Trainer._optimizer_step
+
+    def step_then_bare(self: Trainer, per_step: bool) -> None:
+        original(self, per_step)
+        bare()
+
     den = Denoiser(_config(samples, epochs, amp))
-    t0 = time.perf_counter()
-    hist = den.train(train)
-    wall = time.perf_counter() - t0
-    steps = int(hist["steps"].iloc[-1])
-    in_loop = float(np.median(BATCH / hist["samples_per_s"]))
-    return {"wall_s": wall, "steps": steps, "step_in_loop_s": in_loop, "model": den.model}
-
-
-def bare_step(model: object, amp: str, n: int = 8) -> float:
-    """Median seconds of a plain PyTorch N2V step of ``model`` (fresh AdamW, fixed batch)."""
-    import copy
-
-    import torch
-
-    from biakit.nn.targets import n2v_loss
-    from biakit.nn.train._precision import resolve_amp
-
-    net = copy.deepcopy(model).train()
-    dtype = resolve_amp(amp, torch.device("cpu"))
-    opt = torch.optim.AdamW(net.parameters(), lr=4e-4)
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(BATCH, 1, *PATCH, generator=g)
-    y = torch.cat([x, (torch.rand(BATCH, 1, *PATCH, generator=g) < MASK).float()], 1)
-    times = []
-    for _ in range(n):
+    Trainer._optimizer_step = step_then_bare
+    try:
         t0 = time.perf_counter()
-        with torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
-            loss = n2v_loss(net(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times[2:]))
+        hist = den.train(train)
+        wall = time.perf_counter() - t0 - sum(bare.times)
+    finally:
+        Trainer._optimizer_step = original
+    steps = int(hist["steps"].iloc[-1])
+    loop = float((hist["train_samples"] / hist["samples_per_s"]).sum()) - sum(bare.times)
+    return {"wall_s": wall, "steps": steps, "step_in_loop_s": loop / steps,
+            "bare_s": float(np.median(bare.times))}  # fmt: skip
 
 
 def run_speed(peer: Peer, train: list, rounds: int, epochs: int, amp: str, limit: float) -> dict:
-    """Interleaved rounds: CAREamics run, bare steps, biakit run, bare steps; medians."""
+    """Interleaved rounds: a CAREamics run, then a biakit run with bare steps between; medians."""
     rows, t0 = [], time.perf_counter()
     samples = 16 * 36  # replaced by CAREamics' own epoch length once known
     for r in range(rounds):
@@ -280,14 +315,9 @@ def run_speed(peer: Peer, train: list, rounds: int, epochs: int, amp: str, limit
         c = peer(cmd="speed", epochs=epochs)
         if c is not None:
             samples = BATCH * c["steps_per_epoch"]
-        from biakit.nn.models import build_network
-
-        net = build_network("unet", _config(samples, epochs, amp).network_config(1))
-        before = bare_step(net, amp)
         b = biakit_speed(train, samples, epochs, amp)
-        bare = statistics.median([before, bare_step(b.pop("model"), amp)])
         row = {"round": r + 1, "biakit_sps": b["steps"] / b["wall_s"],
-               "biakit_loop_s": b["step_in_loop_s"], "bare_s": bare,
+               "biakit_loop_s": b["step_in_loop_s"], "bare_s": b["bare_s"],
                "biakit_steps": b["steps"], "load1": os.getloadavg()[0]}  # fmt: skip
         if c is not None:
             row.update(careamics_sps=c["steps"] / c["wall_s"], careamics_loop_s=c["step_median_s"],
@@ -302,7 +332,7 @@ def run_speed(peer: Peer, train: list, rounds: int, epochs: int, amp: str, limit
         f"  biakit     Denoiser.train: {med['biakit_sps']:.3f} steps/s wall "
         f"({1 / med['biakit_sps']:.3f} s/step), in-loop step {med['biakit_loop_s']:.3f} s"
     )
-    print(f"  bare PyTorch step (same net, same precision): {med['bare_s']:.3f} s")
+    print(f"  bare PyTorch step (same net and precision, between biakit's): {med['bare_s']:.3f} s")
     ratio_bare = (1 / med["biakit_sps"]) / med["bare_s"]
     print(
         f"  biakit wall step / bare step = {ratio_bare:.3f}  (goal <= 1.05); "

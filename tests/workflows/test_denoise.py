@@ -53,6 +53,25 @@ def test_each_algorithm_trains_and_predicts(algorithm):
     assert den.training["algorithm"] == algorithm
 
 
+def test_denoising_starts_from_pytorch_default_init():
+    """Denoising networks start from PyTorch's init (N2V / CARE: +1-2 dB after the same steps,
+    issue 11); segmentation keeps Kaiming-normal; an explicit choice wins."""
+    from biakit.workflows import SemanticConfig
+
+    assert DenoiseConfig().model.init == "torch"
+    assert DenoiseConfig(algorithm="care").network_config(2).init == "torch"
+    assert DenoiseConfig(model={"init": "kaiming"}).model.init == "kaiming"
+    assert SemanticConfig().model.init == "kaiming"
+    with pytest.raises(ConfigError, match="init"):
+        parse_workflow_config({"task": "denoise", "model": {"init": "xavier"}})
+    from biakit.nn.models import build_network
+
+    torch.manual_seed(0)
+    head = build_network("unet", DenoiseConfig(**TINY).network_config(1)).head
+    bound = 1 / np.sqrt(head.in_channels)  # PyTorch's Kaiming-uniform(a=sqrt(5)) bound
+    assert 0 < head.weight.abs().max().item() <= bound
+
+
 def test_n2v2_network_and_defaults():
     from biakit.nn.models import UNetConfig
 

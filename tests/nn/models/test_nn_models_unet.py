@@ -7,6 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from pydantic import ValidationError  # noqa: E402
+
 from biakit.nn.models import UNet, UNetConfig, count_parameters, unet  # noqa: E402
 
 
@@ -130,6 +132,34 @@ def test_kaiming_normal_init():
     assert abs(w.mean().item()) < 0.01
     assert model.decoders[0].conv1.bias is None  # bias is redundant before batch norm
     assert unet(depth=1, base_filters=4, norm="none").decoders[0].conv1.bias.abs().sum() == 0
+
+
+def test_torch_default_init():
+    """``init="torch"`` keeps PyTorch's layer defaults: Kaiming-uniform with a = sqrt(5)."""
+    torch.manual_seed(0)
+    model = unet(depth=1, base_filters=32, norm="none", init="torch")
+    w = model.decoders[0].conv2.weight  # 32 -> 32, fan_in = 288: U(-1/sqrt(288), 1/sqrt(288))
+    bound = 1 / np.sqrt(288)
+    assert w.abs().max().item() <= bound
+    assert w.std().item() == pytest.approx(bound / np.sqrt(3), rel=0.05)
+    b = model.decoders[0].conv2.bias
+    assert b.abs().max().item() <= bound and b.abs().sum().item() > 0
+    # the same seed builds the weights of PyTorch's own reset_parameters, layer by layer
+    torch.manual_seed(1)
+    model = unet(depth=1, base_filters=4, init="torch")
+    ref = unet(depth=1, base_filters=4, init="kaiming")
+    torch.manual_seed(1)
+    for m in ref.modules():  # registration order = construction order
+        if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d):
+            m.reset_parameters()
+    for (name, a), (_, b) in zip(model.state_dict().items(), ref.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
+def test_init_option_validated():
+    with pytest.raises(ValidationError, match="init"):
+        UNetConfig(init="xavier")
+    assert UNetConfig().init == "kaiming"
 
 
 def test_determinism_with_manual_seed():

@@ -76,6 +76,24 @@ def test_seeds_are_reproducible():
     assert not np.array_equal(a[1], c[1])
 
 
+def test_cached_geometry_matches_a_direct_computation():
+    """The box grid and window offsets are cached (read-only); draws stay those of the formula."""
+    from biakit.nn.targets._n2v import _window_offsets
+
+    offsets = _window_offsets(2, 1)
+    assert not offsets.flags.writeable and len(offsets) == 8 and not np.any(np.all(offsets == 0, 1))
+    rng_a, rng_b = np.random.default_rng(5), np.random.default_rng(5)
+    coords = stratified_coords((20, 30), 0.01, rng_a)
+    box = 10.0  # 1 / 0.01 pixels per box in 2D: 10 x 10 boxes, a 2 x 3 grid
+    gy, gx = np.meshgrid(np.arange(2), np.arange(3), indexing="ij")
+    grid = np.stack([gy.ravel(), gx.ravel()], 1).astype(float)
+    expected = np.floor((grid + rng_b.random(grid.shape)) * box).astype(np.int64)
+    np.testing.assert_array_equal(coords, expected)
+    np.testing.assert_array_equal(
+        stratified_coords((20, 30), 0.01, np.random.default_rng(5)), coords
+    )
+
+
 def test_loss_only_on_masked_pixels():
     out = torch.zeros(2, 1, 8, 8)
     target = torch.zeros(2, 2, 8, 8)

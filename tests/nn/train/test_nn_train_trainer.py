@@ -235,3 +235,18 @@ def test_channels_last_layout_for_3d_on_cpu(tmp_path):
     assert np.isfinite(trainer.fit(progress=False)["train_loss"]).all()
     off = Trainer(net, _cfg(epochs=1, channels_last=False), ds, output_dir=tmp_path / "b")
     assert off.memory_format == torch.contiguous_format
+
+
+def test_channels_last_layout_for_2d_on_cpu(tmp_path):
+    from biakit.nn.models import UNet, UNetConfig
+
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(ndim=2, in_channels=1, out_channels=2, depth=1, base_filters=2))
+    ds = TensorDataset(torch.randn(4, 1, 8, 8), torch.randint(0, 2, (4, 8, 8)))
+    trainer = Trainer(net, _cfg(epochs=1), ds, output_dir=tmp_path)
+    assert trainer.memory_format == torch.channels_last
+    x, _ = trainer._to_device((ds.tensors[0][:2], ds.tensors[1][:2]))
+    assert x.is_contiguous(memory_format=torch.channels_last)
+    # a network without a U-Net config keeps PyTorch's layout
+    plain = Trainer(torch.nn.Conv2d(1, 2, 1), _cfg(epochs=1), ds, output_dir=tmp_path / "b")
+    assert plain.memory_format == torch.contiguous_format

@@ -79,13 +79,22 @@ class UNetConfig(BaseModel):
         and stride 1, a fixed (not trained) binomial blur ``[1, 2, 1] / 4`` per pooled
         axis, then subsampling by 2; an axis that is not pooled (``z_pool`` False) is
         neither max-pooled nor blurred.  Same parameters as ``"max"``, larger halo.
+    init : {"kaiming", "torch"}
+        Initial weights of a new network.  ``"kaiming"``: Kaiming-normal convolution
+        weights (fan-in, ReLU gain, He 2015), zero biases; ``"torch"``: PyTorch's own
+        layer defaults (Kaiming-uniform with ``a = sqrt(5)``: weights about 2.4x smaller,
+        small uniform biases).  Loaded weights replace either, so the choice only matters
+        for training from scratch: the denoising task defaults to ``"torch"`` (N2V and
+        CARE learn faster from the small output layer), the others to ``"kaiming"``
+        (segmentation learns faster from it).
 
     Notes
     -----
     The defaults (``skip_top=True``, ``pool="max"``) build exactly the network of the
     first release, with the same weights, so the registered architecture ``"unet"``
     stays at version 1: model folders written before these options existed load
-    unchanged (their configs lack the two fields and get the defaults).
+    unchanged (their configs lack the fields and get the defaults; ``init`` changes only
+    the starting weights of training, never the function of saved weights).
 
     Examples
     --------
@@ -116,6 +125,7 @@ class UNetConfig(BaseModel):
     upsampling: Literal["transposed", "interpolation"] = "transposed"
     skip_top: bool = True
     pool: Literal["max", "blur"] = "max"
+    init: Literal["kaiming", "torch"] = "kaiming"
 
     @model_validator(mode="after")
     def _cross_checks(self) -> UNetConfig:

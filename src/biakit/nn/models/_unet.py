@@ -19,7 +19,8 @@ class UNet(nn.Module):
     padding (output shape = input shape), a final 1x1 convolution to ``out_channels``
     and no output activation.  Spatial sizes must be multiples of ``config.divisor``.
     N2V2 (Hoeck 2022) is ``skip_top=False, pool="blur"``: no full-resolution skip
-    connection and max-blur-pool down-sampling (see :class:`UNetConfig`).
+    connection and max-blur-pool down-sampling (see :class:`UNetConfig`).  New weights
+    follow ``config.init``: Kaiming-normal (:func:`init_weights`) or PyTorch's defaults.
 
     Parameters
     ----------
@@ -71,7 +72,8 @@ class UNet(nn.Module):
             for i in range(config.depth)
         )
         self.head = conv(config, channels[0], config.out_channels, kernel=1)
-        init_weights(self)
+        if config.init == "kaiming":
+            init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map ``(B, in_channels, *spatial)`` to logits ``(B, out_channels, *spatial)``.

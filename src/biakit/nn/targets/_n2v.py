@@ -20,6 +20,7 @@ reveal the centre.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -99,27 +100,38 @@ def stratified_coords(
     >>> c.shape
     (100, 2)
     """
-    box = (1.0 / mask_fraction) ** (1.0 / len(shape))
-    counts = [math.ceil(n / box) for n in shape]
-    grid = np.stack(np.meshgrid(*[np.arange(k) for k in counts], indexing="ij"), -1)
-    grid = grid.reshape(-1, len(shape)).astype(np.float64)
+    box, grid = _box_grid(tuple(int(n) for n in shape), float(mask_fraction))
     coords = np.floor((grid + rng.random(grid.shape)) * box).astype(np.int64)
     inside = np.all(coords < np.asarray(shape), axis=1)
     return coords[inside]
 
 
+@functools.lru_cache(maxsize=64)
+def _box_grid(shape: tuple[int, ...], mask_fraction: float) -> tuple[float, np.ndarray]:
+    """Box side and the ``(n_boxes, ndim)`` float grid of box indices (cached, read-only)."""
+    box = (1.0 / mask_fraction) ** (1.0 / len(shape))
+    counts = [math.ceil(n / box) for n in shape]
+    grid = np.stack(np.meshgrid(*[np.arange(k) for k in counts], indexing="ij"), -1)
+    grid = grid.reshape(-1, len(shape)).astype(np.float64)
+    grid.flags.writeable = False
+    return box, grid
+
+
+@functools.lru_cache(maxsize=16)
 def _window_offsets(ndim: int, radius: int) -> np.ndarray:
-    """All offsets of the ``(2r+1)^ndim`` window except the centre, ``(K, ndim)``."""
+    """All offsets of the ``(2r+1)^ndim`` window except the centre, ``(K, ndim)`` (read-only)."""
     axes = [np.arange(-radius, radius + 1)] * ndim
     offsets = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, ndim)
-    return offsets[np.any(offsets != 0, axis=1)]
+    offsets = offsets[np.any(offsets != 0, axis=1)]
+    offsets.flags.writeable = False
+    return offsets
 
 
 def _uniform_sources(
     coords: np.ndarray, shape: tuple[int, ...], radius: int, rng: np.random.Generator
 ) -> np.ndarray:
     """Pick a random other pixel within ``radius`` of each coordinate (mirrored at borders)."""
-    offsets = _window_offsets(len(shape), radius)
+    offsets = _window_offsets(len(shape), int(radius))
     src = coords + offsets[rng.integers(len(offsets), size=len(coords))]
     size = np.asarray(shape)
     outside = (src < 0) | (src >= size)
@@ -136,7 +148,7 @@ def _uniform_sources(
 def _median_values(patch: np.ndarray, coords: np.ndarray, radius: int) -> np.ndarray:
     """Median of each coordinate's window without its centre, per channel ``(C, n)``."""
     spatial = patch.shape[1:]
-    offsets = _window_offsets(len(spatial), radius)
+    offsets = _window_offsets(len(spatial), int(radius))
     pos = coords[:, None, :] + offsets[None]  # (n, K, ndim)
     valid = np.all((pos >= 0) & (pos < np.asarray(spatial)), axis=-1)
     pos = np.clip(pos, 0, np.asarray(spatial) - 1)

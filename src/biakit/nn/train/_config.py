@@ -71,8 +71,9 @@ class TrainConfig(BaseModel):
         silent fallback); ``none`` is plain float32 everywhere.
     channels_last : bool, optional
         Channels-last memory layout for the model and batches; ``None``
-        (default) uses it for 3D models on the CPU, where oneDNN's 3D
-        convolutions run about 1.2-1.3x faster in that layout.
+        (default) uses it on the CPU for 3D models, where oneDNN's 3D
+        convolutions run about 1.2-1.3x faster in that layout, and for 2D
+        U-Nets (training steps about 1.1x faster, float32 and bf16 alike).
     deterministic : bool
         Deterministic algorithms (warn-only), cuDNN deterministic, no
         benchmark; seeds are always set from ``seed``.
