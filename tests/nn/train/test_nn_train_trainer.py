@@ -134,6 +134,22 @@ def test_max_time_stops(tmp_path, blobs, make_net):
     assert (tmp_path / "last.pt").is_file()
 
 
+def test_cosine_schedule_follows_the_time_budget(tmp_path, blobs, make_net, monkeypatch):
+    from types import SimpleNamespace
+
+    import biakit.nn.train._trainer as trainer_module
+
+    clock = iter(range(0, 10_000, 10))  # every reading of the trainer's clock: 10 s later
+    fake = SimpleNamespace(perf_counter=lambda: float(next(clock)))
+    monkeypatch.setattr(trainer_module, "time", fake)
+    cfg = _cfg(epochs=1000, max_time=200.0)  # step-wise the schedule would barely start
+    trainer = Trainer(make_net(), cfg, blobs(16), output_dir=tmp_path)
+    trainer.fit(progress=False)
+    fn = trainer.scheduler.lr_lambdas[0]
+    assert 0.5 < fn.time_progress <= 1.0
+    assert trainer.optimizer.param_groups[0]["lr"] < 0.5 * cfg.lr  # decayed by time, not steps
+
+
 def test_workers_are_seeded_and_reproducible(tmp_path, blobs, make_net):
     weights = []
     for run in range(2):

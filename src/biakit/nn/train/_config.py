@@ -88,7 +88,9 @@ class TrainConfig(BaseModel):
     max_time : float, optional
         Training-time budget in seconds for one ``fit`` call; checked before
         every optimiser step (the current epoch is then cut short, validated
-        and checkpointed).
+        and checkpointed). A cosine schedule decays over whichever of the
+        epochs and the budget runs out first, so a budget-stopped run ends at
+        a low learning rate.
     plot_every : int
         Redraw ``curves.png`` every this many epochs (0: only at the end).
 

@@ -40,19 +40,26 @@ class WarmupCosine:
 
     ``f(s) = (s + 1) / W`` for ``s < W`` (``W`` warm-up steps), else
     ``0.5 * (1 + cos(pi * (s - W) / (T - W)))`` with ``T`` total steps;
-    ``cosine=False`` keeps ``f = 1`` after the warm-up.
+    ``cosine=False`` keeps ``f = 1`` after the warm-up. A run with a time
+    budget sets :attr:`time_progress` (the fraction of the budget used); the
+    decay then follows whichever of steps and time is further along, so a run
+    stopped by its budget ends at a low learning rate instead of mid-schedule.
 
     Examples
     --------
     >>> f = WarmupCosine(warmup_steps=2, total_steps=6)
     >>> [round(f(s), 3) for s in range(6)]
     [0.5, 1.0, 1.0, 0.854, 0.5, 0.146]
+    >>> f.time_progress = 0.5  # half the time budget used: at least half-way down
+    >>> round(f(2), 3)
+    0.5
     """
 
     def __init__(self, warmup_steps: int, total_steps: int, cosine: bool = True) -> None:
         self.warmup_steps = int(warmup_steps)
         self.total_steps = max(int(total_steps), self.warmup_steps + 1)
         self.cosine = cosine
+        self.time_progress = 0.0
 
     def __call__(self, step: int) -> float:
         """Factor applied to the base learning rate at optimiser step ``step`` (0-based)."""
@@ -60,7 +67,8 @@ class WarmupCosine:
             return (step + 1) / self.warmup_steps
         if not self.cosine:
             return 1.0
-        progress = min(1.0, (step - self.warmup_steps) / (self.total_steps - self.warmup_steps))
+        progress = (step - self.warmup_steps) / (self.total_steps - self.warmup_steps)
+        progress = min(1.0, max(progress, self.time_progress))
         return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 

@@ -131,6 +131,7 @@ class Trainer:
         self.steps_per_epoch = math.ceil(len(self.train_loader) / cfg.accumulate)
         self.optimizer = make_optimizer(self.model.parameters(), cfg)
         self.scheduler = make_scheduler(self.optimizer, cfg, self.steps_per_epoch)
+        self._started: float | None = None  # start of the current fit (time budget)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.epoch = 0  # completed epochs
         self.history: list[dict[str, Any]] = []
@@ -265,7 +266,7 @@ class Trainer:
         or early stopping ended training are shown on stderr.
         """
         cfg = self.cfg
-        start = time.perf_counter()
+        start = self._started = time.perf_counter()
         deadline = None if cfg.max_time is None else start + cfg.max_time
         self.stop_reason = None
         if cfg.early_stopping is not None and self.bad_epochs >= cfg.early_stopping:
@@ -418,7 +419,18 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self.steps += 1
         if per_step:
+            self._time_progress()
             self.scheduler.step()
+
+    def _time_progress(self) -> None:
+        """Tell a cosine schedule how much of the time budget is used (see ``WarmupCosine``)."""
+        from biakit.nn.train._optim import WarmupCosine
+
+        budget, started = self.cfg.max_time, self._started
+        for fn in getattr(self.scheduler, "lr_lambdas", ()):
+            if budget is not None and started is not None and isinstance(fn, WarmupCosine):
+                used = (time.perf_counter() - started) / budget
+                fn.time_progress = max(fn.time_progress, min(used, 1.0))
 
     def _validate(self) -> dict[str, float]:
         assert self.val_loader is not None
