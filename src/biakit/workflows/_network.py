@@ -134,7 +134,8 @@ class NetworkWorkflow(Workflow):
                 trainer = Trainer.resume(model, cfg.train, train_ds, val_ds, output_dir=ckpt,
                                          **kwargs)  # fmt: skip
             else:
-                trainer = Trainer(model, cfg.train, train_ds, val_ds, output_dir=ckpt, **kwargs)
+                trainer = Trainer(model, cfg.train, train_ds, val_ds, output_dir=ckpt,
+                                  plots=work is not None, **kwargs)  # fmt: skip
             self.history = trainer.fit(progress=progress)
         self.model = trainer.model.eval()
         self.training = {

@@ -266,3 +266,10 @@ def test_channels_last_layout_for_2d_on_cpu(tmp_path):
     # a network without a U-Net config keeps PyTorch's layout
     plain = Trainer(torch.nn.Conv2d(1, 2, 1), _cfg(epochs=1), ds, output_dir=tmp_path / "b")
     assert plain.memory_format == torch.contiguous_format
+
+
+def test_no_curves_for_a_throw_away_folder(tmp_path, blobs, make_net):
+    trainer = Trainer(make_net(), _cfg(epochs=1, plot_every=1), blobs(8), output_dir=tmp_path,
+                      plots=False)  # fmt: skip
+    trainer.fit(progress=False)
+    assert (tmp_path / "last.pt").is_file() and not (tmp_path / "curves.png").exists()

@@ -56,6 +56,8 @@ class Trainer:
         ``loss_fn(logits, target) -> scalar`` replacing ``cfg.loss``.
     overwrite : bool
         Allow starting over in a folder that holds a checkpoint already.
+    plots : bool
+        Draw ``curves.png`` (off when the folder is thrown away afterwards).
 
     Examples
     --------
@@ -84,6 +86,7 @@ class Trainer:
         metrics: MetricsFn | None = None,
         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
         overwrite: bool = False,
+        plots: bool = True,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -94,6 +97,7 @@ class Trainer:
         if len(train_ds) == 0:
             raise ValueError("train_ds is empty; it needs at least one sample")
         self.output_dir = Path(output_dir)
+        self.plots = plots  # curves.png (off for throw-away training folders)
         if (self.output_dir / "last.pt").exists() and not overwrite:
             raise FileExistsError(
                 f"{self.output_dir} holds a checkpoint already; continue it with "
@@ -285,7 +289,7 @@ class Trainer:
                 self.stop_reason = self.stop_reason or "epochs"
                 self._finish(bar)
         finally:
-            if self.history:
+            if self.history and self.plots:
                 plot_curves(self.history, self.output_dir / "curves.png")
 
     def _finish(self, bar: EpochProgress) -> None:
@@ -355,7 +359,7 @@ class Trainer:
         out = self.output_dir
         write_metrics_csv(self.history, out / "metrics.csv")
         every = self.cfg.plot_every
-        if every and self.epoch % every == 0:
+        if self.plots and every and self.epoch % every == 0:
             plot_curves(self.history, out / "curves.png")
         ck.save_checkpoint(self.state_dict(), out / "last.pt")
         if improved:
