@@ -11,6 +11,7 @@ One YAML file describes a training job::
       test_high: test/high         # optional test set (test_low optional too)
     degradation: {sigma: null, gaussian_noise: 0.0}   # blur sd (default scale / 2), noise
     patch_shape: [48, 48]          # low-resolution patch
+    augment: {flip: true, rotate90: true}   # the only augmentations (exact on both images)
     model: {architecture: edsr_lite, n_features: 32, n_blocks: 8}   # or rcan_lite
     train: {epochs: 100, max_time: 600}
 """
@@ -23,6 +24,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from biakit.errors import ConfigError
 from biakit.nn.models._sr_config import EDSRConfig, RCANConfig
 from biakit.workflows._config import (
     WorkflowConfig,
@@ -57,6 +59,11 @@ class DegradationOptions(BaseModel):
     gaussian_noise: float = Field(0.0, ge=0.0)
 
 
+_PAIRED_AUGMENTATIONS = (
+    "rotation", "tilt", "translation", "zoom", "shear", "elastic", "brightness", "contrast",
+    "gamma", "blur", "gaussian_noise", "poisson_noise", "cutout",
+)  # fmt: skip
+
 SRModel = Annotated[EDSRConfig | RCANConfig, Field(discriminator="architecture")]
 
 
@@ -66,6 +73,10 @@ class SuperResolutionConfig(WorkflowConfig):
     ``model`` is an :class:`~biakit.nn.models.EDSRConfig` (``architecture:
     edsr_lite``, default) or :class:`~biakit.nn.models.RCANConfig`
     (``rcan_lite``); its ``scale`` and ``ndim`` follow from the task's.
+    ``augment`` may only flip and rotate by 90 degrees (both on by default):
+    they map a low/high pair onto an exact pair, where resampling, intensity
+    changes or noise would have to be applied consistently at two resolutions
+    (the degradation's ``gaussian_noise`` is the way to train for noisy inputs).
 
     Examples
     --------
@@ -99,6 +110,21 @@ class SuperResolutionConfig(WorkflowConfig):
         factors = (self.scale,) * self.ndim if isinstance(self.scale, int) else self.scale
         if tuple(factors) != self.model.factors:
             raise ValueError(f"model.scale={self.model.scale} differs from scale={self.scale}")
+        return self
+
+    @model_validator(mode="after")
+    def _check_augment(self) -> SuperResolutionConfig:
+        defaults = type(self.augment)()
+        active = sorted(
+            name for name in _PAIRED_AUGMENTATIONS
+            if getattr(self.augment, name) != getattr(defaults, name)
+        )  # fmt: skip
+        if active:
+            raise ConfigError(
+                f"augment: {', '.join(active)} not supported for {self.task} (got "
+                f"{ {k: getattr(self.augment, k) for k in active} }); only flip and rotate90 "
+                "keep low/high pairs exact: remove them (use degradation.gaussian_noise for noise)"
+            )
         return self
 
     @property

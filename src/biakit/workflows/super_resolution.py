@@ -95,13 +95,14 @@ class SuperResolver(NetworkWorkflow):
             lows, highs, val = _split(lows, highs, cfg)
         self._set_network_config(lows)
 
-        def dataset(pairs: tuple[list, list], samples: int, flip: bool) -> Any:
+        def dataset(pairs: tuple[list, list], samples: int, train: bool) -> Any:
+            aug = cfg.augment
             return ScaledPairDataset(
-                *pairs, cfg.patch_shape, self.factors, samples_per_epoch=samples, flip=flip,
-                seed=cfg.seed,
+                *pairs, cfg.patch_shape, self.factors, samples_per_epoch=samples,
+                flip=train and aug.flip, rotate90=train and aug.rotate90, seed=cfg.seed,
             )  # fmt: skip
 
-        train_ds = dataset((lows, highs), cfg.samples_per_epoch, cfg.augment.flip)
+        train_ds = dataset((lows, highs), cfg.samples_per_epoch, True)
         val_ds = dataset(val, max(cfg.samples_per_epoch // 4, 4), False) if val else None
         self.training = {"from_degradation": targets is None}
         work = self._train_network(

@@ -83,7 +83,13 @@ class ScaledPairDataset:
     A map-style dataset for :class:`biakit.nn.train.Trainer`: item ``i`` of epoch
     ``e`` is drawn with the seed ``(seed, e, i)`` (an image chosen with probability
     proportional to its size, a random aligned window, random flips of every
-    spatial axis applied to both patches), so runs are reproducible and resumable.
+    spatial axis and, with ``rotate90``, a random multiple of 90 degrees in the
+    plane of the last two axes, applied to both patches), so runs are
+    reproducible and resumable. A quarter turn swaps two axes, so it is only
+    drawn where it maps the pair onto a valid pair: equal factors and equal patch
+    sizes along the last two axes (2D x2, x4; not the ``(4, 1)`` of an axial
+    restoration, which then gets half turns only). Both transforms commute with
+    the block-mean of :func:`degrade`, so a degraded pair stays a degraded pair.
 
     Examples
     --------
@@ -103,6 +109,7 @@ class ScaledPairDataset:
         *,
         samples_per_epoch: int = 256,
         flip: bool = True,
+        rotate90: bool = False,
         seed: int = 0,
     ) -> None:
         self.factors = tuple(int(f) for f in factors)
@@ -125,6 +132,9 @@ class ScaledPairDataset:
         sizes = np.array([np.prod(lo.shape[1:]) for lo in self.lows], float)
         self.weights = sizes / sizes.sum()
         self.samples_per_epoch, self.flip, self.seed, self.epoch = samples_per_epoch, flip, seed, 0
+        self.rotate90 = bool(rotate90) and len(self.patch) >= 2
+        square = self.patch[-1] == self.patch[-2] and self.factors[-1] == self.factors[-2]
+        self.quarter_turns = self.rotate90 and square
 
     def set_epoch(self, epoch: int) -> None:
         """Draw the patches of ``epoch`` (called by the Trainer)."""
@@ -147,5 +157,8 @@ class ScaledPairDataset:
             for axis in range(1, lo.ndim):
                 if rng.random() < 0.5:
                     lo, hi = np.flip(lo, axis), np.flip(hi, axis)
+        if self.rotate90:
+            k = int(rng.integers(4)) if self.quarter_turns else 2 * int(rng.integers(2))
+            lo, hi = np.rot90(lo, k, axes=(-2, -1)), np.rot90(hi, k, axes=(-2, -1))
         as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a, np.float32))  # noqa: E731
         return as_tensor(lo), as_tensor(hi)

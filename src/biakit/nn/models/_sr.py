@@ -87,7 +87,8 @@ class _ResBlock(nn.Module):
         self.res_scale = res_scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.res_scale * self.body(x)
+        out = self.body(x)
+        return x + (out if self.res_scale == 1.0 else self.res_scale * out)
 
 
 class _ChannelAttention(nn.Module):
