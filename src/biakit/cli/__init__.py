@@ -44,7 +44,17 @@ def _root(
 
 
 def _register() -> None:
-    from biakit.cli import _config, _deep, _demo, _evaluate, _io, _pipeline, _pixel, _track
+    from biakit.cli import (
+        _classify,
+        _config,
+        _deep,
+        _demo,
+        _evaluate,
+        _io,
+        _pipeline,
+        _pixel,
+        _track,
+    )
     from biakit.cli._errors import guard_eof
 
     app.command("demo")(_demo.demo)
@@ -52,6 +62,7 @@ def _register() -> None:
     app.command("train")(_deep.train)
     app.command("predict")(_deep.predict)
     app.command("track")(_track.track)
+    app.command("classify-objects")(_classify.classify_objects)
     app.command("info")(_io.info)
     app.command("convert")(_io.convert)
     app.add_typer(_pipeline.pipeline_app, name="pipeline")

@@ -29,6 +29,13 @@ from biakit.model_selection._blocks import (
     block_split,
     patches_within,
 )
+from biakit.model_selection._classifier_cv import (
+    ClassifierCVResult,
+    ClassifierFold,
+    cross_validate_classifier,
+    iter_cross_validate_classifier,
+    stratified_kfold_indices,
+)
 from biakit.model_selection._cv import (
     CrossValidationResult,
     FoldResult,
@@ -45,6 +52,8 @@ __all__ = [
     "TRAIN",
     "VAL",
     "BlockSplit",
+    "ClassifierCVResult",
+    "ClassifierFold",
     "CrossValidationResult",
     "FoldResult",
     "Learner",
@@ -53,10 +62,13 @@ __all__ = [
     "block_kfold",
     "block_split",
     "cross_validate",
+    "cross_validate_classifier",
     "default_metric",
     "foreground_metrics",
     "iter_cross_validate",
+    "iter_cross_validate_classifier",
     "kfold_indices",
     "patches_within",
+    "stratified_kfold_indices",
     "train_val_test_split",
 ]

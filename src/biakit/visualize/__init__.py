@@ -9,6 +9,13 @@
   prediction, so overlays of several methods can be compared object by object.
 """
 
+from biakit.visualize._classification import (
+    grad_cam,
+    grad_cam_overlay,
+    plot_grad_cams,
+    plot_roc_curves,
+    roc_curves,
+)
 from biakit.visualize._errors import (
     ERROR_COLORS,
     OUTCOME_NAMES,
@@ -29,13 +36,18 @@ __all__ = [
     "OUTCOME_NAMES",
     "error_legend",
     "error_overlay",
+    "grad_cam",
+    "grad_cam_overlay",
     "label_colors",
     "lineage_layout",
     "matched_colors",
     "overlay_labels",
     "palette",
+    "plot_grad_cams",
     "plot_lineage",
+    "plot_roc_curves",
     "project",
+    "roc_curves",
     "save_track_movie",
     "track_overlay_frames",
 ]

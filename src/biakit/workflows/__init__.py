@@ -24,6 +24,7 @@ from biakit.errors import ModelFileError
 from biakit.io import read_points_csv, write_points_csv
 from biakit.workflows._base import Workflow
 from biakit.workflows._classification_config import ClassificationConfig
+from biakit.workflows._classify_objects import class_map, classify_objects, object_crops
 from biakit.workflows._config import (
     TASKS,
     InstanceConfig,
@@ -128,11 +129,14 @@ __all__ = [
     "TrackingResult",
     "Workflow",
     "WorkflowConfig",
+    "class_map",
+    "classify_objects",
     "config_schema",
     "load_classification_data",
     "load_model",
     "load_point_pairs",
     "load_workflow_config",
+    "object_crops",
     "parse_workflow_config",
     "read_points_csv",
     "register_workflow",
