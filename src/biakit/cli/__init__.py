@@ -50,6 +50,7 @@ def _register() -> None:
         _deep,
         _demo,
         _evaluate,
+        _export,
         _io,
         _pipeline,
         _pixel,
@@ -64,6 +65,7 @@ def _register() -> None:
     app.command("track")(_track.track)
     app.command("classify-objects")(_classify.classify_objects)
     app.command("info")(_io.info)
+    app.command("export")(_export.export)
     app.command("convert")(_io.convert)
     app.add_typer(_pipeline.pipeline_app, name="pipeline")
     app.add_typer(_pixel.pixel_app, name="pixel")

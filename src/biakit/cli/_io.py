@@ -16,10 +16,18 @@ def info(
     ],
     axes: AxesOption = None,
 ) -> None:
-    """Print an image's shape, dtype, axes, spacing and intensity range."""
+    """Print an image's shape, dtype, axes, spacing and intensity range (or a model package's)."""
     import numpy as np
 
+    from biakit.bioimageio._info import is_package
     from biakit.io import read_image
+
+    if is_package(path):
+        from biakit.bioimageio import describe_package
+
+        for line in describe_package(path):
+            typer.echo(line)
+        return
 
     image, meta = read_image(path, **read_kwargs(axes))
     typer.echo(f"file:    {path}")

@@ -83,13 +83,19 @@ for _cls in (
 
 
 def load_model(path: str | Path) -> Any:
-    """Load a model folder with the workflow class of its task.
+    """Load a model folder with the workflow class of its task, or a bioimage.io package.
 
     Raises
     ------
     ModelFileError
         Not a model folder, an unknown task, damaged or tampered files.
     """
+    from biakit.bioimageio._info import is_package
+
+    if is_package(path):  # a bioimage.io package (zip, folder or rdf.yaml), any tool's
+        from biakit.bioimageio import load_package
+
+        return load_package(path)
     task = read_manifest(path).get("task")
     if task not in WORKFLOWS:
         raise ModelFileError(f"{path}: unknown task {task!r}; known: {', '.join(WORKFLOWS)}")

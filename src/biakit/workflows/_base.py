@@ -212,6 +212,22 @@ class Workflow:
     def _write_state(self, folder: Path) -> None:
         """Write learned state (weights, ...) into ``folder``."""
 
+    def export_bioimageio(
+        self,
+        path: str | Path,
+        *,
+        weights: tuple[str, ...] = ("pytorch_state_dict", "torchscript", "onnx"),
+        **kwargs: Any,
+    ) -> Path:
+        """Write a bioimage.io model package (RDF 0.5 ``.zip``); needs ``bioimageio.core``.
+
+        See :func:`biakit.bioimageio.export_package` for the other keywords
+        (``sample``, ``name``, ``description``, ``authors``, ``license``, ``overwrite``).
+        """
+        from biakit.bioimageio import export_package
+
+        return export_package(self, path, weights=weights, **kwargs)
+
     @classmethod
     def load(cls, path: str | Path) -> Any:
         """Load a model folder written by :meth:`save` (or by ``biakit train``)."""

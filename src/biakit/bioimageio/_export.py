@@ -1,0 +1,160 @@
+"""Write a trained biakit workflow as a bioimage.io model package (RDF 0.5 zip)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from biakit.bioimageio._tasks import TaskSpec, space_axes
+from biakit.errors import ParameterError
+
+WEIGHT_FORMATS = ("pytorch_state_dict", "torchscript", "onnx")
+
+# citations by architecture / algorithm (DOIs only: URLs would be checked online)
+_CITES = {
+    "unet": ("Ronneberger, Fischer, Brox. U-Net: convolutional networks for biomedical image "
+             "segmentation. MICCAI 2015.", "10.1007/978-3-319-24574-4_28"),
+    "edsr_lite": ("Lim et al. Enhanced deep residual networks for single image "
+                  "super-resolution. CVPRW 2017.", "10.1109/CVPRW.2017.151"),
+    "rcan_lite": ("Zhang et al. Image super-resolution using very deep residual channel "
+                  "attention networks. ECCV 2018.", "10.1007/978-3-030-01234-2_18"),
+    "n2v": ("Krull, Buchholz, Jug. Noise2Void - learning denoising from single noisy images. "
+            "CVPR 2019.", "10.1109/CVPR.2019.00223"),
+}  # fmt: skip
+
+
+def _check_weights(weights: Sequence[str]) -> tuple[str, ...]:
+    formats = (weights,) if isinstance(weights, str) else tuple(weights)
+    bad = [w for w in formats if w not in WEIGHT_FORMATS]
+    if bad or not formats or "pytorch_state_dict" not in formats:
+        raise ParameterError(
+            f"weights must be a non-empty subset of {WEIGHT_FORMATS} including "
+            f"'pytorch_state_dict' (the parent of the others), got {formats!r}"
+        )
+    return formats
+
+
+def geometry(net_cfg: Any, scale: tuple[int, ...]) -> tuple[list[int], list[int], list[int]]:
+    """Per spatial axis ``(min, step, halo)`` of the input.
+
+    ``step`` is the network's divisor; ``halo`` its receptive field rounded up so
+    that ``2 * halo`` is a multiple of ``step`` (bioimageio.core pads by the halo
+    and the padded image must stay a valid size); ``min`` the smallest valid size
+    larger than ``2 * halo``.
+    """
+    steps = [int(d) for d in net_cfg.divisor]
+    halos, mins = [], []
+    for h, s in zip(net_cfg.halo, steps):
+        unit = s // 2 if s % 2 == 0 else s
+        halo = int(math.ceil(float(h) / unit) * unit)
+        halos.append(halo)
+        mins.append(s * (2 * halo // s + 1))
+    return mins, steps, halos
+
+
+def _valid_size(n: int, lo: int, step: int) -> int:
+    """Return the largest valid size ``lo + k * step`` not above ``n`` (``lo`` when ``n < lo``)."""
+    return lo + max(0, (n - lo) // step) * step
+
+
+def test_input(workflow: Any, sample: Any, mins: list[int], steps: list[int]) -> np.ndarray:
+    """``(1, C, *spatial)`` float32 test input: ``sample`` cropped / padded to a valid size."""
+    ndim = int(workflow.network_config.ndim)
+    if sample is None:
+        from scipy import ndimage as ndi
+
+        rng = np.random.default_rng(0)
+        shape = [max(m, 64 if ndim == 2 else 24) for m in mins]
+        noise = rng.random((workflow.in_channels, *shape))
+        sample = np.stack([ndi.gaussian_filter(c, 2.0) for c in noise]) * 1000
+    from biakit.workflows._base import channels_first
+
+    array = channels_first(sample, ndim, name="sample").astype(np.float32)
+    if array.shape[0] != workflow.in_channels:
+        raise ParameterError(
+            f"sample has {array.shape[0]} channel(s); the model takes {workflow.in_channels}"
+        )
+    sizes = [_valid_size(n, lo, s) for n, lo, s in zip(array.shape[1:], mins, steps)]
+    pad = [(0, 0)] + [(0, max(0, t - n)) for n, t in zip(array.shape[1:], sizes)]
+    array = np.pad(array, pad, mode="reflect")
+    return np.ascontiguousarray(array[(slice(None), *(slice(0, t) for t in sizes))][None])
+
+
+def _axes(spec: TaskSpec, mins: list[int], steps: list[int], halos: list[int], ndim: int) -> tuple:
+    from bioimageio.spec.model import v0_5
+
+    scale = spec.scale or (1,) * ndim
+    ins: list[Any] = [
+        v0_5.BatchAxis(),
+        v0_5.ChannelAxis(channel_names=[v0_5.Identifier(c) for c in spec.in_channels]),
+    ]
+    outs: list[Any] = [v0_5.BatchAxis(), v0_5.ChannelAxis(
+        channel_names=[v0_5.Identifier(c) for c in spec.out_channels])]  # fmt: skip
+    for a, lo, s, h, f in zip(space_axes(ndim), mins, steps, halos, scale):
+        size = v0_5.ParameterizedSize(min=lo, step=s)
+        ins.append(v0_5.SpaceInputAxis(id=v0_5.AxisId(a), size=size, scale=float(f)))
+        ref = v0_5.SizeReference(tensor_id=v0_5.TensorId("input"), axis_id=v0_5.AxisId(a))
+        if h * f >= 1:
+            outs.append(v0_5.SpaceOutputAxisWithHalo(id=v0_5.AxisId(a), size=ref, halo=h * f))
+        else:
+            outs.append(v0_5.SpaceOutputAxis(id=v0_5.AxisId(a), size=ref))
+    return ins, outs
+
+
+def write_weights(workflow: Any, folder: Path, formats: tuple[str, ...], example: np.ndarray
+                  ) -> dict[str, Any]:  # fmt: skip
+    """Write the weight files; return the ``WeightsDescr`` fields."""
+    import torch
+    from bioimageio.spec.model import v0_5
+
+    from biakit.bioimageio._vendor import architecture_file
+    from biakit.nn.models import get_architecture
+
+    arch = get_architecture(workflow.architecture)
+    source, callable_name = architecture_file(arch.id, arch.version, arch.builder, arch.summary)
+    arch_file = folder / f"{callable_name}.py"
+    arch_file.write_text(source)
+    model = workflow.model.eval().to("cpu")
+    torch.save(model.state_dict(), folder / "weights.pt")
+    version = v0_5.Version(torch.__version__.split("+")[0])
+    kwargs = workflow.network_config.model_dump(mode="json")
+    entries: dict[str, Any] = {
+        "pytorch_state_dict": v0_5.PytorchStateDictWeightsDescr(
+            source=folder / "weights.pt", pytorch_version=version,
+            architecture=v0_5.ArchitectureFromFileDescr(
+                source=arch_file, callable=v0_5.Identifier(callable_name), kwargs=kwargs),
+            comment=f"biakit architecture {arch.id!r} version {arch.version}",
+        )
+    }  # fmt: skip
+    x = torch.from_numpy(example)
+    if "torchscript" in formats:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer warnings about Python-side shape logic
+            traced = torch.jit.trace(model, x, check_trace=False)
+        traced.save(str(folder / "weights_torchscript.pt"))
+        entries["torchscript"] = v0_5.TorchscriptWeightsDescr(
+            source=folder / "weights_torchscript.pt", pytorch_version=version,
+            parent="pytorch_state_dict")  # fmt: skip
+    if "onnx" in formats:
+        from biakit.nn.infer import export_onnx
+
+        (folder / "onnx").mkdir()
+
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")  # torch.onnx deprecation / tracer warnings
+            export_onnx(model, folder / "onnx" / "weights.onnx", example.shape, opset=18)
+        import onnx
+
+        # one self-contained file: the exporter may keep the tensors in a side file
+        onnx.save_model(onnx.load(str(folder / "onnx" / "weights.onnx")),
+                        str(folder / "weights.onnx"), save_as_external_data=False)  # fmt: skip
+        entries["onnx"] = v0_5.OnnxWeightsDescr(source=folder / "weights.onnx", opset_version=18,
+                                                parent="pytorch_state_dict")  # fmt: skip
+    return entries
