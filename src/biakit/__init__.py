@@ -54,6 +54,7 @@ _ATTRS = {
     "SuperResolver": "biakit.workflows",
     "Tracker": "biakit.workflows",
     "ImageClassifier": "biakit.workflows",
+    "FramePredictor": "biakit.workflows",
     "IsotropicRestorer": "biakit.workflows",
     "read_image": "biakit.io",
     "write_image": "biakit.io",

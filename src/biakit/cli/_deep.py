@@ -72,6 +72,8 @@ def train(
         data, test = _detection_data(cfg, axes)
     elif cfg.task == "denoise":
         data, test = _denoise_data(cfg, axes)
+    elif cfg.task == "frame_prediction":
+        data, test = (_read_movies(cfg.data.movies, axes),), None
     elif cfg.task == "classification":
         from biakit.workflows.classification import classification_training_data
 
@@ -90,6 +92,16 @@ def train(
     typer.echo(_stopped(workflow.training, len(history)) + f"; model saved to {target}")
     if test is not None:
         _report_test(workflow, test, target)
+
+
+def _read_movies(source: str, axes: str | None) -> list[np.ndarray]:
+    """Every time-lapse (``TYX`` / ``TZYX`` file, or a folder of per-frame files) of ``source``."""
+    from biakit.io import list_images, read_timelapse
+
+    path = Path(source)
+    if path.is_dir() and not any(p.is_dir() for p in path.iterdir()) and not list_images(source):
+        raise ValueError(f"{source}: no movies found (TYX / TZYX files)")
+    return [read_timelapse(p, axes=axes)[0] for p in list_images(source)]
 
 
 def _detection_data(cfg: Any, axes: str | None) -> tuple[tuple, tuple | None]:

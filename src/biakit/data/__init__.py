@@ -12,6 +12,7 @@ returns float32 images with ground truth known exactly:
   Tracking Challenge ground truth; :func:`degrade_detections` -- missed and shifted objects.
 - :func:`synthetic_scribbles` -- sparse annotation strokes inside the classes of a ground truth;
   :func:`corrective_scribbles` -- strokes over a prediction's mistakes (interactive refinement).
+- :func:`moving_digits` -- digits bouncing in a canvas (next-frame prediction checks).
 - :func:`phenotype_crops` -- cell crops of known phenotype classes (round, elongated,
   multinucleated, textured) for classification.
 - :func:`sample_image` / :func:`list_sample_images` -- real images shipped inside scikit-image.
@@ -27,6 +28,7 @@ True
 """
 
 from biakit.data._lineage import SyntheticLineage, degrade_detections, synthetic_lineage
+from biakit.data._moving_digits import moving_digits
 from biakit.data._nuclei import SyntheticImage, synthetic_nuclei
 from biakit.data._pairs import low_high_resolution_pair, noisy_clean_pair
 from biakit.data._phenotypes import PHENOTYPES, PhenotypeCrops, phenotype_crops
@@ -56,6 +58,7 @@ __all__ = [
     "list_sample_images",
     "list_tracking_samples",
     "low_high_resolution_pair",
+    "moving_digits",
     "noisy_clean_pair",
     "phenotype_crops",
     "sample_image",

@@ -7,6 +7,8 @@
 * :class:`SuperResolver` with :class:`SuperResolutionConfig` (EDSR-lite / RCAN-lite, 2D, 3D).
 * :class:`IsotropicRestorer` with :class:`IsotropicConfig` (axial resolution of stacks).
 * :class:`ImageClassifier` with :class:`ClassificationConfig` (images to classes).
+* :class:`FramePredictor` with :class:`FramePredictionConfig` (next frames of time-lapses:
+  SimVP / ConvLSTM).
 * :class:`Tracker` with :class:`TrackingConfig` (time-lapse labels or points to lineages).
 * :class:`Workflow` / :class:`NetworkWorkflow`: the base classes a new task subclasses,
   then registers with :func:`register_workflow`.
@@ -40,6 +42,7 @@ from biakit.workflows._detection_config import DetectionConfig
 from biakit.workflows._detection_io import load_point_pairs
 from biakit.workflows._disk import FileOutcome, PredictionReport
 from biakit.workflows._folder import FORMAT_VERSION, read_manifest
+from biakit.workflows._frame_config import FrameDataOptions, FramePredictionConfig
 from biakit.workflows._iso_config import IsotropicConfig
 from biakit.workflows._network import NetworkWorkflow
 from biakit.workflows._results import Evaluation
@@ -52,6 +55,7 @@ from biakit.workflows.classification import (
 )
 from biakit.workflows.denoise import Denoiser
 from biakit.workflows.detection import Detector
+from biakit.workflows.frame_prediction import FramePredictor
 from biakit.workflows.instance import InstanceSegmenter
 from biakit.workflows.isotropic import IsotropicRestorer
 from biakit.workflows.semantic import SemanticSegmenter
@@ -78,6 +82,7 @@ for _cls in (
     IsotropicRestorer,
     Tracker,
     ImageClassifier,
+    FramePredictor,
 ):
     register_workflow(_cls)
 
@@ -119,6 +124,9 @@ __all__ = [
     "Detector",
     "Evaluation",
     "FileOutcome",
+    "FrameDataOptions",
+    "FramePredictionConfig",
+    "FramePredictor",
     "ImageClassifier",
     "InstanceConfig",
     "InstanceSegmenter",

@@ -149,5 +149,27 @@ def _register_builtin() -> None:
         )
     )
 
+    from biakit.nn.models._video_config import ConvLSTMConfig, SimVPConfig
+
+    register_architecture(
+        Architecture(
+            id="simvp",
+            version=1,
+            config_class=SimVPConfig,
+            builder="biakit.nn.models._simvp:SimVP",
+            summary="SimVP frame predictor (Gao 2022): per-frame conv encoder, inception "
+            "translator, decoder; K frames at once, 2D / 3D",
+        )
+    )
+    register_architecture(
+        Architecture(
+            id="convlstm",
+            version=1,
+            config_class=ConvLSTMConfig,
+            builder="biakit.nn.models._convlstm:ConvLSTM",
+            summary="ConvLSTM encoder-forecaster (Shi 2015), recurrent frame predictor, 2D / 3D",
+        )
+    )
+
 
 _register_builtin()

@@ -1,0 +1,355 @@
+"""Next-frame (video) prediction: given the first frames of a time-lapse, predict the next ones.
+
+A network (SimVP by default, or a ConvLSTM; :mod:`biakit.nn.models`) maps
+``n_input`` frames to the next ``n_output``; longer horizons are rolled out
+autoregressively (predicted frames become inputs). Training samples are
+windows of ``n_input + n_output`` consecutive frames of one or many movies,
+cropped at random places (large frames fit a CPU); intensities are normalised
+with statistics of all training movies, stored with the model. Prediction
+takes whole frames (padded to the network's multiple, cropped back).
+
+Every evaluation scores the network beside two baselines: persistence
+(copy-last-frame) and linear extrapolation of the last two frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from biakit.errors import DataError
+from biakit.workflows._disk import FileOutcome, PredictionReport
+from biakit.workflows._frame_config import FramePredictionConfig
+from biakit.workflows._frame_tools import (
+    FrameWindows,
+    as_movie,
+    default_data_range,
+    frame_scores,
+    linear_forecast,
+    pad_to_multiple,
+    persistence_forecast,
+)
+from biakit.workflows._network import NetworkWorkflow
+from biakit.workflows._results import Evaluation
+
+__all__ = ["FramePredictor", "linear_forecast", "persistence_forecast"]
+
+#: the forecasts every evaluation scores, with their column prefixes
+BASELINES = {"persistence_": persistence_forecast, "linear_": linear_forecast}
+
+
+class FramePredictor(NetworkWorkflow):
+    """Predict the next frames of 2D or 3D time-lapses (SimVP or ConvLSTM).
+
+    Parameters
+    ----------
+    config : FramePredictionConfig, optional
+        Training options; defaults to a 2D SimVP, 4 frames in, 4 out.
+
+    Examples
+    --------
+    >>> from biakit.data._moving_digits import moving_digits
+    >>> movies = list(moving_digits(2, 8, canvas=16, digit_scale=1, seed=0))
+    >>> cfg = FramePredictionConfig(n_input=3, n_output=2, patch_shape=(16, 16),
+    ...     samples_per_epoch=4, model={"hid_s": 4, "hid_t": 8, "n_t": 1, "groups": 2},
+    ...     train={"epochs": 1, "batch_size": 2})
+    >>> fp = FramePredictor(cfg)
+    >>> _ = fp.train(movies)
+    >>> fp.predict(movies[0][:5], horizon=3).shape      # autoregressive beyond 2 frames
+    (3, 16, 16)
+    """
+
+    task = "frame_prediction"
+    config_class = FramePredictionConfig
+
+    # ------------------------------------------------------------------ training
+    def train(
+        self,
+        images: Sequence[Any],
+        targets: Sequence[Any] | None = None,
+        *,
+        output_dir: str | Path | None = None,
+        val_images: Sequence[Any] | None = None,
+        val_targets: Sequence[Any] | None = None,
+        resume: bool = False,
+        overwrite: bool = False,
+        progress: bool = False,
+    ) -> Any:
+        """Train on windows of one or many movies ``(T, *spatial)`` or ``(T, C, *spatial)``.
+
+        ``targets`` must be None: a movie is its own target (its later frames).
+        Without ``val_images`` (validation movies), ``config.val_fraction`` of
+        the movies are held out (whole movies, seeded); with one movie there is
+        no validation. ``output_dir``, ``resume`` and ``overwrite`` work as in
+        :meth:`SemanticSegmenter.train`. Returns the per-epoch history.
+        """
+        from biakit.workflows.denoise import dataset_stats
+
+        cfg = self.config
+        if targets is not None or val_targets is not None:
+            raise DataError(
+                "targets must be None for frame prediction: each movie's later frames are its "
+                "targets; pass the movies only"
+            )
+        movies = _movies(images, cfg.ndim, "images")
+        if val_images is not None:
+            val = _movies(val_images, cfg.ndim, "val_images")
+        else:
+            movies, val = _split_movies(movies, cfg.val_fraction, cfg.seed)
+        stats = dataset_stats(cfg.normalizer, [np.moveaxis(m, 1, 0) for m in movies])
+        self.training = {
+            "normalization": stats.to_dict(),
+            "frames": [len(m) for m in movies],
+            "frame_shape": [list(m.shape[2:]) for m in movies][:8],
+        }
+        self._set_network_config([m[0] for m in movies])
+
+        def windows(ms: list, samples: int, train: bool) -> FrameWindows:
+            return FrameWindows(
+                [self._normalize(m) for m in ms], cfg.n_input, cfg.n_output, cfg.patch_shape,
+                samples_per_epoch=samples, foreground_fraction=cfg.foreground_fraction,
+                flip=train and cfg.augment.flip, rotate90=train and cfg.augment.rotate90,
+                seed=cfg.seed,
+            )  # fmt: skip
+
+        train_ds = windows(movies, cfg.samples_per_epoch, True)
+        val_ds = windows(val, max(cfg.samples_per_epoch // 4, 4), False) if val else None
+        work = self._train_network(
+            train_ds, val_ds, n_images=len(movies), output_dir=output_dir, loss_fn=None,
+            metrics=None, resume=resume, overwrite=overwrite, progress=progress,
+        )  # fmt: skip
+        self._finish(work, output_dir, overwrite=overwrite)
+        return self.history
+
+    def _stats(self) -> Any:
+        from biakit.nn.datasets import NormStats
+
+        return NormStats.from_dict(self.training["normalization"])
+
+    def _normalize(self, movie: np.ndarray) -> np.ndarray:
+        from biakit.nn.datasets import normalize_with_stats
+
+        return np.moveaxis(normalize_with_stats(np.moveaxis(movie, 1, 0), self._stats()), 0, 1)
+
+    # ---------------------------------------------------------------- prediction
+    def forecast(self, movie: Any, horizon: int | None = None) -> np.ndarray:
+        """Frames after ``movie`` ``(T, C, *spatial)`` as ``(horizon, C, *spatial)`` float32.
+
+        The network sees the last ``n_input`` frames and predicts ``n_output``;
+        beyond that its predictions are fed back (autoregressive roll-out).
+        """
+        import torch
+
+        from biakit.nn.datasets import denormalize_with_stats
+
+        self._require_trained()
+        cfg = self.config
+        frames, _ = as_movie(movie, cfg.ndim)
+        horizon = cfg.n_output if horizon is None else int(horizon)
+        if horizon < 1:
+            raise DataError(f"horizon must be >= 1, got {horizon}")
+        if len(frames) < cfg.n_input:
+            raise DataError(
+                f"movie has {len(frames)} frame(s); the model needs the last n_input="
+                f"{cfg.n_input} frames to predict"
+            )
+        if frames.shape[1] != self.in_channels:
+            raise DataError(
+                f"movie has {frames.shape[1]} channel(s) per frame; the model was trained on "
+                f"{self.in_channels}"
+            )
+        x, crop = pad_to_multiple(
+            self._normalize(frames[-cfg.n_input :]), self.network_config.divisor
+        )
+        device = next(self.model.parameters()).device
+        self.model.eval()
+        seq = torch.from_numpy(np.ascontiguousarray(x)).to(device)
+        out: list[Any] = []
+        with torch.inference_mode():
+            while len(out) < horizon:
+                inp = seq[-cfg.n_input :].reshape(1, -1, *seq.shape[2:])
+                pred = self.model(inp).reshape(cfg.n_output, *seq.shape[1:])
+                out.extend(pred)
+                seq = torch.cat([seq, pred], dim=0)
+        pred = torch.stack(out[:horizon]).float().cpu().numpy()[crop]
+        return np.moveaxis(denormalize_with_stats(np.moveaxis(pred, 1, 0), self._stats()), 0, 1)
+
+    def predict_maps(self, image: Any, *, horizon: int | None = None, **_: Any) -> np.ndarray:
+        """Predicted frames ``(horizon, C, *spatial)`` after the movie ``image``."""
+        return self.forecast(image, horizon)
+
+    def postprocess(self, maps: np.ndarray) -> np.ndarray:
+        """Drop a channel axis of length 1: ``(horizon, *spatial)``, else unchanged."""
+        out = np.asarray(maps, dtype=np.float32)
+        return out[:, 0] if out.ndim >= 3 and out.shape[1] == 1 else out
+
+    def predict(self, movie_prefix: Any, horizon: int | None = None, **_: Any) -> np.ndarray:
+        """Return the ``horizon`` frames after ``movie_prefix`` (default ``n_output``), float32.
+
+        ``movie_prefix`` is ``(T, *spatial)`` or ``(T, C, *spatial)``; the result
+        has the same layout with ``horizon`` frames.
+        """
+        _, had_c = as_movie(movie_prefix, self.config.ndim, "movie_prefix")
+        pred = self.forecast(movie_prefix, horizon)
+        return pred if had_c else pred[:, 0]
+
+    # ---------------------------------------------------------------- evaluation
+    def evaluate(self, movies: Sequence[Any], n_context: int, horizon: int, *,
+                 data_range: float | None = None, rolling: bool = True) -> Evaluation:  # fmt: skip
+        """Per-horizon PSNR / SSIM / MSE / MAE / NRMSE of the model and of the two baselines.
+
+        Forecasts start at every frame ``o`` from ``n_context`` to the end
+        (``rolling``; else only at ``n_context``), from the frames before ``o``;
+        horizon ``h`` scores frame ``o + h - 1`` (where it exists). So horizon 1
+        averages all one-step predictions of the frames after the context.
+
+        Parameters
+        ----------
+        movies : list of array_like
+            Whole movies ``(T, *spatial)`` or ``(T, C, *spatial)``.
+        n_context : int
+            Frames before the first forecast (>= ``n_input`` and >= 2).
+        horizon : int
+            Longest forecast, in frames.
+        data_range : float, optional
+            Intensity range of PSNR / SSIM; default per movie: the dtype's
+            maximum for unsigned integers (255 for uint8), else max - min.
+        rolling : bool
+            Forecast from every frame after the context, not only the first.
+
+        Returns
+        -------
+        Evaluation
+            ``per_image``: one row per movie (``image``), ``origin``, ``horizon``
+            with ``psnr``, ``ssim``, ``mse``, ``mae``, ``nrmse`` and the same with
+            ``persistence_`` and ``linear_`` prefixes; ``summary``: their means
+            per horizon (``n``: forecasts averaged); ``metrics``: the model's
+            :class:`~biakit.metrics.RestorationMetrics` per horizon (horizon 1 first).
+        """
+        from biakit.metrics import RestorationMetrics
+
+        cfg = self.config
+        if not isinstance(movies, list | tuple) or not movies:
+            raise DataError("movies must be a non-empty list of movies (one array per movie)")
+        need = max(cfg.n_input, 2)
+        if n_context < need:
+            raise DataError(f"n_context={n_context}: need >= {need} (n_input and 2 for linear)")
+        if horizon < 1:
+            raise DataError(f"horizon must be >= 1, got {horizon}")
+        rows = []
+        for i, raw in enumerate(movies):
+            movie, _ = as_movie(raw, cfg.ndim, f"movies[{i}]")
+            if len(movie) <= n_context:
+                raise DataError(
+                    f"movies[{i}] has {len(movie)} frames, not more than n_context={n_context}"
+                )
+            rng = default_data_range(raw) if data_range is None else float(data_range)
+            origins = range(n_context, len(movie)) if rolling else [n_context]
+            for o in origins:
+                rows += _score_origin(self, movie, o, min(horizon, len(movie) - o), rng, image=i)
+        table = pd.DataFrame(rows)
+        summary = table.drop(columns=["image", "origin"]).groupby("horizon").mean()
+        summary.insert(0, "n", table.groupby("horizon").size())
+        summary = summary.reset_index()
+        fields = RestorationMetrics.__dataclass_fields__
+        pooled = tuple(RestorationMetrics(**{k: float(r[k]) for k in fields})
+                       for _, r in summary.iterrows())  # fmt: skip
+        return Evaluation(self.task, pooled, table, summary)
+
+    # ---------------------------------------------------------------- persistence
+    def _read_state(self, path: Path, manifest: dict[str, Any]) -> None:
+        from biakit.errors import ModelFileError
+        from biakit.workflows import _folder
+
+        super()._read_state(path, manifest)
+        try:
+            self._stats()
+        except (KeyError, TypeError, ValueError) as err:
+            raise ModelFileError(
+                f"{path / _folder.MANIFEST}: training.normalization is missing or invalid "
+                f"({type(err).__name__}: {err}); the model cannot restore intensities"
+            ) from None
+
+    # ---------------------------------------------------------- predict_to_disk
+    def iter_predict_to_disk(  # type: ignore[override]
+        self, inputs: Any, output_dir: str | Path, *, overwrite: bool = False,
+        axes: str | None = None, **_: Any,
+    ) -> Iterator[FileOutcome]:  # fmt: skip
+        """Yield one outcome per movie; see :meth:`predict_to_disk`."""
+        from biakit.workflows._frame_disk import iter_forecast_to_disk
+
+        self._require_trained()
+        return iter_forecast_to_disk(self, inputs, output_dir, overwrite=overwrite, axes=axes)
+
+    def predict_to_disk(  # type: ignore[override]
+        self, inputs: Any, output_dir: str | Path, *, overwrite: bool = False,
+        axes: str | None = None, **_: Any,
+    ) -> PredictionReport:  # fmt: skip
+        """Forecast every movie and write, per movie ``NAME``, into ``output_dir``.
+
+        * ``NAME_predicted.tif``: the ``config.forecast_horizon`` frames after
+          the movie's last frame (``TYX`` / ``TCYX`` / ``TZYX`` ...);
+        * ``NAME_horizon.csv``: a back-test, the movie's last frames predicted
+          from the frames before them, scored per horizon for the model and the
+          persistence / linear baselines;
+        * ``NAME_montage.png``: that back-test's truth | prediction | error, one
+          row per frame.
+
+        Inputs are time-lapse files or folders of frames (``axes`` for files
+        without metadata, e.g. ``"TYX"``); a movie too short for a back-test
+        gets only its forecast.
+        """
+        outcomes = tuple(self.iter_predict_to_disk(inputs, output_dir, overwrite=overwrite,
+                                                   axes=axes))  # fmt: skip
+        return PredictionReport(outcomes)
+
+
+def _score_origin(
+    fp: FramePredictor, movie: np.ndarray, origin: int, h: int, data_range: float,
+    pred: np.ndarray | None = None, **extra: Any,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Rows of one forecast from ``movie[:origin]``: model (``pred`` if given) and baselines."""
+    from biakit.metrics.restoration import nrmse
+
+    ctx, truth = movie[:origin], movie[origin : origin + h]
+    pred = fp.forecast(ctx, h) if pred is None else pred
+    forecasts = {"": pred, **{p: f(ctx, h) for p, f in BASELINES.items()}}
+    rows = []
+    for k in range(h):
+        row: dict[str, Any] = {**extra, "origin": origin, "horizon": k + 1,
+                               "data_range": data_range}  # fmt: skip
+        for prefix, pred in forecasts.items():
+            scores = frame_scores(truth[k], pred[k], data_range)
+            scores["nrmse"] = nrmse(truth[k].astype(np.float64), pred[k].astype(np.float64))
+            row.update({f"{prefix}{name}": v for name, v in scores.items()})
+        rows.append(row)
+    return rows
+
+
+def _movies(movies: Any, ndim: int, name: str) -> list[np.ndarray]:
+    if movies is None or hasattr(movies, "shape") or isinstance(movies, str | bytes):
+        raise DataError(f"{name} must be a list of movies (one (T, *spatial) array per movie)")
+    out = [as_movie(m, ndim, f"{name}[{i}]")[0] for i, m in enumerate(movies)]
+    if not out:
+        raise DataError(f"{name} is empty; give at least one movie")
+    for i, m in enumerate(out):
+        if m.shape[1] != out[0].shape[1]:
+            raise DataError(
+                f"{name}[{i}] has {m.shape[1]} channel(s) per frame, {name}[0] has "
+                f"{out[0].shape[1]}; all movies need the same channels"
+            )
+    return out
+
+
+def _split_movies(movies: list, fraction: float, seed: int) -> tuple[list, list | None]:
+    """Hold out ``fraction`` of the movies (at least one, seeded); none with a single movie."""
+    if fraction <= 0 or len(movies) < 2:
+        return movies, None
+    n_val = min(max(1, round(fraction * len(movies))), len(movies) - 1)
+    order = np.random.default_rng(seed).permutation(len(movies))
+    val = set(order[:n_val].tolist())
+    return [m for i, m in enumerate(movies) if i not in val], [movies[i] for i in sorted(val)]

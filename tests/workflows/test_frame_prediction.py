@@ -1,0 +1,224 @@
+"""Frame-prediction workflow: baselines, training, roll-out, evaluation, model folder, disk."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from biakit.errors import ConfigError, DataError
+from biakit.io import read_image, write_timelapse
+from biakit.metrics import psnr
+from biakit.workflows import load_model, parse_workflow_config, register_workflow
+from biakit.workflows._frame_config import FramePredictionConfig
+from biakit.workflows._frame_tools import FrameWindows, frame_scores, montage, pad_to_multiple
+from biakit.workflows.frame_prediction import (
+    FramePredictor,
+    linear_forecast,
+    persistence_forecast,
+)
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+TINY = {
+    "n_input": 3,
+    "n_output": 2,
+    "patch_shape": (16, 16),
+    "samples_per_epoch": 8,
+    "model": {"hid_s": 4, "hid_t": 8, "n_s": 2, "n_t": 1, "groups": 2},
+    "train": {"epochs": 2, "batch_size": 4, "device": "cpu", "plot_every": 0, "amp": "none"},
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def registered():
+    register_workflow(FramePredictor)
+
+
+def _moving_square(n_frames=10, shape=(20, 24), step=1, seed=0):
+    rng = np.random.default_rng(seed)
+    movie = rng.normal(10.0, 1.0, size=(n_frames, *shape)).astype(np.float32)
+    y0, x0 = rng.integers(2, 6, size=2)
+    for t in range(n_frames):
+        x = (x0 + step * t) % (shape[1] - 6)
+        movie[t, y0 : y0 + 6, x : x + 6] += 50.0
+    return movie
+
+
+@pytest.fixture(scope="module")
+def trained():
+    fp = FramePredictor(FramePredictionConfig(**TINY))
+    fp.train([_moving_square(seed=s) for s in range(3)])
+    return fp
+
+
+# ---------------------------------------------------------------- baselines
+def test_persistence_of_a_constant_movie_is_perfect():
+    movie = np.full((5, 8, 8), 7.0)
+    pred = persistence_forecast(movie, 3)
+    np.testing.assert_array_equal(pred, movie[:3])
+    s = frame_scores(movie[:1], pred[:1], data_range=10.0)
+    assert s["mse"] == 0.0 and s["mae"] == 0.0 and s["psnr"] == float("inf") and s["ssim"] == 1.0
+
+
+def test_linear_extrapolation_of_a_ramp_is_exact():
+    t = np.arange(8.0).reshape(-1, 1, 1)
+    ramp = 3.0 + 2.5 * t + np.zeros((8, 4, 5))  # every pixel grows linearly in time
+    np.testing.assert_allclose(linear_forecast(ramp[:4], 4), ramp[4:])
+    with pytest.raises(DataError, match="need at least 2 frame"):
+        linear_forecast(ramp[:1], 2)
+    with pytest.raises(DataError, match="horizon must be >= 1"):
+        persistence_forecast(ramp, 0)
+
+
+def test_frame_scores_match_hand_values():
+    truth, pred = np.zeros((1, 10, 10)), np.full((1, 10, 10), 0.5)
+    s = frame_scores(truth, pred, data_range=5.0)
+    assert s["mse"] == pytest.approx(0.25) and s["mae"] == pytest.approx(0.5)
+    assert s["psnr"] == pytest.approx(10 * np.log10(25 / 0.25))
+
+
+# ---------------------------------------------------------------- config
+def test_config_through_the_union_and_its_errors():
+    cfg = parse_workflow_config({"task": "frame_prediction", "n_input": 5, "patch_shape": [32, 32],
+                                 "model": {"architecture": "convlstm"}})  # fmt: skip
+    assert cfg.model.architecture == "convlstm" and cfg.model.n_input == 5
+    assert cfg.train.loss == "mse" and cfg.forecast_horizon == 4
+    with pytest.raises(ConfigError, match=r"model\.n_input=3 differs from n_input=4"):
+        parse_workflow_config({"task": "frame_prediction", "model": {"n_input": 3}})
+    with pytest.raises(ConfigError, match="uses 'mse' or 'mae'"):
+        parse_workflow_config({"task": "frame_prediction", "train": {"loss": "ce"}})
+    with pytest.raises(ValueError, match="augment: rotation not supported"):
+        FramePredictionConfig(augment={"rotation": 30.0})
+    with pytest.raises(ValueError, match=r"multiple of \(4, 4\)"):
+        FramePredictionConfig(patch_shape=(30, 32))
+
+
+# ---------------------------------------------------------------- data
+def test_windows_are_consecutive_frames_of_one_crop():
+    movie = np.arange(7, dtype=np.float32).reshape(7, 1, 1, 1) * 100 + np.zeros((7, 1, 12, 12))
+    movie += np.arange(12).reshape(1, 1, 1, 12)  # x ramp
+    ds = FrameWindows([movie.astype(np.float32)], 3, 2, (6, 6), samples_per_epoch=5, seed=1)
+    for i in range(5):
+        x, y = ds[i]
+        frames = np.concatenate([x.numpy(), y.numpy()])  # (5, 6, 6)
+        t0 = frames[0, 0, 0] // 100
+        np.testing.assert_array_equal(frames[:, 0, 0] // 100, t0 + np.arange(5))
+        steps = np.broadcast_to((np.arange(5) * 100.0)[:, None, None], frames.shape)
+        np.testing.assert_array_equal(frames - frames[:1], steps)  # the same crop in every frame
+    with pytest.raises(DataError, match="movie 0 has 4 frames; a training window needs"):
+        FrameWindows([movie[:4]], 3, 2, (6, 6))
+
+
+def test_padding_and_montage_geometry():
+    padded, crop = pad_to_multiple(np.ones((2, 1, 9, 12)), (4, 4))
+    assert padded.shape == (2, 1, 12, 12) and padded[crop].shape == (2, 1, 9, 12)
+    pic = montage(np.zeros((3, 5, 6)), np.ones((3, 5, 6)), gap=1)
+    assert pic.shape == (3 * 5 + 2, 3 * 6 + 2) and pic.dtype == np.uint8
+
+
+# ---------------------------------------------------------------- training / prediction
+def test_training_reduces_the_loss():
+    # the untrained network is persistence (zero read-out); training must beat it
+    train = {**TINY["train"], "epochs": 6, "lr": 1e-2}
+    cfg = FramePredictionConfig(**{**TINY, "samples_per_epoch": 16, "train": train})
+    fp = FramePredictor(cfg)
+    movies = [_moving_square(seed=s) for s in range(2)]
+    history = fp.train(movies, progress=False)
+    assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
+    assert fp.training["frames"] == [10]  # one of two movies held out for validation
+    assert "val_loss" in history
+    ev = fp.evaluate(movies, n_context=3, horizon=1, data_range=60.0)
+    assert ev.summary["mse"][0] < ev.summary["persistence_mse"][0]
+
+
+def test_prediction_shapes_and_autoregressive_rollout(trained):
+    movie = _moving_square(seed=7)
+    assert trained.predict(movie[:4]).shape == (2, 20, 24)  # n_output by default
+    long = trained.predict(movie[:4], horizon=5)
+    assert long.shape == (5, 20, 24) and long.dtype == np.float32
+    np.testing.assert_allclose(long[:2], trained.predict(movie[:4], 2), rtol=1e-5, atol=1e-4)
+    # frames 3-4 are the network applied to the context extended by its own first two frames
+    extended = np.concatenate([movie[:4], long[:2]])
+    np.testing.assert_allclose(long[2:4], trained.predict(extended, 2), rtol=1e-5, atol=1e-4)
+    assert trained.predict_maps(movie[:4]).shape == (2, 1, 20, 24)
+
+
+def test_odd_frame_sizes_are_padded(trained):
+    # the network needs multiples of 2; whole frames of any size come back at their size
+    assert trained.predict(_moving_square(shape=(17, 21))[:3], 1).shape == (1, 17, 21)
+
+
+def test_multichannel_movie():
+    movies = [np.stack([_moving_square(seed=s), _moving_square(seed=s + 5)], axis=1)
+              for s in range(2)]  # fmt: skip
+    fp = FramePredictor(FramePredictionConfig(**{**TINY, "val_fraction": 0.0}))
+    fp.train(movies)
+    assert fp.predict(movies[0][:3], 3).shape == (3, 2, 20, 24)
+    with pytest.raises(DataError, match="has 1 channel"):
+        fp.predict(movies[0][:3, :1], 1)
+
+
+def test_save_load_round_trip(trained, tmp_path):
+    trained.save(tmp_path / "model")
+    loaded = load_model(tmp_path / "model")
+    assert type(loaded) is FramePredictor
+    movie = _moving_square(seed=9)
+    np.testing.assert_array_equal(loaded.predict(movie[:3], 3), trained.predict(movie[:3], 3))
+    assert loaded.training["normalization"] == trained.training["normalization"]
+
+
+# ---------------------------------------------------------------- evaluation / disk
+def test_evaluate_rolls_origins_and_scores_baselines(trained):
+    movie = (_moving_square(n_frames=9, seed=3)).astype(np.float32)
+    ev = trained.evaluate([movie], n_context=6, horizon=2, data_range=60.0)
+    table = ev.per_image
+    # origins 6, 7, 8: horizons (1, 2), (1, 2), (1)
+    assert list(zip(table["origin"], table["horizon"])) == [(6, 1), (6, 2), (7, 1), (7, 2), (8, 1)]
+    for _, row in table.iterrows():
+        o, h = int(row["origin"]), int(row["horizon"])
+        expected = psnr(movie[o + h - 1], movie[o - 1], data_range=60.0)
+        assert row["persistence_psnr"] == pytest.approx(expected)
+    assert list(ev.summary["n"]) == [3, 2] and "linear_ssim" in ev.summary
+    assert ev.headline().startswith("PSNR")
+    assert len(ev.metrics) == 2 and ev.metrics[0].psnr == pytest.approx(ev.summary["psnr"][0])
+    assert ev.metrics[0].data_range == 60.0
+    with pytest.raises(DataError, match="n_context=2: need >= 3"):
+        trained.evaluate([movie], n_context=2, horizon=1)
+    with pytest.raises(DataError, match="not more than n_context=9"):
+        trained.evaluate([movie], n_context=9, horizon=1)
+
+
+def test_predict_to_disk_writes_stack_table_and_montage(trained, tmp_path):
+    movie = np.clip(_moving_square(n_frames=8), 0, 255).astype(np.uint8)
+    write_timelapse(tmp_path / "mov.tif", movie, axes="TYX")
+    report = trained.predict_to_disk(tmp_path / "mov.tif", tmp_path / "out")
+    assert report.failures == ()
+    stack, meta = read_image(tmp_path / "out" / "mov_predicted.tif")
+    assert stack.shape == (2, 20, 24) and meta.axes == "TYX"
+    np.testing.assert_allclose(stack, trained.predict(movie, 2), rtol=1e-5, atol=1e-4)
+    table = pd.read_csv(tmp_path / "out" / "mov_horizon.csv")
+    assert list(table["horizon"]) == [1, 2] and list(table["origin"]) == [6, 6]
+    expected = psnr(movie[6], movie[5])  # uint8: data range 255
+    assert table["persistence_psnr"].iloc[0] == pytest.approx(expected)
+    picture, _ = read_image(tmp_path / "out" / "mov_montage.png")
+    assert picture.shape[:2] == (2 * 20 + 2, 3 * 24 + 4)
+    with pytest.raises(FileExistsError):
+        trained.predict_to_disk(tmp_path / "mov.tif", tmp_path / "out")
+
+
+def test_errors(trained):
+    fp = FramePredictor(FramePredictionConfig(**TINY))
+    with pytest.raises(DataError, match="targets must be None"):
+        fp.train([_moving_square()], [_moving_square()])
+    with pytest.raises(DataError, match="must be a list of movies"):
+        fp.train(_moving_square())
+    with pytest.raises(DataError, match="a training window needs n_input"):
+        fp.train([_moving_square(n_frames=4)])
+    with pytest.raises(RuntimeError, match="not trained"):
+        fp.predict(_moving_square()[:3])
+    with pytest.raises(DataError, match="the model needs the last n_input=3"):
+        trained.predict(_moving_square()[:2])
+    with pytest.raises(DataError, match="expected a 2D movie"):
+        trained.predict(np.zeros((8, 8)))
+    with pytest.raises(DataError, match="NaN"):
+        trained.predict(np.full((3, 8, 8), np.nan))
