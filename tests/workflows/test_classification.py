@@ -254,3 +254,71 @@ def test_train_and_predict_errors(crops):
     )
     with pytest.raises(DataError, match="class_weights has 1 entries for 3 classes"):
         bad.train(crops.images, crops.labels)
+
+
+VIT = {**TINY, "network": "vit_tiny", "model": {"embed_dim": 12, "depth": 1, "heads": 2}}
+
+
+def test_vit_network_trains_saves_and_loads(crops, tmp_path):
+    c = ImageClassifier(ClassificationConfig(**VIT))
+    assert c.architecture == "vit_tiny" and c.config.model.patch_size == 4  # 24 -> 6 x 4
+    c.train(crops.images, crops.labels, class_names=crops.class_names)
+    folder = c.save(tmp_path / "vit")
+    manifest = json.loads((folder / "model.json").read_text())
+    assert manifest["architecture"] == {"id": "vit_tiny", "version": 1}
+    assert json.loads((folder / "config.json").read_text())["network"] == "vit_tiny"
+    loaded = load_model(folder)
+    assert type(loaded.model).__name__ == "ViTTiny" and loaded.config.network == "vit_tiny"
+    np.testing.assert_allclose(loaded.predict_proba(crops.images[:3]),
+                               c.predict_proba(crops.images[:3]), atol=1e-6)  # fmt: skip
+
+
+def test_network_choice_in_the_config():
+    default = ClassificationConfig()
+    assert default.network == "resnet_small" and default.model.architecture == "resnet_small"
+    assert default.model.stages == (1, 1, 1) and default.model.base_filters == 16
+    vit = parse_workflow_config({"task": "classification", "network": "vit_tiny",
+                                 "input_shape": [8, 16, 16]})  # fmt: skip
+    assert (vit.model.architecture, vit.model.ndim, vit.model.patch_size) == ("vit_tiny", 3, 2)
+    assert vit.model.embed_dim == 64 and vit.model.depth == 4
+    by_model = parse_workflow_config({"task": "classification",
+                                      "model": {"architecture": "vit_tiny"}})  # fmt: skip
+    assert by_model.network == "vit_tiny" and by_model.model.patch_size == 8
+    odd = ClassificationConfig(network="vit_tiny", input_shape=(30, 30))
+    assert odd.model.patch_size == 2
+    # a config dumped and read back gives the same config (config.json of the model folder)
+    again = ClassificationConfig.model_validate(vit.model_dump(mode="json"))
+    assert again == vit
+    with pytest.raises(ConfigError, match=r"network='vit_tiny' but model\.architecture"):
+        parse_workflow_config({"task": "classification", "network": "vit_tiny",
+                               "model": {"architecture": "resnet_small"}})  # fmt: skip
+    with pytest.raises(ConfigError, match="network='vgg': expected one of resnet_small"):
+        parse_workflow_config({"task": "classification", "network": "vgg"})
+    with pytest.raises(ConfigError, match=r"not a multiple of model\.patch_size=8"):
+        parse_workflow_config({"task": "classification", "network": "vit_tiny",
+                               "input_shape": [20, 20], "model": {"patch_size": 8}})  # fmt: skip
+    with pytest.raises(ConfigError, match=r"model\.vit_tiny\.stages"):
+        parse_workflow_config({"task": "classification", "network": "vit_tiny",
+                               "model": {"stages": [1, 1]}})  # fmt: skip
+
+
+def test_folder_saved_before_the_network_option_loads():
+    """``tests/data/models/classification_v1`` was written before ``network`` existed."""
+    from pathlib import Path
+
+    folder = Path(__file__).parents[1] / "data" / "models" / "classification_v1"
+    assert "network" not in json.loads((folder / "config.json").read_text())
+    loaded = load_model(folder)
+    assert loaded.config.network == "resnet_small" and loaded.architecture == "resnet_small"
+    expected = np.load(folder / "expected.npz")
+    np.testing.assert_allclose(loaded.predict_maps(expected["image"]), expected["maps"], atol=1e-5)
+    assert loaded.class_names == ("round", "elongated", "multinucleated")
+
+
+def test_predict_proba_precision(clf, crops):
+    exact = clf.predict_proba(crops.images[:4], amp="none")
+    np.testing.assert_allclose(clf.predict_proba(crops.images[:4]), exact, atol=1e-6)  # as trained
+    auto = clf.predict_proba(crops.images[:4], amp="auto")  # bf16 where native: close
+    np.testing.assert_allclose(auto, exact, atol=0.05)
+    with pytest.raises(ValueError, match="amp must be 'none', 'auto'"):
+        clf.predict_proba(crops.images[:1], amp="half")

@@ -41,14 +41,19 @@ def _check_weights(weights: Sequence[str]) -> tuple[str, ...]:
     return formats
 
 
-def geometry(net_cfg: Any, scale: tuple[int, ...]) -> tuple[list[int], list[int], list[int]]:
+def geometry(net_cfg: Any, scale: tuple[int, ...], fixed: tuple[int, ...] = ()
+             ) -> tuple[list[int], list[int], list[int]]:  # fmt: skip
     """Per spatial axis ``(min, step, halo)`` of the input.
+
+    ``fixed`` (a fixed input size, e.g. a classifier's): ``(fixed, 0, 0)``.
 
     ``step`` is the network's divisor; ``halo`` its receptive field rounded up so
     that ``2 * halo`` is a multiple of ``step`` (bioimageio.core pads by the halo
     and the padded image must stay a valid size); ``min`` the smallest valid size
     larger than ``2 * halo``.
     """
+    if fixed:
+        return [int(n) for n in fixed], [0] * len(fixed), [0] * len(fixed)
     steps = [int(d) for d in net_cfg.divisor]
     halos, mins = [], []
     for h, s in zip(net_cfg.halo, steps):
@@ -60,23 +65,34 @@ def geometry(net_cfg: Any, scale: tuple[int, ...]) -> tuple[list[int], list[int]
 
 
 def _valid_size(n: int, lo: int, step: int) -> int:
-    """Return the largest valid size ``lo + k * step`` not above ``n`` (``lo`` when ``n < lo``)."""
+    """Return the largest valid size ``lo + k * step`` not above ``n`` (``lo`` when ``n < lo``).
+
+    ``step`` 0 (a fixed size): ``lo``.
+    """
+    if step == 0:
+        return lo
     return lo + max(0, (n - lo) // step) * step
 
 
-def test_input(workflow: Any, sample: Any, mins: list[int], steps: list[int]) -> np.ndarray:
-    """``(1, C, *spatial)`` float32 test input: ``sample`` cropped / padded to a valid size."""
+def test_input(workflow: Any, sample: Any, mins: list[int], steps: list[int],
+               fit: Any = None) -> np.ndarray:  # fmt: skip
+    """``(1, C, *spatial)`` float32 test input: ``sample`` cropped / padded to a valid size.
+
+    ``fit`` (``(C, *spatial) -> (C, *fixed)``) first brings it to a fixed input size.
+    """
     ndim = int(workflow.network_config.ndim)
     if sample is None:
         from scipy import ndimage as ndi
 
         rng = np.random.default_rng(0)
-        shape = [max(m, 64 if ndim == 2 else 24) for m in mins]
+        shape = [m if s == 0 else max(m, 64 if ndim == 2 else 24) for m, s in zip(mins, steps)]
         noise = rng.random((workflow.in_channels, *shape))
         sample = np.stack([ndi.gaussian_filter(c, 2.0) for c in noise]) * 1000
     from biakit.workflows._base import channels_first
 
     array = channels_first(sample, ndim, name="sample").astype(np.float32)
+    if fit is not None:
+        array = np.asarray(fit(array), dtype=np.float32)
     if array.shape[0] != workflow.in_channels:
         raise ParameterError(
             f"sample has {array.shape[0]} channel(s); the model takes {workflow.in_channels}"
@@ -98,8 +114,10 @@ def _axes(spec: TaskSpec, mins: list[int], steps: list[int], halos: list[int], n
     outs: list[Any] = [v0_5.BatchAxis(), v0_5.ChannelAxis(
         channel_names=[v0_5.Identifier(c) for c in spec.out_channels])]  # fmt: skip
     for a, lo, s, h, f in zip(space_axes(ndim), mins, steps, halos, scale):
-        size = v0_5.ParameterizedSize(min=lo, step=s)
+        size = v0_5.ParameterizedSize(min=lo, step=s) if s else int(lo)
         ins.append(v0_5.SpaceInputAxis(id=v0_5.AxisId(a), size=size, scale=float(f)))
+        if not spec.output_space:  # e.g. class probabilities: (batch, channel)
+            continue
         ref = v0_5.SizeReference(tensor_id=v0_5.TensorId("input"), axis_id=v0_5.AxisId(a))
         if h * f >= 1:
             outs.append(v0_5.SpaceOutputAxisWithHalo(id=v0_5.AxisId(a), size=ref, halo=h * f))
@@ -108,9 +126,13 @@ def _axes(spec: TaskSpec, mins: list[int], steps: list[int], halos: list[int], n
     return ins, outs
 
 
-def write_weights(workflow: Any, folder: Path, formats: tuple[str, ...], example: np.ndarray
-                  ) -> dict[str, Any]:  # fmt: skip
-    """Write the weight files; return the ``WeightsDescr`` fields."""
+def write_weights(workflow: Any, folder: Path, formats: tuple[str, ...], example: np.ndarray,
+                  spatial_output: bool = True) -> dict[str, Any]:  # fmt: skip
+    """Write the weight files; return the ``WeightsDescr`` fields.
+
+    ``spatial_output=False`` (e.g. class logits ``(B, n)``): the ONNX graph keeps
+    the example's spatial size fixed, only the batch is dynamic.
+    """
     import torch
     from bioimageio.spec.model import v0_5
 
@@ -118,7 +140,8 @@ def write_weights(workflow: Any, folder: Path, formats: tuple[str, ...], example
     from biakit.nn.models import get_architecture
 
     arch = get_architecture(workflow.architecture)
-    source, callable_name = architecture_file(arch.id, arch.version, arch.builder, arch.summary)
+    source, callable_name = architecture_file(arch.id, arch.version, arch.builder, arch.summary,
+                                              _config_class(arch))  # fmt: skip
     arch_file = folder / f"{callable_name}.py"
     arch_file.write_text(source)
     model = workflow.model.eval().to("cpu")
@@ -149,7 +172,10 @@ def write_weights(workflow: Any, folder: Path, formats: tuple[str, ...], example
 
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")  # torch.onnx deprecation / tracer warnings
-            export_onnx(model, folder / "onnx" / "weights.onnx", example.shape, opset=18)
+            if not spatial_output:
+                _export_onnx_fixed(model, folder / "onnx" / "weights.onnx", x)
+            else:
+                export_onnx(model, folder / "onnx" / "weights.onnx", example.shape, opset=18)
         import onnx
 
         # one self-contained file: the exporter may keep the tensors in a side file
@@ -158,3 +184,25 @@ def write_weights(workflow: Any, folder: Path, formats: tuple[str, ...], example
         entries["onnx"] = v0_5.OnnxWeightsDescr(source=folder / "weights.onnx", opset_version=18,
                                                 parent="pytorch_state_dict")  # fmt: skip
     return entries
+
+
+def _export_onnx_fixed(model: Any, path: Path, x: Any) -> None:
+    """ONNX export of a network with a fixed input size and a ``(B, n)`` output."""
+    import torch
+
+    torch.onnx.export(model.eval(), (x,), str(path), input_names=["input"],
+                      output_names=["output"], opset_version=18,
+                      dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})  # fmt: skip
+
+
+def _config_class(arch: Any) -> str | None:
+    """``"module:Class"`` of the config when the network class takes no mapping, else ``None``."""
+    import importlib
+    import inspect
+
+    module, name = arch.builder.split(":")
+    init = getattr(importlib.import_module(module), name).__init__
+    params = list(inspect.signature(init).parameters.values())[1:2]
+    if params and "Mapping" in str(params[0].annotation):
+        return None
+    return f"{arch.config_class.__module__}:{arch.config_class.__qualname__}"

@@ -35,6 +35,9 @@ class PackageGeometry:
         The declared output halo (output pixels; ``halo`` times the output's scale).
     same_size : bool
         Whether every output spatial axis has the input's size (else: no tiling).
+    out_space : bool
+        Whether the output has spatial axes (``False``: ``(batch, channel)``, e.g. a
+        classifier's probabilities; the input must have the declared fixed size).
     """
 
     input_id: str
@@ -50,6 +53,7 @@ class PackageGeometry:
     halo: tuple[int, ...]
     out_halo: tuple[int, ...]
     same_size: bool
+    out_space: bool = True
 
     @property
     def ndim(self) -> int:
@@ -128,7 +132,7 @@ def package_geometry(descr: Any) -> PackageGeometry:
         in_channel_axis="channel" in axes, out_channel_axis="channel" in out_axes,
         batch_axis="batch" in axes, minimum=tuple(s[0] for s in sizes),
         step=tuple(s[1] for s in sizes), halo=tuple(halo), out_halo=tuple(out_halo),
-        same_size=same,
+        same_size=same, out_space=any(a in out_axes for a in space),
     )  # fmt: skip
 
 

@@ -41,8 +41,8 @@ def _forward_module(pipeline: Any, geo: PackageGeometry) -> Any:
     return PackageNetwork()
 
 
-def _dims(geo: PackageGeometry, channel: bool) -> tuple[str, ...]:
-    return ("batch", *(("channel",) if channel else ()), *geo.space)
+def _dims(geo: PackageGeometry, channel: bool, space: bool = True) -> tuple[str, ...]:
+    return ("batch", *(("channel",) if channel else ()), *(geo.space if space else ()))
 
 
 def to_tensor(array: np.ndarray, geo: PackageGeometry) -> Any:
@@ -55,8 +55,8 @@ def to_tensor(array: np.ndarray, geo: PackageGeometry) -> Any:
 
 
 def from_tensor(tensor: Any, geo: PackageGeometry) -> np.ndarray:
-    """Convert the package's output tensor to ``(B, C, *spatial)`` float32."""
-    dims = _dims(geo, geo.out_channel_axis)
+    """Convert the package's output tensor to ``(B, C, *spatial)`` (or ``(B, C)``) float32."""
+    dims = _dims(geo, geo.out_channel_axis, geo.out_space)
     array = np.asarray(tensor.transpose(dims).data, dtype=np.float32)
     return array if geo.out_channel_axis else array[:, None]
 
@@ -139,7 +139,9 @@ class BioimageioModel(Workflow):
         return _predict(self, array, tile_shape, batch_size, target)
 
     def postprocess(self, maps: np.ndarray) -> Any:
-        """Labels / points for biakit packages (``config.biakit``); otherwise the maps."""
+        """Labels / points / class id for biakit packages (``config.biakit``); else the maps."""
+        if self.biakit.get("task") == "classification":
+            return int(np.argmax(maps))
         inner = self._biakit_workflow()
         return maps if inner is None else inner.postprocess(maps)
 
@@ -192,6 +194,8 @@ def _predict(model: BioimageioModel, array: np.ndarray, tile_shape: Any, batch_s
     from biakit.nn.infer import predict_tiled
 
     geo, pipeline = model.geometry, model.pipeline
+    if not geo.out_space:
+        _check_fixed(geo, array.shape[1:])
     pad = geo.halo if isinstance(model.descr, v0_5.ModelDescr) else (0,) * geo.ndim
     sample = Sample(members={geo.input_id: to_tensor(array[None], geo)}, stat={}, id="image")
     if any(pad):
@@ -215,22 +219,37 @@ def _predict(model: BioimageioModel, array: np.ndarray, tile_shape: Any, batch_s
     out = _output_sample(y, geo, sample)
     pipeline.apply_postprocessing(out)
     result = from_tensor(out.members[geo.output_id], geo)[0]
+    if not geo.out_space:  # e.g. class probabilities (C,)
+        return np.ascontiguousarray(result)
     out_pad = geo.out_halo if any(pad) else (0,) * geo.ndim
     crop = tuple(slice(h, n - h) for h, n in zip(out_pad, result.shape[1:]))
     return np.ascontiguousarray(result[(slice(None), *crop)])
 
 
+def _check_fixed(geo: PackageGeometry, shape: tuple[int, ...]) -> None:
+    """Raise unless ``shape`` is a valid whole-image size (output without spatial axes)."""
+    valid = tuple(geo.valid(n, i) for i, n in enumerate(shape))
+    if valid != tuple(shape):
+        sizes = ", ".join(f"{lo}" + (f" + k*{st}" if st else "")
+                          for lo, st in zip(geo.minimum, geo.step))  # fmt: skip
+        raise DataError(
+            f"image has spatial shape {tuple(shape)}; this package's output has no spatial "
+            f"axes, so the whole image must have a valid input size ({sizes}); resize or pad "
+            "it first"
+        )
+
+
 def _as_input(geo: PackageGeometry) -> PackageGeometry:
     from dataclasses import replace
 
-    return replace(geo, out_channel_axis=geo.in_channel_axis)
+    return replace(geo, out_channel_axis=geo.in_channel_axis, out_space=True)
 
 
 def _output_sample(y: np.ndarray, geo: PackageGeometry, sample: Any) -> Any:
     from bioimageio.core import Sample, Tensor
 
     array = y[None] if geo.out_channel_axis else y[None, 0]
-    tensor = Tensor(array, dims=_dims(geo, geo.out_channel_axis))
+    tensor = Tensor(array, dims=_dims(geo, geo.out_channel_axis, geo.out_space))
     return Sample(members={geo.output_id: tensor}, stat=sample.stat, id=sample.id)
 
 

@@ -83,12 +83,23 @@ def _cover(path: Path, image: np.ndarray, out: np.ndarray) -> None:
         lo, hi = np.percentile(a, [1, 99.8])
         return np.clip((a - lo) / (hi - lo + 1e-12) * 255, 0, 255).astype(np.uint8)
 
-    left, right = plane(image), plane(out)
+    left = plane(image)
+    right = plane(out) if out.ndim > 2 else _bars(out[0])
     side = max(left.shape[0], right.shape[0], 128)
     tiles = [
         np.asarray(Image.fromarray(p).resize((side, side), Image.NEAREST)) for p in (left, right)
     ]
     Image.fromarray(np.concatenate(tiles, axis=1)).save(path)
+
+
+def _bars(probs: np.ndarray, side: int = 128) -> np.ndarray:
+    """One bar per class, its height the probability (8-bit image ``side x side``)."""
+    chart = np.zeros((side, side), np.uint8)
+    width = max(1, side // max(1, len(probs)))
+    for k, p in enumerate(np.clip(probs, 0, 1)):
+        height = round(float(p) * side)
+        chart[side - height :, k * width + 1 : (k + 1) * width - 1] = 255
+    return chart
 
 
 def _readme(workflow: Any, spec: TaskSpec, meta: dict, formats: Sequence[str], check: dict) -> str:
@@ -100,8 +111,10 @@ def _readme(workflow: Any, spec: TaskSpec, meta: dict, formats: Sequence[str], c
         f"architecture `{workflow.architecture}`; weights: {', '.join(formats)}.", "",
         "## Input and output", "",
         "- input: raw image `(batch, channel, " + ", ".join(spec_axes(workflow)) + ")`, "
-        "normalised by the package's own preprocessing",
-        f"- output `{spec.output_id}`: {spec.output_description}", "",
+        "normalised by the package's own preprocessing"
+        + (f". {spec.note}" if spec.note else ""),
+        f"- output `{spec.output_id}`" + ("" if spec.output_space else " `(batch, channel)`")
+        + f": {spec.output_description}", "",
         "## Training data", "",
         f"- images: {training.get('n_images', 'unknown')}, epochs: "
         f"{training.get('epochs', 'unknown')} (best epoch {training.get('best_epoch')})",
@@ -195,12 +208,12 @@ def _export(
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target}: exists already; pass overwrite=True to replace it")
     spec = task_spec(workflow)
-    mins, steps, halos = geometry(workflow.network_config, spec.scale)
+    mins, steps, halos = geometry(workflow.network_config, spec.scale, spec.fixed_shape)
     folder = Path(tempfile.mkdtemp(prefix="biakit-bioimageio-"))
     try:
-        test_in = test_input(workflow, sample, mins, steps)
-        weights_d = write_weights(workflow, folder, formats, test_in)
-        meta = _meta(workflow, name, description, authors, license)
+        test_in = test_input(workflow, sample, mins, steps, spec.fit_sample)
+        weights_d = write_weights(workflow, folder, formats, test_in, spec.output_space)
+        meta = _meta(workflow, spec, name, description, authors, license)
         files = {"geometry": (mins, steps, halos), "in": folder / "test_input.npy",
                  "out": folder / "test_output.npy", "readme": folder / "README.md",
                  "biakit": folder / "biakit_model.json"}  # fmt: skip
@@ -211,7 +224,7 @@ def _export(
         descr = _describe(workflow, spec, folder, weights_d, files, meta)
         test_out = _predict_package(descr, test_in, spec.output_id)
         np.save(files["out"], test_out)
-        check = {"max_abs_diff": _biakit_difference(workflow, test_in, test_out)}
+        check = {"max_abs_diff": _biakit_difference(workflow, spec, test_in, test_out)}
         files["cover"] = folder / "cover.png"
         _cover(files["cover"], test_in, test_out)
         files["readme"].write_text(_readme(workflow, spec, meta, formats, check))
@@ -226,12 +239,18 @@ def _export(
 
 
 def _out_shape(test_in: np.ndarray, spec: TaskSpec) -> tuple[int, ...]:
+    if not spec.output_space:
+        return ()
     scale = spec.scale or (1,) * (test_in.ndim - 2)
     return tuple(n * f for n, f in zip(test_in.shape[2:], scale))
 
 
-def _biakit_difference(workflow: Any, test_in: np.ndarray, test_out: np.ndarray) -> float:
+def _biakit_difference(workflow: Any, spec: TaskSpec, test_in: np.ndarray,
+                       test_out: np.ndarray) -> float:  # fmt: skip
     """Largest difference between biakit's maps and the package's (same-size outputs)."""
+    if not spec.output_space:  # e.g. class probabilities of an image of the input size
+        maps = workflow.predict_maps(test_in[0], amp="none")
+        return float(np.abs(np.asarray(maps) - test_out[0]).max())
     if workflow.task not in ("semantic", "instance", "detection", "denoise"):
         return float("nan")
     maps = workflow.predict_maps(test_in[0], blending="none", device="cpu", amp="none",
@@ -239,13 +258,15 @@ def _biakit_difference(workflow: Any, test_in: np.ndarray, test_out: np.ndarray)
     return float(np.abs(maps - test_out[0]).max())
 
 
-def _meta(workflow: Any, name: Any, description: Any, authors: Any, license: str) -> dict:
+def _meta(workflow: Any, spec: TaskSpec, name: Any, description: Any, authors: Any,
+          license: str) -> dict:  # fmt: skip
     algorithm = getattr(workflow.config, "algorithm", None)
     cite = [_CITES[k] for k in (workflow.architecture, algorithm) if k in _CITES]
     return {
         "name": name or f"biakit {workflow.task} {workflow.architecture}",
         "description": description or f"biakit {workflow.task} model "
-        f"({workflow.architecture}, {int(workflow.network_config.ndim)}D)",
+        f"({workflow.architecture}, {int(workflow.network_config.ndim)}D)"
+        + (f". {spec.note}" if spec.note else ""),
         "authors": list(authors), "license": license, "cite": cite,
         "config": _biakit_config(workflow),
     }  # fmt: skip

@@ -35,6 +35,15 @@ class TaskSpec:
         Task-specific entries of ``config.biakit`` (post-processing parameters, ...).
     tags : list of str
         Extra bioimage.io tags.
+    fixed_shape : tuple of int
+        Fixed spatial input size (classification: the network's ``input_shape``);
+        empty: sizes ``min + k * step`` from the network's divisor.
+    output_space : bool
+        Whether the output has the input's spatial axes (``False``: ``(batch, channel)``).
+    note : str
+        What a user must know about the input (appended to the description and README).
+    fit_sample : callable, optional
+        ``(C, *spatial) -> (C, *fixed_shape)``: brings the export's sample to ``fixed_shape``.
     """
 
     preprocessing: list[Any]
@@ -46,6 +55,10 @@ class TaskSpec:
     scale: tuple[int, ...] = ()
     config: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
+    fixed_shape: tuple[int, ...] = ()
+    output_space: bool = True
+    note: str = ""
+    fit_sample: Callable[[Any], Any] | None = None
 
 
 EXPORTERS: dict[str, Callable[[Any], TaskSpec]] = {}
@@ -227,3 +240,43 @@ def _isotropic(workflow: Any, dtype: Any = None) -> TaskSpec:
     spec.config["postprocess"]["stack"] = "mean of restored XZ and YZ slices"
     spec.tags = ["isotropic-reconstruction", "restoration"]
     return spec
+
+
+def _channel_ids(names: list[str], prefix: str) -> list[str]:
+    """Return ``names`` if all are valid bioimage.io identifiers, else ``prefix0, ...``."""
+    from bioimageio.spec.model import v0_5
+
+    try:
+        ids = [str(v0_5.Identifier(n)) for n in names]
+    except ValueError:
+        return _names(prefix, len(names))
+    return ids if len(set(ids)) == len(ids) else _names(prefix, len(names))
+
+
+@register_exporter("classification")
+def _classification(workflow: Any, dtype: Any = None) -> TaskSpec:
+    from bioimageio.spec.model import v0_5
+
+    from biakit.workflows.classification import fit_shape
+
+    pre, names = _common(workflow, dtype)
+    cfg = workflow.config
+    shape = tuple(int(s) for s in cfg.input_shape)
+    n = int(workflow.network_config.out_channels)
+    classes = list(workflow.class_names) or _names("class", n)
+    size = "x".join(map(str, shape))
+    how = ("resized with linear interpolation, aspect not kept" if cfg.resize == "resize"
+           else "centred and padded with the image's median or cropped centrally")  # fmt: skip
+    note = (f"The input must already have the spatial size {size} (biakit: {how}, "
+            f"resize={cfg.resize!r}); the package does not resize images.")  # fmt: skip
+    return TaskSpec(
+        pre, [v0_5.SoftmaxDescr(kwargs=v0_5.SoftmaxKwargs(axis=v0_5.AxisId("channel")))],
+        names, _channel_ids(classes, "class"), "probabilities",
+        "class probabilities (softmax over channels, one per class, named by the channel "
+        "names); class = argmax over channels",
+        config={"postprocess": {"class": "argmax over channels"}, "class_names": classes,
+                "input": {"shape": list(shape), "resize": cfg.resize, "note": note}},
+        tags=["classification", "image-classification"], fixed_shape=shape,
+        output_space=False, note=note,
+        fit_sample=lambda a: fit_shape(a, shape, cfg.resize),
+    )  # fmt: skip

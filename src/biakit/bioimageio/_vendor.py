@@ -57,8 +57,13 @@ if not any(isinstance(f, _Finder) and getattr(f, "prefix", None) == _PREFIX
 def {callable_name}(**kwargs):
     """Build the network from its config fields (returns a ``torch.nn.Module``)."""
     module = importlib.import_module(_PREFIX + ".{module_tail}")
-    return getattr(module, {class_name!r})(kwargs)
+    return getattr(module, {class_name!r})({config_expr})
 '''
+
+# a network whose class takes only its validated config (not a mapping) gets it built here
+_CONFIG_EXPR = (
+    "getattr(importlib.import_module(_PREFIX + {module!r}), {name!r}).model_validate(kwargs)"
+)
 
 
 def _biakit_imports(tree: ast.AST, module: str) -> set[str]:
@@ -123,7 +128,8 @@ def _rename(source: str, prefix: str) -> str:
     return "".join(lines)
 
 
-def architecture_file(arch_id: str, version: int, builder: str, summary: str) -> tuple[str, str]:
+def architecture_file(arch_id: str, version: int, builder: str, summary: str,
+                      config_class: str | None = None) -> tuple[str, str]:  # fmt: skip
     """Return ``(python_source, callable_name)`` of a self-contained architecture file.
 
     Parameters
@@ -134,18 +140,26 @@ def architecture_file(arch_id: str, version: int, builder: str, summary: str) ->
         ``"module:Class"`` of the network, taking its config mapping.
     summary : str
         First docstring line.
+    config_class : str, optional
+        ``"module:Class"`` of the pydantic config, for a network class that takes only
+        its validated config: the callable validates ``kwargs`` with it first.
     """
     from biakit.workflows._versions import versions
 
     module, class_name = builder.split(":")
     prefix = f"_biakit_{arch_id}_v{version}"
-    sources = {
-        f"{prefix}.{name}": _rename(text, prefix) for name, text in collect_sources(module).items()
-    }
+    collected = collect_sources(module)
+    config_expr = "kwargs"
+    if config_class is not None:
+        cfg_module, cfg_name = config_class.split(":")
+        collected.update(collect_sources(cfg_module))
+        config_expr = _CONFIG_EXPR.format(module="." + cfg_module, name=cfg_name)
+    sources = {f"{prefix}.{name}": _rename(text, prefix) for name, text in collected.items()}
     callable_name = f"biakit_{arch_id}_v{version}"
     text = _TEMPLATE.format(
         summary=summary, arch_id=arch_id, version=version,
         biakit_version=versions().get("biakit", "?"), prefix=prefix, sources=sources,
         callable_name=callable_name, module_tail=module, class_name=class_name,
+        config_expr=config_expr,
     )  # fmt: skip
     return text, callable_name

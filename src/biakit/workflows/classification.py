@@ -1,4 +1,4 @@
-"""Image classification with a small ResNet: one class per image (or object crop), 2D or 3D.
+"""Image classification with a small ResNet or a tiny ViT: one class per image (or crop), 2D / 3D.
 
 Images of any size and channel count (the same for all) are brought to the
 config's ``input_shape`` (resized or padded) and normalised on their own; the
@@ -94,7 +94,10 @@ class ClassificationDataset:
 
 
 class ImageClassifier(NetworkWorkflow):
-    """Classify whole images (or object crops) into classes with a small 2D / 3D ResNet.
+    """Classify whole images (or object crops) with a small 2D / 3D ResNet or a tiny ViT.
+
+    ``config.network`` picks the network (``"resnet_small"`` by default, or
+    ``"vit_tiny"``); the model folder records it, so :func:`load_model` rebuilds it.
 
     Examples
     --------
@@ -210,19 +213,29 @@ class ImageClassifier(NetworkWorkflow):
         return cfg.normalizer(fit_shape(array, cfg.input_shape, cfg.resize)).astype(np.float32)
 
     # ---------------------------------------------------------------- prediction
-    def predict_proba(self, images: Sequence[Any], *, tta: bool = False,
-                      batch_size: int = 64) -> np.ndarray:  # fmt: skip
-        """Class probabilities ``(N, n_classes)`` of a list of images, in batches."""
+    def predict_proba(self, images: Sequence[Any], *, tta: bool = False, batch_size: int = 64,
+                      amp: str | None = None) -> np.ndarray:  # fmt: skip
+        """Class probabilities ``(N, n_classes)`` of a list of images, in batches.
+
+        ``amp`` (default: ``config.train.amp``, as trained): ``"auto"`` computes in
+        bfloat16 where the device does so natively, ``"none"`` in float32.
+        """
+        import contextlib
+
         import torch
+
+        from biakit.nn.infer._predict import _amp_dtype
 
         self._require_trained()
         xs = [self._checked(im, f"images[{i}]") for i, im in enumerate(images)]
         if not xs:
             return np.zeros((0, len(self.class_names)), np.float32)
         device = next(self.model.parameters()).device
+        dtype = _amp_dtype(self.config.train.amp if amp is None else amp, device)
+        cast = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
         self.model.eval()
         out = []
-        with torch.inference_mode():
+        with torch.inference_mode(), cast:
             for start in range(0, len(xs), batch_size):
                 x = torch.from_numpy(np.stack(xs[start : start + batch_size])).to(device)
                 views = [x] if not tta else [x, *(x.flip(d) for d in range(2, x.dim()))]
@@ -238,9 +251,12 @@ class ImageClassifier(NetworkWorkflow):
         return x
 
     def predict_maps(self, image: Any, *, tta: bool = False, **kwargs: Any) -> np.ndarray:
-        """Per-class probabilities ``(n_classes,)`` (softmax; ``tta`` averages over flips)."""
+        """Per-class probabilities ``(n_classes,)`` (softmax; ``tta`` averages over flips).
+
+        ``amp`` may be given as in :meth:`predict_proba`; other keywords are ignored.
+        """
         self._require_trained()
-        return self.predict_proba([image], tta=tta)[0]
+        return self.predict_proba([image], tta=tta, amp=kwargs.get("amp"))[0]
 
     def postprocess(self, maps: np.ndarray) -> int:
         """Return the class id with the highest probability."""

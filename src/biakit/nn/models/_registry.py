@@ -171,5 +171,18 @@ def _register_builtin() -> None:
         )
     )
 
+    from biakit.nn.models._vit_config import ViTConfig
+
+    register_architecture(
+        Architecture(
+            id="vit_tiny",
+            version=1,
+            config_class=ViTConfig,
+            builder="biakit.nn.models._vit:ViTTiny",
+            summary="tiny vision transformer classifier (Dosovitskiy 2021), patch embedding, "
+            "sine-cosine positions, mean or class-token pooling, 2D / 3D",
+        )
+    )
+
 
 _register_builtin()
