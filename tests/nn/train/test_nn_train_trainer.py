@@ -273,3 +273,21 @@ def test_no_curves_for_a_throw_away_folder(tmp_path, blobs, make_net):
                       plots=False)  # fmt: skip
     trainer.fit(progress=False)
     assert (tmp_path / "last.pt").is_file() and not (tmp_path / "curves.png").exists()
+
+
+def test_a_non_finite_autocast_loss_is_redone_in_float32(tmp_path, blobs, make_net):
+    class OverflowsInReducedPrecision(torch.nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            out = self.net(x)
+            return out * float("inf") if torch.is_autocast_enabled("cpu") else out
+
+    cfg = _cfg(epochs=1, amp="bf16")
+    trainer = Trainer(OverflowsInReducedPrecision(make_net()), cfg, blobs(8), output_dir=tmp_path)
+    if trainer.amp_dtype is None:
+        pytest.skip("bf16 autocast is not used on this machine")
+    history = trainer.fit(progress=False)
+    assert np.isfinite(history["train_loss"].iloc[0]) and trainer.float32_retries == 2

@@ -136,6 +136,7 @@ class Trainer:
         self.optimizer = make_optimizer(self.model.parameters(), cfg)
         self.scheduler = make_scheduler(self.optimizer, cfg, self.steps_per_epoch)
         self._started: float | None = None  # start of the current fit (time budget)
+        self.float32_retries = 0  # batches redone in float32 after a non-finite autocast loss
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.epoch = 0  # completed epochs
         self.history: list[dict[str, Any]] = []
@@ -401,6 +402,12 @@ class Trainer:
             with self._autocast():
                 loss = self.loss_fn(model(x), y)
             value = float(loss.detach())
+            if not math.isfinite(value) and self.amp_dtype is not None:
+                # reduced precision can overflow where float32 does not: redo this batch in
+                # float32 (weights untouched so far) before giving up
+                loss = self.loss_fn(model(x), y)
+                value = float(loss.detach())
+                self.float32_retries += 1
             if not math.isfinite(value):
                 raise FloatingPointError(
                     f"training loss is {value} at epoch {self.epoch + 1}, batch {i + 1}; "
