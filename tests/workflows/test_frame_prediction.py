@@ -9,9 +9,16 @@ from biakit.io import read_image, write_timelapse
 from biakit.metrics import psnr
 from biakit.workflows import load_model, parse_workflow_config, register_workflow
 from biakit.workflows._frame_config import FramePredictionConfig
-from biakit.workflows._frame_tools import FrameWindows, frame_scores, montage, pad_to_multiple
+from biakit.workflows._frame_tools import (
+    FrameWindows,
+    blend_weights,
+    frame_scores,
+    montage,
+    pad_to_multiple,
+)
 from biakit.workflows.frame_prediction import (
     FramePredictor,
+    _split_movies,
     linear_forecast,
     persistence_forecast,
 )
@@ -91,6 +98,11 @@ def test_config_through_the_union_and_its_errors():
         FramePredictionConfig(augment={"rotation": 30.0})
     with pytest.raises(ValueError, match=r"multiple of \(4, 4\)"):
         FramePredictionConfig(patch_shape=(30, 32))
+    assert cfg.blend_horizon == 12 and cfg.blend_forecasts == 32
+    with pytest.raises(ValueError, match="blend_horizon"):
+        FramePredictionConfig(blend_horizon=-1)
+    with pytest.raises(ValueError, match="blend_forecasts"):
+        FramePredictionConfig(blend_forecasts=0)
 
 
 # ---------------------------------------------------------------- data
@@ -134,13 +146,62 @@ def test_training_reduces_the_loss():
 def test_prediction_shapes_and_autoregressive_rollout(trained):
     movie = _moving_square(seed=7)
     assert trained.predict(movie[:4]).shape == (2, 20, 24)  # n_output by default
-    long = trained.predict(movie[:4], horizon=5)
+    long = trained.predict(movie[:4], horizon=5, blend=False)
     assert long.shape == (5, 20, 24) and long.dtype == np.float32
-    np.testing.assert_allclose(long[:2], trained.predict(movie[:4], 2), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(long[:2], trained.predict(movie[:4], 2, blend=False),
+                               rtol=1e-5, atol=1e-4)  # fmt: skip
     # frames 3-4 are the network applied to the context extended by its own first two frames
     extended = np.concatenate([movie[:4], long[:2]])
-    np.testing.assert_allclose(long[2:4], trained.predict(extended, 2), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(long[2:4], trained.predict(extended, 2, blend=False),
+                               rtol=1e-5, atol=1e-4)  # fmt: skip
     assert trained.predict_maps(movie[:4]).shape == (2, 1, 20, 24)
+
+
+def test_blend_weights_hand_computed():
+    last = np.zeros((2, 1, 3))
+    truth = np.ones((2, 3, 3))
+    pred = np.stack([np.stack([np.full(3, 2.0), np.full(3, -1.0), np.zeros(3)])] * 2)
+    # h1 overshoots 2x -> 1/2; h2 moves the wrong way -> 0 (clipped); h3 predicts no change -> 1
+    np.testing.assert_allclose(blend_weights(pred, last, truth), [0.5, 0.0, 1.0])
+    # two forecasts pooled: d = (1, 3), e = (1, 1): <d, e> / <d, d> = 4 / 10
+    pooled = blend_weights(np.array([[[1.0]], [[3.0]]]), np.zeros((2, 1, 1)), np.ones((2, 1, 1)))
+    np.testing.assert_allclose(pooled, [0.4])
+    with pytest.raises(DataError, match=r"must be \(n_forecasts, 1, \.\.\.\)"):
+        blend_weights(pred, np.zeros((2, 3, 3)), truth)
+
+
+def test_blend_fitted_on_validation_rollouts(trained):
+    # the held-out movie's roll-outs, scored in raw intensities (the weights are invariant to
+    # the affine normalisation), give the stored weights; 7 origins, horizons up to 7
+    movies = [_moving_square(seed=s) for s in range(3)]
+    (val,) = _split_movies(movies, trained.config.val_fraction, trained.config.seed)[1]
+    weights = trained.training["horizon_blend"]
+    assert len(weights) == 7
+    for h in range(1, 8):
+        origins = range(3, 11 - h)
+        pred = np.stack([trained.predict(val[:o], h, blend=False)[h - 1 : h] for o in origins])
+        last = np.stack([val[o - 1 : o] for o in origins])
+        truth = np.stack([val[o + h - 1 : o + h] for o in origins])
+        expected = blend_weights(pred, last, truth)[0]
+        assert weights[h - 1] == pytest.approx(expected, abs=2e-3)
+    # a still movie: any change the network predicts is wrong, so every weight is 0
+    still = np.repeat(trained._normalize(val[:1, None]), 8, axis=0)
+    assert trained._fit_blend([still]) == [0.0] * 5
+
+
+def test_blended_forecast_shrinks_toward_persistence(trained):
+    movie = _moving_square(seed=4)[:5]
+    raw = trained.predict(movie, 4, blend=False)
+    saved = trained.training["horizon_blend"]
+    try:
+        trained.training["horizon_blend"] = [1.0, 0.5, 0.0]  # horizon 4 uses the last weight
+        out = trained.predict(movie, 4)
+        expected = movie[-1] + np.array([1.0, 0.5, 0.0, 0.0])[:, None, None] * (raw - movie[-1])
+        np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-3)
+        trained.training.pop("horizon_blend")  # models saved before the blend: no blend
+        np.testing.assert_array_equal(trained.predict(movie, 4), raw)
+    finally:
+        trained.training["horizon_blend"] = saved
 
 
 def test_odd_frame_sizes_are_padded(trained):
@@ -151,8 +212,9 @@ def test_odd_frame_sizes_are_padded(trained):
 def test_multichannel_movie():
     movies = [np.stack([_moving_square(seed=s), _moving_square(seed=s + 5)], axis=1)
               for s in range(2)]  # fmt: skip
-    fp = FramePredictor(FramePredictionConfig(**{**TINY, "val_fraction": 0.0}))
+    fp = FramePredictor(FramePredictionConfig(**{**TINY, "val_fraction": 0.0, "blend_horizon": 0}))
     fp.train(movies)
+    assert fp.training["horizon_blend"] is None  # blend turned off
     assert fp.predict(movies[0][:3], 3).shape == (3, 2, 20, 24)
     with pytest.raises(DataError, match="has 1 channel"):
         fp.predict(movies[0][:3, :1], 1)

@@ -70,6 +70,14 @@ class FramePredictionConfig(WorkflowConfig):
     ``horizon`` is how many frames ``predict_to_disk`` forecasts (default
     ``n_output``).
 
+    After training, the network's change from the last frame is shrunk toward
+    persistence per horizon: ``last + a_h * (pred_h - last)`` with ``a_h`` in
+    ``[0, 1]`` fitted by least squares (``_frame_tools.blend_weights``) on up to
+    ``blend_forecasts`` roll-outs of ``blend_horizon`` frames from the
+    validation movies (the training movies without them); longer horizons use
+    the last weight. Where the roll-outs drift on those movies, the forecast
+    falls back toward persistence. ``blend_horizon: 0`` turns it off.
+
     Examples
     --------
     >>> cfg = FramePredictionConfig(n_input=3, n_output=2, patch_shape=(32, 32))
@@ -82,6 +90,10 @@ class FramePredictionConfig(WorkflowConfig):
     n_input: int = Field(4, ge=1, description="frames the network sees")
     n_output: int = Field(4, ge=1, description="frames predicted by one forward pass")
     horizon: int | None = Field(None, ge=1, description="frames predict_to_disk forecasts")
+    blend_horizon: int = Field(
+        12, ge=0, description="horizons fitted for the blend toward persistence; 0: no blend"
+    )
+    blend_forecasts: int = Field(32, ge=1, description="forecasts the blend is fitted on, at most")
     patch_shape: tuple[int, ...] = (64, 64)
     samples_per_epoch: int = Field(256, ge=1)
     foreground_fraction: float = Field(0.5, ge=0.0, le=1.0)

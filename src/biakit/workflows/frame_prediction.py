@@ -27,11 +27,13 @@ from biakit.workflows._frame_config import FramePredictionConfig
 from biakit.workflows._frame_tools import (
     FrameWindows,
     as_movie,
+    blend_sums,
     default_data_range,
     frame_scores,
     linear_forecast,
     pad_to_multiple,
     persistence_forecast,
+    weights_from_sums,
 )
 from biakit.workflows._network import NetworkWorkflow
 from biakit.workflows._results import Evaluation
@@ -122,8 +124,35 @@ class FramePredictor(NetworkWorkflow):
             train_ds, val_ds, n_images=len(movies), output_dir=output_dir, loss_fn=None,
             metrics=None, resume=resume, overwrite=overwrite, progress=progress,
         )  # fmt: skip
+        self.training["horizon_blend"] = self._fit_blend(
+            [self._normalize(m) for m in (val or movies)]
+        )
         self._finish(work, output_dir, overwrite=overwrite)
         return self.history
+
+    def _fit_blend(self, movies: list[np.ndarray]) -> list[float] | None:
+        """Per-horizon weights toward persistence, fitted on roll-outs of normalised ``movies``.
+
+        Forecasts start at up to ``blend_forecasts`` origins spread evenly over
+        all movies; see :func:`~biakit.workflows._frame_tools.blend_weights`.
+        """
+        cfg = self.config
+        h_max = cfg.blend_horizon
+        origins = [(i, o) for i, m in enumerate(movies) for o in range(cfg.n_input, len(m))]
+        if h_max == 0 or not origins:
+            return None
+        pick = np.linspace(0, len(origins) - 1, min(cfg.blend_forecasts, len(origins)))
+        dd, de, n = np.zeros(h_max), np.zeros(h_max), np.zeros(h_max, int)
+        for k in np.unique(np.round(pick).astype(int)):
+            i, o = origins[k]
+            h = min(h_max, len(movies[i]) - o)
+            pred = self._rollout(movies[i][o - cfg.n_input : o], h)
+            sums = blend_sums(pred[None], movies[i][o - 1 : o][None], movies[i][o : o + h][None])
+            dd[:h] += sums[0]
+            de[:h] += sums[1]
+            n[:h] += 1
+        weights = weights_from_sums(dd[n > 0], de[n > 0])
+        return [round(float(w), 4) for w in weights]
 
     def _stats(self) -> Any:
         from biakit.nn.datasets import NormStats
@@ -136,14 +165,15 @@ class FramePredictor(NetworkWorkflow):
         return np.moveaxis(normalize_with_stats(np.moveaxis(movie, 1, 0), self._stats()), 0, 1)
 
     # ---------------------------------------------------------------- prediction
-    def forecast(self, movie: Any, horizon: int | None = None) -> np.ndarray:
+    def forecast(self, movie: Any, horizon: int | None = None, *, blend: bool = True) -> np.ndarray:
         """Frames after ``movie`` ``(T, C, *spatial)`` as ``(horizon, C, *spatial)`` float32.
 
         The network sees the last ``n_input`` frames and predicts ``n_output``;
         beyond that its predictions are fed back (autoregressive roll-out).
+        With ``blend`` (and weights fitted after training, ``training
+        ["horizon_blend"]``), horizon ``h`` is ``last + a_h * (pred_h - last)``:
+        shrunk toward persistence as much as the held-out roll-outs asked.
         """
-        import torch
-
         from biakit.nn.datasets import denormalize_with_stats
 
         self._require_trained()
@@ -162,12 +192,23 @@ class FramePredictor(NetworkWorkflow):
                 f"movie has {frames.shape[1]} channel(s) per frame; the model was trained on "
                 f"{self.in_channels}"
             )
-        x, crop = pad_to_multiple(
-            self._normalize(frames[-cfg.n_input :]), self.network_config.divisor
-        )
+        pred = self._rollout(self._normalize(frames[-cfg.n_input :]), horizon)
+        weights = self.training.get("horizon_blend") if blend else None
+        if weights:
+            a = np.array([weights[min(k, len(weights) - 1)] for k in range(horizon)], np.float32)
+            last = self._normalize(frames[-1:])
+            pred = last + a.reshape(-1, *[1] * (pred.ndim - 1)) * (pred - last)
+        return np.moveaxis(denormalize_with_stats(np.moveaxis(pred, 1, 0), self._stats()), 0, 1)
+
+    def _rollout(self, x: np.ndarray, horizon: int) -> np.ndarray:
+        """``horizon`` normalised frames after the normalised ``(n_input, C, *spatial)`` ``x``."""
+        import torch
+
+        cfg = self.config
+        x, crop = pad_to_multiple(x, self.network_config.divisor)
         device = next(self.model.parameters()).device
         self.model.eval()
-        seq = torch.from_numpy(np.ascontiguousarray(x)).to(device)
+        seq = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
         out: list[Any] = []
         with torch.inference_mode():
             while len(out) < horizon:
@@ -175,8 +216,7 @@ class FramePredictor(NetworkWorkflow):
                 pred = self.model(inp).reshape(cfg.n_output, *seq.shape[1:])
                 out.extend(pred)
                 seq = torch.cat([seq, pred], dim=0)
-        pred = torch.stack(out[:horizon]).float().cpu().numpy()[crop]
-        return np.moveaxis(denormalize_with_stats(np.moveaxis(pred, 1, 0), self._stats()), 0, 1)
+        return torch.stack(out[:horizon]).float().cpu().numpy()[crop]
 
     def predict_maps(self, image: Any, *, horizon: int | None = None, **_: Any) -> np.ndarray:
         """Predicted frames ``(horizon, C, *spatial)`` after the movie ``image``."""
@@ -187,19 +227,21 @@ class FramePredictor(NetworkWorkflow):
         out = np.asarray(maps, dtype=np.float32)
         return out[:, 0] if out.ndim >= 3 and out.shape[1] == 1 else out
 
-    def predict(self, movie_prefix: Any, horizon: int | None = None, **_: Any) -> np.ndarray:
+    def predict(self, movie_prefix: Any, horizon: int | None = None, *, blend: bool = True,
+                **_: Any) -> np.ndarray:  # fmt: skip
         """Return the ``horizon`` frames after ``movie_prefix`` (default ``n_output``), float32.
 
         ``movie_prefix`` is ``(T, *spatial)`` or ``(T, C, *spatial)``; the result
-        has the same layout with ``horizon`` frames.
+        has the same layout with ``horizon`` frames. ``blend``: see :meth:`forecast`.
         """
         _, had_c = as_movie(movie_prefix, self.config.ndim, "movie_prefix")
-        pred = self.forecast(movie_prefix, horizon)
+        pred = self.forecast(movie_prefix, horizon, blend=blend)
         return pred if had_c else pred[:, 0]
 
     # ---------------------------------------------------------------- evaluation
     def evaluate(self, movies: Sequence[Any], n_context: int, horizon: int, *,
-                 data_range: float | None = None, rolling: bool = True) -> Evaluation:  # fmt: skip
+                 data_range: float | None = None, rolling: bool = True,
+                 blend: bool = True) -> Evaluation:  # fmt: skip
         """Per-horizon PSNR / SSIM / MSE / MAE / NRMSE of the model and of the two baselines.
 
         Forecasts start at every frame ``o`` from ``n_context`` to the end
@@ -220,6 +262,8 @@ class FramePredictor(NetworkWorkflow):
             maximum for unsigned integers (255 for uint8), else max - min.
         rolling : bool
             Forecast from every frame after the context, not only the first.
+        blend : bool
+            Shrink toward persistence with the fitted weights (see :meth:`forecast`).
 
         Returns
         -------
@@ -250,7 +294,8 @@ class FramePredictor(NetworkWorkflow):
             rng = default_data_range(raw) if data_range is None else float(data_range)
             origins = range(n_context, len(movie)) if rolling else [n_context]
             for o in origins:
-                rows += _score_origin(self, movie, o, min(horizon, len(movie) - o), rng, image=i)
+                rows += _score_origin(self, movie, o, min(horizon, len(movie) - o), rng,
+                                      blend=blend, image=i)  # fmt: skip
         table = pd.DataFrame(rows)
         summary = table.drop(columns=["image", "origin"]).groupby("horizon").mean()
         summary.insert(0, "n", table.groupby("horizon").size())
@@ -310,13 +355,13 @@ class FramePredictor(NetworkWorkflow):
 
 def _score_origin(
     fp: FramePredictor, movie: np.ndarray, origin: int, h: int, data_range: float,
-    pred: np.ndarray | None = None, **extra: Any,
+    pred: np.ndarray | None = None, blend: bool = True, **extra: Any,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Rows of one forecast from ``movie[:origin]``: model (``pred`` if given) and baselines."""
     from biakit.metrics.restoration import nrmse
 
     ctx, truth = movie[:origin], movie[origin : origin + h]
-    pred = fp.forecast(ctx, h) if pred is None else pred
+    pred = fp.forecast(ctx, h, blend=blend) if pred is None else pred
     forecasts = {"": pred, **{p: f(ctx, h) for p, f in BASELINES.items()}}
     rows = []
     for k in range(h):
