@@ -322,3 +322,14 @@ def test_predict_proba_precision(clf, crops):
     np.testing.assert_allclose(auto, exact, atol=0.05)
     with pytest.raises(ValueError, match="amp must be 'none', 'auto'"):
         clf.predict_proba(crops.images[:1], amp="half")
+
+
+def test_predictions_csv_keeps_files_of_class_folders_apart(clf, crops, tmp_path):
+    for i, name in enumerate(("round", "elongated")):
+        (tmp_path / "in" / name).mkdir(parents=True)
+        write_image(tmp_path / "in" / name / "0.tif", crops.images[i], ImageMeta("YX"))
+    inputs = sorted((tmp_path / "in").glob("*/*.tif"))
+    report = clf.predict_to_disk(inputs, tmp_path / "out")
+    assert not report.failures
+    table = pd.read_csv(tmp_path / "out" / "predictions.csv")
+    assert sorted(table["file"]) == ["elongated/0.tif", "round/0.tif"]

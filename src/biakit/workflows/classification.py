@@ -301,15 +301,21 @@ class ImageClassifier(NetworkWorkflow):
         return []
 
     def _table(self, result: Any, image: np.ndarray, meta: Any, path: Path) -> Any:
-        row = {"file": path.name, "class_id": int(result), "class": self.class_names[result]}
+        row = {"file": str(path), "class_id": int(result), "class": self.class_names[result]}
         row.update({f"p_{n}": float(p) for n, p in zip(self.class_names, self._last_probs)})
         return row
 
     def _write_batch(self, tables: list, out: Path, *, overwrite: bool) -> None:
         from biakit.measure import write_table
 
-        if tables:
-            write_table(pd.DataFrame(tables), out / "predictions.csv", overwrite=True)
+        if tables:  # files named relative to the inputs' common folder (class folders stay apart)
+            import os
+
+            paths = [Path(t["file"]) for t in tables]
+            root = Path(os.path.commonpath([str(p.resolve().parent) for p in paths]))
+            rows = [{**t, "file": str(p.resolve().relative_to(root))}
+                    for t, p in zip(tables, paths)]  # fmt: skip
+            write_table(pd.DataFrame(rows), out / "predictions.csv", overwrite=True)
 
     def _count(self, result: Any) -> int:
         return 1
