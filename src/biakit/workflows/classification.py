@@ -231,7 +231,7 @@ class ImageClassifier(NetworkWorkflow):
         if not xs:
             return np.zeros((0, len(self.class_names)), np.float32)
         device = next(self.model.parameters()).device
-        dtype = _amp_dtype(self.config.train.amp if amp is None else amp, device)
+        dtype = _amp_dtype(self.config.train.amp if amp is None else amp, device, self.config.ndim)
         cast = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
         self.model.eval()
         out = []

@@ -291,3 +291,12 @@ def test_a_non_finite_autocast_loss_is_redone_in_float32(tmp_path, blobs, make_n
         pytest.skip("bf16 autocast is not used on this machine")
     history = trainer.fit(progress=False)
     assert np.isfinite(history["train_loss"].iloc[0]) and trainer.float32_retries == 2
+
+
+def test_auto_precision_keeps_3d_networks_in_float32_on_the_cpu():
+    from biakit.nn.train import resolve_amp
+
+    cpu = torch.device("cpu")
+    assert resolve_amp("auto", cpu, ndim=3) is None  # intermittent bf16 NaNs in 3D convolutions
+    assert resolve_amp("auto", cpu, ndim=2) == resolve_amp("auto", cpu)
+    assert resolve_amp("none", cpu, ndim=2) is None

@@ -197,11 +197,12 @@ def iter_predict_tiled(
 
         predict = _batch_predictor(session_forward(session), transforms, activation, "cpu")
         return _run(plan, image, out, predict, int(batch_size), None)
-    predict = _batch_predictor(model, transforms, activation, dev, _amp_dtype(amp, dev))
+    amp_dtype = _amp_dtype(amp, dev, len(spatial))
+    predict = _batch_predictor(model, transforms, activation, dev, amp_dtype)
     return _run(plan, image, out, predict, int(batch_size), (model, dev))
 
 
-def _amp_dtype(amp: str, device: Any) -> Any:
+def _amp_dtype(amp: str, device: Any, ndim: int | None = None) -> Any:
     """Autocast dtype for ``amp`` on ``device`` (``None``: float32)."""
     if amp not in ("none", "auto", "bf16", "fp16"):
         raise ValueError(f"amp must be 'none', 'auto', 'bf16' or 'fp16', got {amp!r}")
@@ -209,7 +210,7 @@ def _amp_dtype(amp: str, device: Any) -> Any:
         return None
     from biakit.nn.train._precision import resolve_amp
 
-    return resolve_amp(amp, device)
+    return resolve_amp(amp, device, ndim)
 
 
 def _run(

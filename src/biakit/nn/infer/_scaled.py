@@ -72,7 +72,7 @@ def iter_predict_tiled_scaled(
     starts = [range(0, n, c) for n, c in zip(spatial, core)]
     total = int(np.prod([len(s) for s in starts]))
     out = np.zeros((cfg.out_channels, *(n * f for n, f in zip(spatial, factors))), np.float32)
-    dtype = _amp_dtype(amp, dev)
+    dtype = _amp_dtype(amp, dev, cfg.ndim)
     model = model.to(dev).eval()
     for done, origin in enumerate(itertools.product(*starts), 1):
         stop = [min(o + c, n) for o, c, n in zip(origin, core, spatial)]

@@ -111,7 +111,8 @@ class Trainer:
             self.monitor = "train_loss"
         self.mode = cfg.resolved_mode
         self.device = pick_device(cfg.device)
-        self.amp_dtype = resolve_amp(cfg.amp, self.device)
+        ndim = getattr(getattr(model, "config", None), "ndim", None)
+        self.amp_dtype = resolve_amp(cfg.amp, self.device, ndim)
         ck.seed_everything(cfg.seed)
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.memory_format = _memory_format(model, cfg.channels_last, self.device)
