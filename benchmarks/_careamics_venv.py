@@ -25,8 +25,6 @@ as JSON to ``spec["out"]``.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -102,27 +100,14 @@ def register_torchvision_stand_ins() -> None:
 
 def run_worker(script: str, spec: dict, work: Path, what: str, timeout: float) -> dict | None:
     """Run ``script --careamics-worker SPEC`` in the CAREamics venv; return its JSON or None."""
+    from _venv_worker import run_json_worker
+
     if not VENV_PYTHON.exists():
         print(f"CAREamics skipped: {VENV_PYTHON} missing (create it: python {__file__})")
         return None
-    work.mkdir(parents=True, exist_ok=True)
-    spec_path = work / f"spec-{Path(spec['out']).stem}.json"
-    spec_path.write_text(json.dumps(spec))
-    log = work / f"{Path(spec['out']).stem}.log"
-    print(f"CAREamics: {what} (log: {log}) ...", flush=True)
-    env = dict(os.environ, PYTHONPATH="", MPLBACKEND="Agg")
-    cmd = [str(VENV_PYTHON), script, "--careamics-worker", str(spec_path)]
-    with open(log, "w") as fh:
-        try:
-            rc = subprocess.call(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            rc = "timeout"
-    out = Path(spec["out"])
-    if rc != 0 or not out.exists():
-        print(f"CAREamics failed (exit {rc}); last lines of {log}:")
-        print("\n".join(log.read_text().splitlines()[-15:]))
-        return None
-    return json.loads(out.read_text())
+    print(f"CAREamics: {what} (log in {work}) ...", flush=True)
+    args = [script, "--careamics-worker"]
+    return run_json_worker(VENV_PYTHON, args, spec, work, "CAREamics", timeout=timeout)
 
 
 def create(dry_run: bool = False) -> None:

@@ -39,26 +39,12 @@ def available() -> bool:
 
 def run_worker(spec: dict, work: Path, *, timeout: float = 600.0) -> dict | None:
     """Run the laptrack worker on ``spec`` in the venv; return its JSON result or None."""
+    from _venv_worker import run_json_worker
+
     if not available():
         print(f"laptrack skipped: {VENV_PYTHON} missing (create it: python {__file__})")
         return None
-    work.mkdir(parents=True, exist_ok=True)
-    spec_path = work / f"spec-{Path(spec['out']).stem}.json"
-    spec_path.write_text(json.dumps(spec))
-    log = work / f"{Path(spec['out']).stem}.log"
-    env = dict(os.environ, PYTHONPATH="", MPLBACKEND="Agg")
-    cmd = [str(VENV_PYTHON), str(WORKER), str(spec_path)]
-    with open(log, "w") as fh:
-        try:
-            rc = subprocess.call(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            rc = "timeout"
-    out = Path(spec["out"])
-    if rc != 0 or not out.exists():
-        print(f"laptrack failed (exit {rc}); last lines of {log}:")
-        print("\n".join(log.read_text().splitlines()[-15:]))
-        return None
-    return json.loads(out.read_text())
+    return run_json_worker(VENV_PYTHON, [str(WORKER)], spec, work, "laptrack", timeout=timeout)
 
 
 class LaptrackServer:

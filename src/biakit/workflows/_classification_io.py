@@ -113,11 +113,8 @@ def write_classification_report(
     ``report.csv`` (per class, averages, accuracy, balanced accuracy),
     ``confusion_matrix.csv`` and ``confusion_matrix.png`` go into ``folder``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    from biakit._atomic import atomic_write_text
+    from biakit.evaluation._plots import plot_confusion_matrix
     from biakit.measure import write_table
 
     folder = Path(folder)
@@ -132,19 +129,6 @@ def write_classification_report(
                           {"class": "balanced accuracy", "f1": m.balanced_accuracy,
                            "support": sum(m.support)}])  # fmt: skip
     write_table(pd.concat([report, extra], ignore_index=True), paths[0], overwrite=True)
-    m.confusion_table().to_csv(paths[1])
-    cm = np.asarray(m.confusion)
-    n = len(m.class_names)
-    fig, ax = plt.subplots(figsize=(1.2 + 0.6 * n, 1.0 + 0.6 * n))
-    ax.imshow(cm, cmap="Blues")
-    for (i, j), v in np.ndenumerate(cm):
-        ax.text(j, i, str(v), ha="center", va="center",
-                color="white" if v > cm.max() / 2 else "black")  # fmt: skip
-    ax.set_xticks(range(n), m.class_names, rotation=45, ha="right")
-    ax.set_yticks(range(n), m.class_names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    fig.tight_layout()
-    fig.savefig(paths[2], dpi=100)
-    plt.close(fig)
+    atomic_write_text(paths[1], m.confusion_table().to_csv(), overwrite=True)
+    plot_confusion_matrix(np.asarray(m.confusion), np.asarray(m.class_names), paths[2])
     return paths

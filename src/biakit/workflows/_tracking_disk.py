@@ -183,7 +183,7 @@ def write_tracking_outputs(workflow, names, result, image, meta, *, overwrite) -
                      frame_interval=interval, unit=cfg.unit, time_unit=cfg.time_unit)  # fmt: skip
     written += table_files(write_table(df, names["table"], overwrite=overwrite))
     if "lineage" in names and len(table):
-        written.append(_write_lineage(names["lineage"], table, interval, cfg.time_unit, overwrite))
+        written.append(_write_lineage(names["lineage"], table, interval, cfg.time_unit))
     if "movie" in names and result.masks is not None and len(table):
         from biakit.visualize import save_track_movie
 
@@ -206,23 +206,12 @@ def _write_napari_csv(path: Path, result: Any, *, overwrite: bool) -> Path:
     return write_tracks_csv(path, data, parents, overwrite=overwrite)
 
 
-def _write_lineage(path: Path, table: np.ndarray, interval: float, unit: str, overwrite: bool):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    from biakit._atomic import atomic_path
+def _write_lineage(path: Path, table: np.ndarray, interval: float, unit: str) -> Path:
+    from biakit.evaluation._plots import _save
     from biakit.visualize import plot_lineage
 
     ax = plot_lineage(table, frame_interval=interval, time_unit=unit)
-    fig = ax.figure
-    try:
-        with atomic_path(path, overwrite=overwrite) as tmp:
-            fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
-    finally:
-        plt.close(fig)
-    return path
+    return _save(ax.figure, path)  # atomic; replacing was cleared by check_outputs
 
 
 def outputs_of(outcomes: Sequence[FileOutcome]) -> tuple[Path, ...]:
