@@ -291,6 +291,29 @@ def hela(lt_server) -> None:
         )
 
 
+def scale(n_frames: int = 40, per_frame: int = 2500, repeats: int = 3) -> None:
+    """Time ``biakit.track.link`` on ``n_frames * per_frame`` random-walk points (goal: 60 s)."""
+    from biakit.track import link
+
+    rng = np.random.default_rng(0)
+    pos = rng.uniform(0, 2000, (per_frame, 2))
+    t, coords = [], []
+    for frame in range(n_frames):
+        pos = pos + rng.normal(0, 3.0, pos.shape)
+        keep = rng.random(per_frame) > 0.05  # 5% missed per frame
+        t.append(np.full(int(keep.sum()), frame))
+        coords.append(pos[keep])
+    graph = TrackGraph(np.concatenate(t), np.concatenate(coords))
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        linked = link(graph)
+        times.append(time.perf_counter() - t0)
+    print(f"\nscale: {graph.n_nodes} detections over {n_frames} frames linked in "
+          f"{statistics.median(times):.2f} s median of {repeats} ({len(linked.edges)} links; "
+          "goal <= 60 s)")  # fmt: skip
+
+
 def main() -> None:
     """Run the benchmark (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -312,6 +335,7 @@ def main() -> None:
         napari_sample(args.repeats, lt_server)
         if not args.quick:
             hela(lt_server)
+    scale(per_frame=100 if args.quick else 2500)
     print(f"\nload at the end {os.getloadavg()[0]:.2f}")
     if args.keep:
         print(f"CTC folders kept in {WORK}")
