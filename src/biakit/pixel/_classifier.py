@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from biakit.blocks import iter_blocks
+from biakit.cancel import check_cancelled
 from biakit.pixel._estimators import make_estimator
 from biakit.pixel._helpers import (
     _as_list,
@@ -306,6 +307,7 @@ class PixelClassifier:
         halo = feature_halo(self.spec_, len(spatial), spacing)
         blocks = list(iter_blocks(spatial, block_shape, halo))
         for done, block in enumerate(blocks, start=1):
+            check_cancelled()
             if cached is None:
                 region = _read(image, block.read, channel_axis)
                 check_finite(region, "image")

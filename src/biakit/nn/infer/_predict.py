@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from biakit.cancel import check_cancelled
+
 from ._memory import tile_for_model
 from ._tiling import BLENDINGS, TilePlan, plan_tiles, read_tile, round_up
 from ._tta import Transform, apply, invert, tta_transforms
@@ -230,6 +232,7 @@ def _run(
     try:
         tiles, total = list(plan.tiles()), plan.n_tiles
         for first in range(0, total, batch_size):
+            check_cancelled()
             chunk = tiles[first : first + batch_size]
             batch = np.stack([read_tile(image, t.start, plan.tile_shape) for t in chunk])
             pred = predict(batch)

@@ -16,6 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from biakit._atomic import atomic_write_text
+from biakit.cancel import check_cancelled
 from biakit.nn.device import pick_device
 from biakit.nn.train import _checkpoint as ck
 from biakit.nn.train._config import TrainConfig
@@ -394,6 +395,7 @@ class Trainer:
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         for i, batch in enumerate(self.train_loader):
+            check_cancelled()
             if i % acc == 0:
                 if deadline is not None and i > 0 and time.perf_counter() >= deadline:
                     cut = True
