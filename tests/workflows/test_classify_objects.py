@@ -260,3 +260,43 @@ def test_rgb_and_3d_objects():
     np.testing.assert_allclose(table["volume"], [3 * 64 * 2, 3 * 48 * 2])
     classes = class_map(labels3, table)
     assert set(np.unique(classes[labels3 == 4])) == {table["class_id"][0] + 1}
+
+
+# --------------------------------------------------------------------------- object-mask channel
+def test_mask_channel_marks_only_its_object_by_hand():
+    labels = np.zeros((12, 12), np.int32)
+    labels[0:4, 0:3] = 1  # touches the top and left borders
+    labels[0:4, 3:6] = 2  # touches object 1
+    image = np.where(labels > 0, 50.0, 5.0)
+    crops = object_crops(image, labels, context=0.0, margin=2, square=False, mask=True)
+    one, two = crops
+    # object 1: rows -2..6, cols -2..5; the mask is 1 exactly on its 4x3 pixels
+    assert one.shape == (2, 8, 7)
+    expected = np.zeros((8, 7))
+    expected[2:6, 2:5] = 1
+    np.testing.assert_array_equal(one[1], expected)
+    # its neighbour is visible in the image channel but not in the mask channel
+    assert one[0, 2:6, 5:7].min() == 50.0 and one[1, 2:6, 5:7].max() == 0
+    assert two[1].sum() == 12 and one[1].sum() == 12
+    # without mask the image channel is the same crop
+    plain = object_crops(image, labels, context=0.0, margin=2, square=False)
+    np.testing.assert_array_equal(plain[0][0], one[0])
+    with pytest.raises(ParameterError, match="mask must be True or False"):
+        object_crops(image, labels, mask="yes")
+
+
+def test_classifier_trained_with_masks_gets_them_automatically():
+    image, labels, classes = scene(n=6, seed=2)
+    crops = object_crops(image, labels, context=0.5, mask=True)
+    cfg = ClassificationConfig(
+        input_shape=(16, 16), model={"base_filters": 2, "stages": (1,)}, seed=0,
+        train={"epochs": 1, "batch_size": 8, "device": "cpu", "amp": "none", "plot_every": 0},
+    )  # fmt: skip
+    clf = ImageClassifier(cfg)
+    clf.train(crops, [classes[k] for k in sorted(classes)], class_names=NAMES)
+    assert clf.in_channels == 2
+    table = classify_objects(clf, image, labels)
+    direct = clf.predict_proba(crops)
+    np.testing.assert_allclose(table[["p_round", "p_elongated"]].to_numpy(), direct, atol=1e-5)
+    with pytest.raises(DataError, match="1 channel\\(s\\); the classifier was trained on 2"):
+        classify_objects(clf, image, labels, mask=False)

@@ -113,6 +113,22 @@ def _cut(image: np.ndarray, box: list[tuple[int, int]]) -> np.ndarray:
     return np.stack([np.pad(c, pad[1:], constant_values=f) for c, f in zip(part, fill)])
 
 
+def _cut_with_mask(image: np.ndarray, labels: np.ndarray, label: int,
+                   box: list[tuple[int, int]]) -> np.ndarray:  # fmt: skip
+    """Return :func:`_cut` of the image plus a last channel: 1 on object ``label``, 0 elsewhere."""
+    crop = _cut(image, box)
+    inside = tuple(slice(max(a, 0), min(b, n)) for (a, b), n in zip(box, labels.shape))
+    pad = [(max(-a, 0), max(b - n, 0)) for (a, b), n in zip(box, labels.shape)]
+    mask = np.pad(labels[inside] == label, pad).astype(crop.dtype)
+    return np.concatenate([crop, mask[np.newaxis]])
+
+
+def _crop(image: np.ndarray, labels: np.ndarray, label: int, sl: tuple[slice, ...],
+          geometry: tuple, square: bool, mask: bool) -> np.ndarray:  # fmt: skip
+    box = _box(sl, geometry[0], geometry[1], square, geometry[2])
+    return _cut_with_mask(image, labels, label, box) if mask else _cut(image, box)
+
+
 def _objects(labels: np.ndarray) -> list[tuple[int, tuple[slice, ...]]]:
     from scipy import ndimage as ndi
 
@@ -132,6 +148,7 @@ def object_crops(
     square: bool = True,
     spacing: float | Sequence[float] | None = None,
     channel_axis: int | None = None,
+    mask: bool = False,
 ) -> list[np.ndarray]:
     """Cut every object of ``labels`` out of ``image`` with context, in label order.
 
@@ -153,12 +170,20 @@ def object_crops(
         Pixel size per axis (default 1); only the ``square`` box uses it.
     channel_axis : int, optional
         The image's channel axis when it cannot be told from the shapes.
+    mask : bool
+        Append the object's mask as a last channel (1 on the object, 0 on the
+        background and on other objects): the network then knows which object of
+        a crowded crop to classify and sees its exact outline and size, which the
+        image alone may not show (touching cells, another microscope's contrast).
+        A classifier trained on such crops has one channel more than the image;
+        :func:`classify_objects` then adds the mask by itself.
 
     Returns
     -------
     crops : list of numpy.ndarray
-        One channel-first crop ``(C, *box)`` per object, in ascending label
-        order (the labels are ``numpy.unique(labels)[1:]``), in the image's dtype.
+        One channel-first crop ``(C, *box)`` (``C + 1`` with ``mask``) per object,
+        in ascending label order (the labels are ``numpy.unique(labels)[1:]``), in
+        the image's dtype.
 
     Examples
     --------
@@ -166,11 +191,20 @@ def object_crops(
     >>> labels[4:8, 5:7] = 1
     >>> [c.shape for c in object_crops(np.ones((20, 20)), labels, context=0.5)]
     [(1, 8, 8)]
+    >>> crop = object_crops(np.ones((20, 20)), labels, context=0.5, mask=True)[0]
+    >>> crop.shape, int(crop[1].sum())
+    ((2, 8, 8), 8)
     """
     lab = _check_labels(labels)
     img = _channels(image, lab.shape, channel_axis)
-    context, margin, spacing = _geometry(context, margin, spacing, lab.ndim)
-    return [_cut(img, _box(sl, context, margin, bool(square), spacing)) for _, sl in _objects(lab)]
+    geometry = _geometry(context, margin, spacing, lab.ndim)
+    _check_flag(mask, "mask")
+    return [_crop(img, lab, i, sl, geometry, bool(square), mask) for i, sl in _objects(lab)]
+
+
+def _check_flag(value: Any, name: str) -> None:
+    if not isinstance(value, bool | np.bool_):
+        raise ParameterError(f"{name} must be True or False, got {value!r}")
 
 
 def _check_classifier(classifier: Any, ndim: int) -> tuple[str, ...]:
@@ -200,6 +234,7 @@ def classify_objects(
     measure: bool | Sequence[str] = False,
     batch_size: int = 64,
     tta: bool = False,
+    mask: bool | None = None,
 ) -> pd.DataFrame:
     """Classify every object of a label image from a crop around it.
 
@@ -222,6 +257,10 @@ def classify_objects(
         Objects classified per batch.
     tta : bool
         Average the probabilities over flips.
+    mask : bool, optional
+        Append each object's mask as a last channel (see :func:`object_crops`).
+        Default: when the classifier was trained with one channel more than
+        the image has, i.e. on crops made with ``mask=True``.
     context, margin, square, spacing, channel_axis
         See :func:`object_crops`.
 
@@ -250,9 +289,13 @@ def classify_objects(
     lab = _check_labels(labels)
     names = _check_classifier(classifier, lab.ndim)
     img = _channels(image, lab.shape, channel_axis)
-    if img.shape[0] != classifier.in_channels:
-        raise DataError(f"image has {img.shape[0]} channel(s); the classifier was trained on "
-                        f"{classifier.in_channels}")  # fmt: skip
+    if mask is None:
+        mask = classifier.in_channels == img.shape[0] + 1
+    _check_flag(mask, "mask")
+    if img.shape[0] + int(mask) != classifier.in_channels:
+        extra = " + the object mask" if mask else ""
+        raise DataError(f"image has {img.shape[0]} channel(s){extra}; the classifier was trained "
+                        f"on {classifier.in_channels}")  # fmt: skip
     geometry = _geometry(context, margin, spacing, lab.ndim)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
         batch_size = 0
@@ -262,8 +305,7 @@ def classify_objects(
     probs = np.zeros((len(objects), len(names)), np.float32)
     for start in range(0, len(objects), batch_size):
         chunk = objects[start : start + batch_size]
-        crops = [_cut(img, _box(sl, geometry[0], geometry[1], bool(square), geometry[2]))
-                 for _, sl in chunk]  # fmt: skip
+        crops = [_crop(img, lab, i, sl, geometry, bool(square), mask) for i, sl in chunk]
         probs[start : start + len(chunk)] = classifier.predict_proba(
             crops, tta=tta, batch_size=batch_size
         )
