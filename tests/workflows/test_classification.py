@@ -166,7 +166,12 @@ def test_predict_to_disk_and_report(clf, crops, tmp_path):
     ev = clf.evaluate(crops.images, crops.labels)
     paths = write_classification_report(ev, tmp_path / "rep")
     assert [p.name for p in paths] == ["report.csv", "confusion_matrix.csv",
-                                       "confusion_matrix.png"]  # fmt: skip
+                                       "confusion_matrix.png", "roc_curves.png"]  # fmt: skip
+    assert paths[3].stat().st_size > 1000
+    with_cams = write_classification_report(
+        ev, tmp_path / "rep2", classifier=clf, images=crops.images, labels=crops.labels, n_cams=2
+    )
+    assert with_cams[-1].name == "grad_cam.png" and with_cams[-1].stat().st_size > 1000
     rep = pd.read_csv(paths[0])
     assert rep["class"].tolist()[:3] == list(crops.class_names)
     assert rep.set_index("class").loc["macro avg", "f1"] == pytest.approx(ev.metrics.macro_f1)

@@ -106,20 +106,34 @@ def classification_training_data(cfg: ClassificationConfig, axes: str | None = N
 
 
 def write_classification_report(
-    evaluation: Evaluation, folder: str | Path, *, overwrite: bool = False
+    evaluation: Evaluation,
+    folder: str | Path,
+    *,
+    overwrite: bool = False,
+    classifier: Any = None,
+    images: Sequence[Any] | None = None,
+    labels: Sequence[Any] | None = None,
+    n_cams: int = 8,
 ) -> list[Path]:
     """Write the report files of an :meth:`ImageClassifier.evaluate` result; return them.
 
     ``report.csv`` (per class, averages, accuracy, balanced accuracy),
-    ``confusion_matrix.csv`` and ``confusion_matrix.png`` go into ``folder``.
+    ``confusion_matrix.csv`` and ``confusion_matrix.png``, ``roc_curves.png``
+    (one-vs-rest, with each class's AUC) go into ``folder``; with ``classifier``
+    and the evaluated ``images`` (and their ``labels``) also ``grad_cam.png``:
+    Grad-CAM overlays of ``n_cams`` images drawn with a fixed seed (does the
+    network look at the cell or at the background?).
     """
     from biakit._atomic import atomic_write_text
     from biakit.evaluation._plots import plot_confusion_matrix
     from biakit.measure import write_table
+    from biakit.visualize import plot_grad_cams, plot_roc_curves
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / n for n in ("report.csv", "confusion_matrix.csv", "confusion_matrix.png")]
+    names = ["report.csv", "confusion_matrix.csv", "confusion_matrix.png", "roc_curves.png"]
+    cams = classifier is not None and images is not None and len(images) > 0
+    paths = [folder / n for n in names + (["grad_cam.png"] if cams else [])]
     taken = [p for p in paths if p.exists()]
     if taken and not overwrite:
         raise FileExistsError(f"{taken[0]}: exists already; pass overwrite=True to replace it")
@@ -131,4 +145,16 @@ def write_classification_report(
     write_table(pd.concat([report, extra], ignore_index=True), paths[0], overwrite=True)
     atomic_write_text(paths[1], m.confusion_table().to_csv(), overwrite=True)
     plot_confusion_matrix(np.asarray(m.confusion), np.asarray(m.class_names), paths[2])
+    _save_figure(plot_roc_curves(evaluation), paths[3])
+    if cams:
+        figure = plot_grad_cams(classifier, list(images), labels, n=n_cams, seed=0)
+        _save_figure(figure, paths[4])
     return paths
+
+
+def _save_figure(figure: Any, path: Path) -> None:
+    """Write a matplotlib figure as PNG atomically."""
+    from biakit._atomic import atomic_path
+
+    with atomic_path(path, overwrite=True) as tmp:
+        figure.savefig(tmp, format="png", dpi=100)
