@@ -47,6 +47,7 @@ def _register() -> None:
     from biakit.cli import (
         _classify,
         _config,
+        _cv,
         _deep,
         _demo,
         _evaluate,
@@ -64,6 +65,7 @@ def _register() -> None:
     app.command("predict")(_deep.predict)
     app.command("track")(_track.track)
     app.command("classify-objects")(_classify.classify_objects)
+    app.command("cross-validate")(_cv.cross_validate)
     app.command("info")(_io.info)
     app.command("export")(_export.export)
     app.command("convert")(_io.convert)
