@@ -14,7 +14,9 @@ def evaluate(
     task: Annotated[
         str,
         typer.Option(
-            "--task", "-t", help="semantic | instance | detection | restoration | tracking"
+            "--task",
+            "-t",
+            help="semantic | instance | detection | restoration | tracking | classification",
         ),
     ],
     gt: Annotated[
@@ -58,6 +60,11 @@ def evaluate(
     normalisation (*_care columns) and on raw values, and NAME_ssim_map.png and
     NAME_error_map.png are drawn per image (3D: middle z-slice).
 
+    Classification: --pred is a predictions.csv of ``biakit predict`` (or its folder),
+    --gt a folder of class sub-folders or a CSV (path, class); writes per_image.csv,
+    report.csv (per-class precision / recall / F1 / support, averages, ROC AUC),
+    confusion_matrix.csv/.png and roc_curves.png.
+
     Tracking: --pred is a Cell Tracking Challenge result folder (maskNNN.tif +
     res_track.txt), --gt a ground-truth folder (TRA/man_trackNNN.tif +
     TRA/man_track.txt, optional SEG/); writes tracking.csv with the CTC measures
@@ -70,8 +77,17 @@ def evaluate(
     if task == "tracking":
         _evaluate_tracking(Path(gt), Path(pred), output, overwrite=overwrite)
         return
+    if task == "classification":
+        from biakit.cli._evaluate_classification import evaluate_classification
+
+        typer.echo(evaluate_classification(Path(gt), Path(pred), output, overwrite=overwrite))
+        typer.echo(f"wrote per_image.csv, report.csv, confusion_matrix.csv/.png, roc_curves.png "
+                   f"to {output}")  # fmt: skip
+        return
     if task not in TASKS:
-        raise ParameterError(f"unknown task {task!r}; valid tasks: {', '.join(TASKS)}, tracking")
+        raise ParameterError(
+            f"unknown task {task!r}; valid tasks: {', '.join(TASKS)}, tracking, classification"
+        )
     try:
         thresh = [float(t) for t in thresholds.split(",") if t.strip()]
     except ValueError:
