@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -37,6 +38,86 @@ outputs:
 """
 
 
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Run block-wise on Dask: local (a cluster on this machine), threads, or "
+        "tcp://HOST:PORT (a running scheduler). Default: local for Zarr / OME-Zarr / HDF5 "
+        "inputs and files over 1 GiB, in memory otherwise.",
+    ),
+]
+BlockSizeOption = Annotated[
+    int | None,
+    typer.Option("--block-size", help="Block edge in pixels (block-wise runs; default: auto)."),
+]
+WorkersOption = Annotated[
+    int | None, typer.Option("--workers", help="Worker processes of --scheduler local.")
+]
+MemoryLimitOption = Annotated[
+    str | None,
+    typer.Option("--memory-limit", help="Memory per local worker, e.g. 2GiB (default: shared)."),
+]
+
+
+def use_blockwise(scheduler: str | None, inputs: Iterable[Path]) -> bool:
+    """Block-wise when ``--scheduler`` is given or an input is lazily readable or large."""
+    from biakit.distributed._client import check_scheduler
+    from biakit.distributed._source import is_lazy_input
+
+    if scheduler is not None:
+        check_scheduler(scheduler)
+        return True
+    return any(is_lazy_input(p) for p in inputs)
+
+
+def open_client(scheduler: str | None, workers: int | None, memory_limit: str | None) -> Any:
+    """Start / connect the Dask client of a block-wise run and print where its dashboard is."""
+    from biakit.distributed import get_client
+
+    client = get_client(scheduler or "local", n_workers=workers, memory_limit=memory_limit)
+    where = client.dashboard_link or "no dashboard (install bokeh for it)"
+    typer.echo(f"biakit: {client.kind} scheduler with {client.n_workers} worker(s); {where}",
+               err=True)  # fmt: skip
+    return client
+
+
+def block_progress(items: Iterable[Any]) -> Iterator[Any]:
+    """Show a progress bar per stage of a block-wise run; pass every item through."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from biakit.distributed import BlockProgress
+
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
+        tasks: dict[str, Any] = {}
+        for item in items:
+            if isinstance(item, BlockProgress):
+                if item.stage not in tasks:
+                    tasks[item.stage] = progress.add_task(item.stage, total=item.total)
+                progress.update(tasks[item.stage], completed=item.done, total=item.total)
+            yield item
+
+
+def _run_blockwise(pipeline: Any, inputs: list[Path], output: Path, opts: dict[str, Any]) -> None:
+    from biakit.distributed import PipelineReport, iter_run_pipeline
+    from biakit.io import file_key
+
+    with open_client(opts["scheduler"], opts["workers"], opts["memory_limit"]) as client:
+        for path in inputs:
+            dest = output / f"{file_key(path)}.ome.zarr"
+            gen = iter_run_pipeline(
+                pipeline, path, dest, client=client, block_shape=opts["block_size"],
+                axes=opts["axes"], overwrite=opts["overwrite"],
+            )  # fmt: skip
+            for item in block_progress(gen):
+                if isinstance(item, PipelineReport):
+                    typer.echo(f"{path.name}: {item.n_objects} object(s); wrote {item.dest}")
+
+
 @pipeline_app.command("run")
 def run(
     config: Annotated[Path, typer.Argument(help="YAML pipeline config.")],
@@ -51,11 +132,17 @@ def run(
             help="Replace outputs of an earlier biakit run (never inputs or other files)."
         ),
     ] = False,
+    scheduler: SchedulerOption = None,
+    block_size: BlockSizeOption = None,
+    workers: WorkersOption = None,
+    memory_limit: MemoryLimitOption = None,
 ) -> None:
     """Apply a pipeline to every image; write labels, measurements.csv and overlays.
 
     A file that cannot be read or processed is listed at the end (FAILED ...) and
-    the others are still processed; the exit status is then 2.
+    the others are still processed; the exit status is then 2. Block-wise runs
+    (``--scheduler``, or Zarr / HDF5 / large inputs) write ``OUTPUT/NAME.ome.zarr``
+    (the segmented channel with levels, labels in ``labels/``) chunk by chunk.
     """
     from biakit.cli._batch import finish_batch, run_batch
     from biakit.io import list_images
@@ -64,6 +151,11 @@ def run(
 
     pipeline = Pipeline.from_yaml(config)
     inputs = list_images(input)
+    if use_blockwise(scheduler, inputs):
+        opts = {"scheduler": scheduler, "workers": workers, "memory_limit": memory_limit,
+                "block_size": block_size, "axes": axes, "overwrite": overwrite}  # fmt: skip
+        _run_blockwise(pipeline, inputs, output, opts)
+        return
     file_run = FileRun(pipeline, inputs, output, overwrite=overwrite, axes=axes)
     failures = run_batch(inputs, file_run.process, pipeline.config.name)
     file_run.finish()

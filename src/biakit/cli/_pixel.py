@@ -10,6 +10,12 @@ import numpy as np
 import typer
 
 from biakit.cli._batch import AxesOption
+from biakit.cli._pipeline import (
+    BlockSizeOption,
+    MemoryLimitOption,
+    SchedulerOption,
+    WorkersOption,
+)
 
 pixel_app = typer.Typer(
     help="Pixel classification from scribbles (Trainable Weka Segmentation / ilastik style).",
@@ -180,19 +186,32 @@ def predict(
     overwrite: Annotated[
         bool, typer.Option(help="Replace outputs of an earlier biakit run (never inputs).")
     ] = False,
+    scheduler: SchedulerOption = None,
+    block_size: BlockSizeOption = None,
+    workers: WorkersOption = None,
+    memory_limit: MemoryLimitOption = None,
 ) -> None:
     """Classify every pixel; write <name>_labels.tif (+ probabilities, uncertainty, overlay).
 
     A file that cannot be read or classified is listed at the end (FAILED ...) and
-    the others are still processed; the exit status is then 2.
+    the others are still processed; the exit status is then 2. Block-wise runs
+    (``--scheduler``, or Zarr / HDF5 / large inputs) write ``OUTPUT/NAME.ome.zarr``:
+    probabilities as the image, ``labels/classes``, and ``uncertainty`` when asked.
     """
     from biakit._outputs import check_outputs
     from biakit.cli._batch import finish_batch, run_batch
+    from biakit.cli._pipeline import use_blockwise
     from biakit.io import list_images
     from biakit.pixel import PixelClassifier
 
     clf = PixelClassifier.load(model)
     inputs = list_images(input)
+    if use_blockwise(scheduler, inputs):
+        opts = {"scheduler": scheduler, "workers": workers, "memory_limit": memory_limit,
+                "block_shape": block_size, "axes": axes, "overwrite": overwrite,
+                "uncertainty": uncertainty}  # fmt: skip
+        predict_inputs_blockwise(clf, inputs, output, opts)
+        return
     planned = [p for path in inputs for p in _outputs(path, output, probabilities, uncertainty)]
     check_outputs([*inputs, model], planned, overwrite=overwrite)
 
@@ -204,6 +223,23 @@ def predict(
     if done:
         typer.echo(f"{done} image(s) classified; results in {output}")
     finish_batch(failures, len(inputs))
+
+
+def predict_inputs_blockwise(model: Any, inputs: list[Path], output: Path, opts: dict) -> None:
+    """Predict each input block-wise into ``OUTPUT/NAME.ome.zarr`` (shared with ``predict``)."""
+    from biakit.cli._pipeline import block_progress, open_client
+    from biakit.distributed import PredictReport, iter_predict_blockwise
+    from biakit.io import file_key
+
+    opts = dict(opts)
+    client = open_client(opts.pop("scheduler"), opts.pop("workers"), opts.pop("memory_limit"))
+    with client:
+        for path in inputs:
+            dest = output / f"{file_key(path)}.ome.zarr"
+            gen = iter_predict_blockwise(model, path, dest, client=client, **opts)
+            for item in block_progress(gen):
+                if isinstance(item, PredictReport):
+                    typer.echo(f"{path.name}: {item.n_blocks} block(s); wrote {item.dest}")
 
 
 def _outputs(path: Path, output: Path, probabilities: bool, uncertainty: bool) -> list[Path]:
