@@ -1,36 +1,54 @@
-"""Mixed precision vs float32: U-Net training steps and tiled prediction, same device, one run.
+"""Mixed precision vs float32 training throughput, and DDP throughput, of biakit's ``Trainer``.
 
-The issue's goal is >= 1.5x from mixed precision on a GPU. The script times the biakit
-``Trainer`` (AdamW steps, no validation) and ``predict_tiled`` with ``amp="none"`` (float32)
-and ``amp="auto"`` (bf16 or fp16 autocast on CUDA; bf16 on a CPU with native bfloat16,
-float32 elsewhere, in which case the ratio is about 1) on the device biakit picks, for a 2D
-U-Net (depth 4, 16 base filters, 256x256 patches, batch 8) and a 3D U-Net (depth 3,
-16 base filters, 32x96x96 patches, batch 2, z not pooled at the first level). It also
-prints how far the two predictions differ.
+**AMP** (default mode): two :class:`~biakit.nn.train.Trainer` objects train the 2D U-Net
+of the instance workflow (``InstanceConfig()``: depth 3, 16 base filters, batch norm,
+3 outputs, 128x128 patches, batch 8, AdamW, its instance loss stand-in: MSE on 3 maps)
+on random data, one with ``amp="none"`` (float32) and one with ``amp=AMP`` (``auto``: bf16
+on CUDA GPUs that support it, else fp16 with a gradient scaler; bf16 on a CPU with
+native bfloat16, else float32 -- then the ratio is about 1). Epochs of ``--steps``
+optimiser steps alternate between the two (interleaved, so a busy machine slows both
+alike); the first epoch of each is a warm-up. Prints the median samples/s of each and
+the ratio. ``--predict`` also times tiled prediction of a 1024x1024 image both ways and
+prints the largest difference of the outputs. The issue's goal: >= 1.5x on a GPU.
 
-Run: ``.venv/bin/python benchmarks/bench_amp.py [--steps 4] [--device auto]``
+**DDP** (``--ddp``, run under torchrun): every rank trains the same U-Net with
+``--batch`` samples per process; rank 0 prints the global samples/s (median of the
+epochs after the first). Compare ``--nproc_per_node 1`` and ``2``; goal >= 1.8x on 2 GPUs.
+With more ranks than GPUs the ranks share GPU 0 over gloo: a smoke test, not a figure.
+
+Run::
+
+    .venv/bin/python benchmarks/bench_amp.py [--device auto] [--steps 6] [--rounds 5]
+    .venv/bin/torchrun --standalone --nproc_per_node 2 benchmarks/bench_amp.py --ddp
+
+(``--tiny``: a 32x32, depth-2 stand-in for dry runs.)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import sys
+import tempfile
 import time
 
 import numpy as np
 
 
-def _sync(device) -> None:
-    import torch
+def _network(tiny: bool):
+    from biakit.workflows import InstanceConfig
 
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    config = InstanceConfig()
+    net = config.network_config(1)
+    patch, batch = config.patch_shape, config.train.batch_size
+    if tiny:
+        net = net.model_copy(update={"depth": 2, "base_filters": 4})
+        patch, batch = (32, 32), 2
+    return net, tuple(patch), batch
 
 
-def time_training(net_config, patch, batch, steps, amp, device) -> tuple[float, str]:
-    """Seconds per optimiser step (median over 2 epochs of ``steps`` steps after a warm-up)."""
-    import tempfile
-
+def _trainer(net, patch, batch, steps, epochs, amp, device, out, ranks=1):
     import torch
     from torch.utils.data import TensorDataset
 
@@ -38,78 +56,137 @@ def time_training(net_config, patch, batch, steps, amp, device) -> tuple[float, 
     from biakit.nn.train import TrainConfig, Trainer
 
     torch.manual_seed(0)
-    n = batch * steps
+    n = batch * steps * ranks
     x = torch.randn(n, 1, *patch)
-    y = torch.randint(0, net_config.out_channels, (n, *patch))
+    y = torch.rand(n, net.out_channels, *patch)
     cfg = TrainConfig(
-        epochs=3, batch_size=batch, lr=1e-4, schedule="none", loss="ce", amp=amp,
+        epochs=epochs, batch_size=batch, lr=1e-4, schedule="none", loss="mse", amp=amp,
         device=str(device), plot_every=0, deterministic=False,
     )  # fmt: skip
+    return Trainer(UNet(net), cfg, TensorDataset(x, y), output_dir=out, plots=False)
+
+
+def _dtype(trainer) -> str:
+    return {None: "float32"}.get(trainer.amp_dtype, str(trainer.amp_dtype).replace("torch.", ""))
+
+
+def bench_training(args, device) -> dict[str, float]:
+    """Interleaved epochs of float32 and mixed-precision training; median samples/s."""
+    net, patch, batch = _network(args.tiny)
+    batch = args.batch or batch
+    epochs = args.rounds + 1
+    rates: dict[str, list[float]] = {"float32": [], "amp": []}
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(UNet(net_config), cfg, TensorDataset(x, y), output_dir=tmp)
-        rates = [r["samples_per_s"] for r in trainer.iter_fit()][1:]  # first epoch: warm-up
-        dtype = {None: "float32"}.get(trainer.amp_dtype, str(trainer.amp_dtype))
-    return batch / statistics.median(rates), dtype
+        runs = {
+            "float32": _trainer(net, patch, batch, args.steps, epochs, "none", device, f"{tmp}/a"),
+            "amp": _trainer(net, patch, batch, args.steps, epochs, args.amp, device, f"{tmp}/b"),
+        }
+        dtype = _dtype(runs["amp"])
+        iters = {k: t.iter_fit() for k, t in runs.items()}
+        for epoch in range(epochs):
+            for key, it in iters.items():  # alternate: float32 epoch, amp epoch, ...
+                record = next(it)
+                if epoch:  # the first epoch of each is a warm-up
+                    rates[key].append(record["samples_per_s"])
+        for it in iters.values():
+            it.close()
+    f32, amp = statistics.median(rates["float32"]), statistics.median(rates["amp"])
+    print(f"2D instance U-Net {patch}, batch {batch}, {args.steps} steps x {args.rounds} rounds")
+    print(f"  float32   {f32:9.1f} samples/s")
+    print(f"  {dtype:<9} {amp:9.1f} samples/s   ratio {amp / f32:.2f}x (goal on a GPU: >= 1.5x)")
+    return {"float32_samples_per_s": f32, "amp_samples_per_s": amp, "ratio": amp / f32}
 
 
-def time_prediction(net_config, shape, amp, device) -> tuple[float, np.ndarray]:
-    """Seconds for one tiled prediction of a random image (after a warm-up call)."""
+def bench_prediction(args, device) -> None:
+    """Tiled prediction float32 vs amp, alternating, median of 3 after a warm-up."""
     import torch
 
     from biakit.nn.infer import predict_tiled
     from biakit.nn.models import UNet
 
+    net, _, _ = _network(args.tiny)
     torch.manual_seed(0)
-    model = UNet(net_config).eval()
+    model = UNet(net).eval()
+    shape = (256, 256) if args.tiny else (1024, 1024)
     image = np.random.default_rng(0).standard_normal((1, *shape)).astype(np.float32)
-    predict_tiled(model, image, device=device, amp=amp, activation="softmax")
-    _sync(device)
-    start = time.perf_counter()
-    out = predict_tiled(model, image, device=device, amp=amp, activation="softmax")
-    _sync(device)
-    return time.perf_counter() - start, out
+    times: dict[str, list[float]] = {"none": [], args.amp: []}
+    outs = {}
+    for i in range(4):
+        for amp in times:
+            start = time.perf_counter()
+            outs[amp] = predict_tiled(model, image, device=device, amp=amp)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            if i:
+                times[amp].append(time.perf_counter() - start)
+    t32, tamp = (statistics.median(v) for v in times.values())
+    diff = float(np.abs(outs["none"] - outs[args.amp]).max())
+    print(f"tiled prediction {shape}: float32 {t32:.3f} s, amp {tamp:.3f} s, "
+          f"ratio {t32 / tamp:.2f}x, max |diff| {diff:.4f}")  # fmt: skip
+
+
+def bench_ddp(args) -> None:
+    """Under torchrun: global samples/s of data-parallel training (rank 0 prints)."""
+    import torch
+
+    from biakit.nn.train import distributed_context, shutdown_distributed
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    device = args.device
+    shared = False
+    if device != "cpu" and torch.cuda.is_available() and world > torch.cuda.device_count():
+        # more ranks than GPUs: all on GPU 0 over gloo (NCCL refuses two ranks per GPU)
+        os.environ["LOCAL_RANK"] = "0"
+        torch.cuda.set_device(0)
+        torch.distributed.init_process_group("gloo")
+        shared = True
+    net, patch, batch = _network(args.tiny)
+    batch = args.batch or batch
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = _trainer(net, patch, batch, args.steps, args.rounds + 1, args.amp, device, tmp,
+                           ranks=world)  # fmt: skip
+        rates = [r["samples_per_s"] for r in trainer.iter_fit()][1:]
+    ctx = distributed_context()
+    if ctx.is_main:
+        name = (
+            f" ({torch.cuda.get_device_name(trainer.device)})"
+            if trainer.device.type == "cuda"
+            else ""
+        )
+        note = "  (ranks share one GPU over gloo: smoke test only)" if shared else ""
+        print(f"DDP {world} process(es) on {trainer.device}{name}, {_dtype(trainer)}, batch "
+              f"{batch}/process: {statistics.median(rates):.1f} samples/s{note}")  # fmt: skip
+    shutdown_distributed()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16"])
+    parser.add_argument("--steps", type=int, default=6, help="optimiser steps per epoch")
+    parser.add_argument("--rounds", type=int, default=5, help="timed epochs of each")
+    parser.add_argument("--batch", type=int, default=None, help="default: the workflow's (8)")
+    parser.add_argument("--predict", action="store_true", help="also time tiled prediction")
+    parser.add_argument("--ddp", action="store_true", help="DDP throughput (under torchrun)")
+    parser.add_argument("--tiny", action="store_true", help="a tiny network (dry runs)")
     args = parser.parse_args()
 
     import torch
 
+    if args.ddp:
+        return bench_ddp(args)
     from biakit.nn.device import pick_device
-    from biakit.nn.models import UNetConfig
 
     device = pick_device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    print(f"device {device} ({name}), torch {torch.__version__}, {torch.get_num_threads()} threads")
-    cases = {
-        "2D": (
-            UNetConfig(ndim=2, in_channels=1, out_channels=2, depth=4, base_filters=16),
-            (256, 256), 8, (1024, 1024),
-        ),
-        "3D": (
-            UNetConfig(ndim=3, in_channels=1, out_channels=2, depth=3, base_filters=16,
-                       z_pool=(False, True, True)),
-            (32, 96, 96), 2, (64, 256, 256),
-        ),
-    }  # fmt: skip
-    print(
-        f"{'case':<5}{'fp32 step s':>12}{'amp step s':>12}{'dtype':>16}{'train x':>9}"
-        f"{'fp32 pred s':>13}{'amp pred s':>12}{'pred x':>8}{'max |diff|':>11}"
-    )
-    for case, (net, patch, batch, image_shape) in cases.items():
-        t32, _ = time_training(net, patch, batch, args.steps, "none", device)
-        tamp, dtype = time_training(net, patch, batch, args.steps, "auto", device)
-        p32, out32 = time_prediction(net, image_shape, "none", device)
-        pamp, outamp = time_prediction(net, image_shape, "auto", device)
-        diff = float(np.abs(out32 - outamp).max())
-        print(
-            f"{case:<5}{t32:>12.3f}{tamp:>12.3f}{dtype:>16}{t32 / tamp:>8.2f}x"
-            f"{p32:>13.2f}{pamp:>12.2f}{p32 / pamp:>7.2f}x{diff:>11.4f}"
-        )
-    print("goal (GPU): mixed precision >= 1.5x float32 for training")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    threads, py = torch.get_num_threads(), sys.version.split()[0]
+    print(f"{time.strftime('%Y-%m-%d')} device {device} ({name}), torch {torch.__version__}, "
+          f"{threads} threads, load {load:.1f}, python {py}")  # fmt: skip
+    bench_training(args, device)
+    if args.predict:
+        bench_prediction(args, device)
+    return None
 
 
 if __name__ == "__main__":

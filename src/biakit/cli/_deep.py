@@ -51,8 +51,21 @@ def train(
         bool, typer.Option(help="Start afresh: discard an interrupted run, replace the model.")
     ] = False,
     axes: AxesOption = None,
+    nproc: Annotated[
+        int | None,
+        typer.Option(
+            "--nproc",
+            help="Train with N processes (DistributedDataParallel, via torchrun): one per GPU, "
+            "or N CPU processes when train.device is cpu. train.batch_size is per process.",
+        ),
+    ] = None,
 ) -> None:
-    """Train a network from a YAML config (semantic, instance, detection, denoise, ...)."""
+    """Train a network from a YAML config (semantic, instance, detection, denoise, ...).
+
+    ``--nproc N`` (or ``torchrun --nproc_per_node N -m biakit train CONFIG``) trains
+    data-parallel on one node; see :mod:`biakit.nn.train._distributed`.
+    """
+    from biakit.nn.train import _distributed as dd
     from biakit.workflows import load_workflow_config, workflow_for
 
     if resume and overwrite:
@@ -63,6 +76,12 @@ def train(
     target = output or (Path(cfg.output) if cfg.output else None)
     if target is None:
         raise ValueError(f"{config}: no output folder; set 'output' or pass --output")
+    if nproc is not None:
+        args = [str(config), *_train_flags(output, resume, overwrite, axes)]
+        if _launched(cfg, nproc, args):
+            return
+    main = dd.env_rank() == 0  # under torchrun only rank 0 talks and writes
+    echo = typer.echo if main else _quiet
     if cfg.task == "tracking":
         from biakit.cli._track import train_tracker
 
@@ -86,12 +105,52 @@ def train(
         if cfg.data.test_images:
             test = _read_pairs(cfg.data.test_images, cfg.data.test_masks, cfg.ndim, axes)
     verb = "resuming" if resume else "training"
-    typer.echo(f"{cfg.task}: {verb} on {len(data[0])} image(s), patches {cfg.patch_shape}")
+    echo(f"{cfg.task}: {verb} on {len(data[0])} image(s), patches {cfg.patch_shape}")
     history = workflow.train(*data, output_dir=target, resume=resume, overwrite=overwrite,
-                             progress=True)  # fmt: skip
-    typer.echo(_stopped(workflow.training, len(history)) + f"; model saved to {target}")
-    if test is not None:
+                             progress=main)  # fmt: skip
+    echo(_stopped(workflow.training, len(history)) + f"; model saved to {target}")
+    if test is not None and main:
         _report_test(workflow, test, target)
+    dd.shutdown_distributed()
+
+
+def _quiet(*args: Any, **kwargs: Any) -> None:
+    """``typer.echo`` of the ranks other than 0: nothing."""
+
+
+def _train_flags(output: Path | None, resume: bool, overwrite: bool, axes: str | None) -> list[str]:
+    """Repeat the options of ``biakit train`` for the processes ``--nproc`` starts."""
+    flags = [] if output is None else ["--output", str(output)]
+    flags += ["--resume"] * resume + ["--overwrite"] * overwrite
+    return flags + ([] if axes is None else ["--axes", axes])
+
+
+def _launched(cfg: Any, nproc: int, args: list[str]) -> bool:
+    """Check ``--nproc``; with N > 1 run ``biakit train ARGS`` in N processes (torchrun).
+
+    Returns True when the processes ran (exits with the first failure's status),
+    False for ``--nproc 1`` (train here).
+    """
+    from biakit.errors import ParameterError
+    from biakit.nn.train import _distributed as dd
+
+    if dd.env_world_size() > 1:
+        raise ParameterError(
+            f"--nproc {nproc}: this process was started by torchrun already "
+            f"(WORLD_SIZE={dd.env_world_size()}); leave --nproc out under torchrun"
+        )
+    if cfg.task == "tracking":
+        raise ParameterError(
+            f"--nproc {nproc}: task 'tracking' trains no network; leave --nproc out"
+        )
+    dd.check_nproc(nproc, cfg.train.device)
+    if nproc == 1:
+        return False
+    typer.echo(f"{cfg.task}: starting {nproc} training processes (torchrun)")
+    code = dd.launch(["train", *args], nproc)
+    if code:
+        raise typer.Exit(code)
+    return True
 
 
 def _read_movies(source: str, axes: str | None) -> list[np.ndarray]:
@@ -201,14 +260,50 @@ def predict(
         bool, typer.Option(help="Replace outputs of an earlier run (never inputs).")
     ] = False,
     axes: AxesOption = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Run block-wise on Dask: local, threads or tcp://HOST:PORT (default: local "
+            "for Zarr / OME-Zarr / HDF5 inputs and files over 1 GiB, in memory otherwise).",
+        ),
+    ] = None,
+    block_size: Annotated[
+        int | None, typer.Option("--block-size", help="Block edge in pixels (default: auto).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Worker processes of --scheduler local.")
+    ] = None,
+    memory_limit: Annotated[
+        str | None, typer.Option("--memory-limit", help="Memory per local worker, e.g. 2GiB.")
+    ] = None,
 ) -> None:
-    """Apply a trained network: labels (or points), overlays, measurements per image."""
+    """Apply a trained network: labels (or points), overlays, measurements per image.
+
+    Block-wise runs (``--scheduler``, or Zarr / HDF5 / large inputs) write the maps
+    (probabilities, heat maps, restored image) as ``OUTPUT/NAME.ome.zarr``, chunk by
+    chunk (semantic segmentation also ``labels/classes``).
+    """
+    from biakit.cli._pipeline import use_blockwise
+    from biakit.cli._pixel import predict_inputs_blockwise
     from biakit.cli._progress import track
     from biakit.io import list_images
     from biakit.workflows import load_model
 
     workflow = load_model(model)
     inputs = list_images(input)
+    if use_blockwise(scheduler, inputs):
+        opts = {
+            "scheduler": scheduler,
+            "workers": workers,
+            "memory_limit": memory_limit,
+            "block_shape": block_size,
+            "axes": axes,
+            "overwrite": overwrite,
+            "tta": tta,
+        }
+        predict_inputs_blockwise(workflow, inputs, output, opts)
+        return
     outcomes = workflow.iter_predict_to_disk(inputs, output, overwrite=overwrite, maps=maps,
                                              overlay=overlay, tta=tta, axes=axes)  # fmt: skip
     failures, found = [], 0

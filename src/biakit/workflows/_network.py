@@ -119,9 +119,11 @@ class NetworkWorkflow(Workflow):
 
         from biakit.nn.models import build_network
         from biakit.nn.train import Trainer
+        from biakit.nn.train import _distributed as dd
 
         cfg = self.config
-        work = _prepare_output(output_dir, resume=resume, overwrite=overwrite)
+        ctx = dd.init_distributed(cfg.train.device)  # one process unless under torchrun
+        work = _prepare_output(output_dir, resume=resume, overwrite=overwrite, ctx=ctx)
         torch.manual_seed(cfg.seed)
         model = build_network(self.architecture, self.network_config)
         kwargs = {"metrics": metrics, "loss_fn": loss_fn}
@@ -132,12 +134,12 @@ class NetworkWorkflow(Workflow):
                 ckpt = work / "training"
             if resume:
                 trainer = Trainer.resume(model, cfg.train, train_ds, val_ds, output_dir=ckpt,
-                                         **kwargs)  # fmt: skip
+                                         plots=work is not None, **kwargs)  # fmt: skip
             else:
                 trainer = Trainer(model, cfg.train, train_ds, val_ds, output_dir=ckpt,
                                   plots=work is not None, **kwargs)  # fmt: skip
             self.history = trainer.fit(progress=progress)
-        self.model = trainer.model.eval()
+        self.model = dd.revert_sync_batchnorm(trainer.model).eval()
         self.training = {
             **self.training,
             "epochs": len(self.history),
@@ -150,11 +152,16 @@ class NetworkWorkflow(Workflow):
         return work
 
     def _finish(self, work: Path | None, output_dir: str | Path | None, *, overwrite: bool) -> None:
-        """Write the model files into ``work`` and rename it to ``output_dir``."""
+        """Write the model files into ``work`` and rename it to ``output_dir`` (rank 0 only)."""
+        from biakit.nn.train import _distributed as dd
+
         if work is None or output_dir is None:
             return
-        self._write_folder(work)
-        _folder.commit_folder(work, Path(output_dir), overwrite=overwrite)
+        ctx = dd.distributed_context()
+        if ctx.is_main:
+            self._write_folder(work)
+            _folder.commit_folder(work, Path(output_dir), overwrite=overwrite)
+        dd.barrier(ctx)  # every rank returns once the model folder exists
 
     # ---------------------------------------------------------------- prediction
     def _checked_input(self, image: Any) -> np.ndarray:
@@ -215,8 +222,17 @@ def _check_finite(image: np.ndarray, name: str) -> None:
     check_finite(image, name=name)
 
 
-def _prepare_output(output_dir: str | Path | None, *, resume: bool, overwrite: bool) -> Path | None:
-    """Check the model folder and return its ``.partial`` working folder (None: in memory)."""
+def _prepare_output(
+    output_dir: str | Path | None, *, resume: bool, overwrite: bool, ctx: Any = None
+) -> Path | None:
+    """Check the model folder and return its ``.partial`` working folder (None: in memory).
+
+    Under torchrun (``ctx`` of several ranks) every rank checks, then rank 0
+    alone clears and creates the working folder while the others wait.
+    """
+    from biakit.nn.train import _distributed as dd
+
+    ctx = ctx or dd.DistContext()
     if output_dir is None:
         if resume:
             raise DataError("resume=True needs the output_dir of the interrupted run")
@@ -236,12 +252,15 @@ def _prepare_output(output_dir: str | Path | None, *, resume: bool, overwrite: b
                 "start without --resume"
             )
         return work
-    if work.exists():
-        if not overwrite:
-            raise FileExistsError(
-                f"{work}: holds an interrupted run; continue it with --resume "
-                "(resume=True) or start afresh with --overwrite (overwrite=True)"
-            )
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
+    if work.exists() and not overwrite:
+        raise FileExistsError(
+            f"{work}: holds an interrupted run; continue it with --resume "
+            "(resume=True) or start afresh with --overwrite (overwrite=True)"
+        )
+    dd.barrier(ctx)  # all ranks checked before rank 0 changes anything
+    if ctx.is_main:
+        if work.exists():
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+    dd.barrier(ctx)
     return work

@@ -5,7 +5,9 @@ percentiles, z-score, fixed range); :class:`PatchDataset` draws reproducible,
 foreground-biased random patches from lists of NumPy, Zarr, HDF5 or Dask
 images of any size, reading only each patch. :func:`split_dataset` and
 :func:`load_pairs` prepare the lists; :func:`degrade` and :class:`ScaledPairDataset`
-make the low/high-resolution pairs of super-resolution.
+make the low/high-resolution pairs of super-resolution. :class:`RankBatchSampler`
+and :func:`shard_bounds` share the data out among the processes of
+multi-process (DistributedDataParallel) training.
 
 Examples
 --------
@@ -31,6 +33,7 @@ from biakit.nn.datasets._normalize import (
 )
 from biakit.nn.datasets._patch import PatchDataset, PatchLocation
 from biakit.nn.datasets._scaled import ScaledPairDataset, degrade
+from biakit.nn.datasets._shard import RankBatchSampler, shard_bounds
 from biakit.nn.datasets._sources import ChannelFirst, find_foreground
 from biakit.nn.datasets._split import DatasetSplit, ImagePairs, load_pairs, split_dataset
 
@@ -43,6 +46,7 @@ __all__ = [
     "Normalizer",
     "PatchDataset",
     "PatchLocation",
+    "RankBatchSampler",
     "ScaledPairDataset",
     "degrade",
     "denormalize_with_stats",
@@ -50,5 +54,6 @@ __all__ = [
     "load_pairs",
     "normalize_with_stats",
     "sample_voxels",
+    "shard_bounds",
     "split_dataset",
 ]

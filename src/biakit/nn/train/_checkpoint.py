@@ -29,13 +29,19 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def seed_worker(worker_id: int) -> None:
+def seed_worker(worker_id: int, rank: int = 0) -> None:
     """``worker_init_fn`` for data loaders: seed ``random`` and NumPy from the worker's torch seed.
 
     PyTorch gives every worker the seed ``base_seed + worker_id`` (the base seed
     drawn from the loader's generator); this propagates it to the other RNGs.
+    In multi-process training every rank draws the same base seed, so ``rank``
+    (bound with :func:`functools.partial`) is mixed in, torch's generator included:
+    workers of different ranks get different streams (rank 0: unchanged).
     """
     seed = torch.initial_seed() % 2**32
+    if rank:
+        seed = int(np.random.SeedSequence([seed, rank]).generate_state(1)[0])
+        torch.manual_seed(seed)
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002
 

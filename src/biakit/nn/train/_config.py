@@ -21,9 +21,14 @@ class TrainConfig(BaseModel):
     epochs : int
         Number of passes over the training set.
     batch_size : int
-        Samples per forward pass (per micro-batch when ``accumulate > 1``).
+        Samples per forward pass (per micro-batch when ``accumulate > 1``) and
+        **per process** in multi-process training (``torchrun`` / ``biakit train
+        --nproc N``): one optimiser step then sees ``N * batch_size * accumulate``
+        samples, exactly the batches of one process with ``N * batch_size``.
     lr : float
-        Peak learning rate.
+        Peak learning rate. Never scaled with the number of processes: to train
+        like one process with batch ``B``, give ``batch_size = B / N``; to scale
+        the learning rate with the global batch, set it yourself.
     optimizer : {"adamw", "adam", "sgd"}
         SGD uses ``momentum`` with Nesterov updates.
     weight_decay : float
@@ -78,13 +83,18 @@ class TrainConfig(BaseModel):
         Deterministic algorithms (warn-only), cuDNN deterministic, no
         benchmark; seeds are always set from ``seed``.
     seed : int
-        Seeds Python, NumPy, torch and the data-loader generator.
+        Seeds Python, NumPy, torch and the data-loader generator (in
+        multi-process training the global generators of rank ``r`` get
+        ``seed + r``; the data order uses ``seed`` on every rank).
     device : str
-        ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+        ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``. In
+        multi-process training CUDA means one GPU per process
+        (``cuda:LOCAL_RANK``, NCCL); ``"cpu"`` means CPU processes (gloo).
     num_workers : int
         Data-loader worker processes.
     shuffle, drop_last : bool
-        Data-loader options for the training set.
+        Data-loader options for the training set (in multi-process training
+        ``drop_last`` drops a short last *global* batch).
     max_time : float, optional
         Training-time budget in seconds for one ``fit`` call; checked before
         every optimiser step (the current epoch is then cut short, validated

@@ -17,8 +17,10 @@ from torch.utils.data import DataLoader
 
 from biakit._atomic import atomic_write_text
 from biakit.cancel import check_cancelled
+from biakit.errors import ParameterError
 from biakit.nn.device import pick_device
 from biakit.nn.train import _checkpoint as ck
+from biakit.nn.train import _distributed as dd
 from biakit.nn.train._config import TrainConfig
 from biakit.nn.train._losses import make_loss
 from biakit.nn.train._optim import make_optimizer, make_scheduler, scheduler_steps_per_batch
@@ -59,6 +61,14 @@ class Trainer:
         Allow starting over in a folder that holds a checkpoint already.
     plots : bool
         Draw ``curves.png`` (off when the folder is thrown away afterwards).
+
+    Notes
+    -----
+    Under ``torchrun`` (``WORLD_SIZE > 1``) the trainer joins the process group,
+    wraps the model in ``DistributedDataParallel`` with synchronised batch norm,
+    shards the data by rank and writes files from rank 0 only; see
+    :mod:`biakit.nn.train._distributed` (``batch_size`` is per process, the
+    learning rate is not scaled). :attr:`model` stays the plain module.
 
     Examples
     --------
@@ -111,13 +121,17 @@ class Trainer:
                 raise ValueError(f"monitor={cfg.monitor!r} needs a validation set (val_ds)")
             self.monitor = "train_loss"
         self.mode = cfg.resolved_mode
-        self.device = pick_device(cfg.device)
+        self.dist = dd.init_distributed(cfg.device)  # one process unless under torchrun
+        self.device = dd.rank_device(pick_device(cfg.device), self.dist)
         ndim = getattr(getattr(model, "config", None), "ndim", None)
         self.amp_dtype = resolve_amp(cfg.amp, self.device, ndim)
-        ck.seed_everything(cfg.seed)
+        ck.seed_everything(cfg.seed + self.dist.rank)  # data order: self.generator, all ranks
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.memory_format = _memory_format(model, cfg.channels_last, self.device)
+        if self.dist.enabled and dd.has_batchnorm(model):
+            model = dd.sync_batchnorm(model, self.device)
         self.model = model.to(self.device, memory_format=self.memory_format)
+        self._net = self._wrap(self.model)  # what training steps call (DDP under torchrun)
         loss = loss_fn or make_loss(
             cfg.loss,
             cfg.class_weights,
@@ -133,11 +147,12 @@ class Trainer:
             )
         self.val_loader = None
         if val_ds is not None:
-            self.val_loader = self._loader(val_ds, False, False, torch.Generator())
+            self.val_loader = self._loader(val_ds, False, False, torch.Generator(), train=False)
         self.steps_per_epoch = math.ceil(len(self.train_loader) / cfg.accumulate)
         self.optimizer = make_optimizer(self.model.parameters(), cfg)
         self.scheduler = make_scheduler(self.optimizer, cfg, self.steps_per_epoch)
         self._started: float | None = None  # start of the current fit (time budget)
+        self._synced_elapsed = 0.0  # seconds of the fit at the last time-budget check
         self.float32_retries = 0  # batches redone in float32 after a non-finite autocast loss
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.epoch = 0  # completed epochs
@@ -151,17 +166,22 @@ class Trainer:
         self.summary: dict[str, Any] | None = None
         self._last_lr = float(self.optimizer.param_groups[0]["lr"])
 
-    def _loader(self, ds: Any, shuffle: bool, drop_last: bool, gen: torch.Generator) -> DataLoader:
-        return DataLoader(
-            ds,
-            batch_size=self.cfg.batch_size,
-            shuffle=shuffle,
-            drop_last=drop_last,
-            num_workers=self.cfg.num_workers,
-            generator=gen,
-            worker_init_fn=ck.seed_worker,
+    def _wrap(self, model: nn.Module) -> nn.Module:
+        if not self.dist.enabled:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=ids)
+
+    def _loader(
+        self, ds: Any, shuffle: bool, drop_last: bool, gen: torch.Generator, train: bool = True
+    ) -> DataLoader:
+        return dd.data_loader(
+            ds, self.cfg.batch_size, self.dist, shuffle=shuffle, drop_last=drop_last,
+            generator=gen, train=train, num_workers=self.cfg.num_workers,
             pin_memory=self.device.type == "cuda",
-        )
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ resume
     @classmethod
@@ -176,6 +196,7 @@ class Trainer:
         checkpoint: str | Path = "last.pt",
         metrics: MetricsFn | None = None,
         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+        plots: bool = True,
     ) -> Trainer:
         """Rebuild a trainer from ``output_dir/checkpoint`` and continue where it stopped.
 
@@ -185,7 +206,9 @@ class Trainer:
         ends with weights identical to an uninterrupted one. ``cfg=None`` uses
         the configuration stored in the checkpoint; a given ``cfg`` should only
         differ in ``epochs``, ``early_stopping``, ``max_time``, ``num_workers``.
-        The file is read with ``torch.load(weights_only=True)``.
+        The file is read with ``torch.load(weights_only=True)``. Under torchrun
+        every rank reads it and restores its own random states; the number of
+        processes must be the one that wrote it.
         """
         path = Path(checkpoint)
         path = path if path.is_absolute() else Path(output_dir) / path
@@ -200,14 +223,24 @@ class Trainer:
             metrics=metrics,
             loss_fn=loss_fn,
             overwrite=True,
+            plots=plots,
         )
         trainer.load_state_dict(state)
         return trainer
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue training (plain types and tensors only)."""
+        """Everything needed to continue training (plain types and tensors only).
+
+        Under torchrun a collective (it gathers every rank's random states):
+        call it on every rank.
+        """
+        rng = ck.get_rng_state(self.generator)
+        extra = {}
+        if self.dist.enabled:
+            extra["rng_ranks"] = dd.gather_objects(rng, self.dist)
         return {
             "format": ck.CHECKPOINT_FORMAT,
+            "world_size": self.dist.world_size,
             "epoch": self.epoch,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -219,12 +252,20 @@ class Trainer:
             "monitor": self.monitor,
             "history": [dict(r) for r in self.history],
             "config": self.cfg.model_dump(mode="json"),
-            "rng": ck.get_rng_state(self.generator),
+            "rng": rng,
             "versions": {"torch": str(torch.__version__)},
+            **extra,
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned."""
+        written = int(state.get("world_size", 1))
+        if written != self.dist.world_size:
+            raise ParameterError(
+                f"checkpoint of epoch {state.get('epoch')} was written by {written} training "
+                f"process(es), this run has {self.dist.world_size}; resume exactly with the same "
+                f"number (--nproc {written} / torchrun --nproc_per_node {written})"
+            )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler") is not None:
@@ -236,7 +277,9 @@ class Trainer:
         self.bad_epochs = int(state["bad_epochs"])
         self.history = [dict(r) for r in state["history"]]
         self.steps = int(self.history[-1].get("steps", 0)) if self.history else 0
-        ck.set_rng_state(state["rng"], self.generator)
+        ck.set_rng_state(state["rng"], self.generator)  # the data order: rank 0's, all ranks
+        if self.dist.enabled:
+            ck.set_rng_state(state["rng_ranks"][self.dist.rank])
 
     # ------------------------------------------------------------------ loop
     def fit(self, progress: bool = True) -> Any:
@@ -272,28 +315,40 @@ class Trainer:
         with losses and the time left, and that sentence when the time budget
         or early stopping ended training are shown on stderr.
         """
-        cfg = self.cfg
+        cfg, main = self.cfg, self.dist.is_main
         start = self._started = time.perf_counter()
-        deadline = None if cfg.max_time is None else start + cfg.max_time
+        self._synced_elapsed = 0.0
         self.stop_reason = None
         if cfg.early_stopping is not None and self.bad_epochs >= cfg.early_stopping:
             self.stop_reason = "early_stopping"  # resumed from a run that had stopped
-        self.output_dir.mkdir(parents=True, exist_ok=True)
+        if main:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
         try:
             with (
                 determinism(cfg.deterministic, self.device),
                 EpochProgress(
-                    progress, cfg.epochs, first_epoch=self.epoch, max_time=cfg.max_time
+                    progress and main, cfg.epochs, first_epoch=self.epoch, max_time=cfg.max_time
                 ) as bar,
             ):
                 while self.epoch < cfg.epochs and self.stop_reason is None:
-                    record = self._run_epoch(bar, deadline, start)
+                    record = self._run_epoch(bar, start)
                     yield dict(record)
                 self.stop_reason = self.stop_reason or "epochs"
                 self._finish(bar)
         finally:
-            if self.history and self.plots:
+            if self.history and self.plots and main:
                 plot_curves(self.history, self.output_dir / "curves.png")
+        dd.barrier(self.dist)  # every rank returns once rank 0 wrote its files
+
+    def _over_budget(self) -> bool:
+        """Whether ``max_time`` is used up (rank 0's clock under torchrun: all ranks agree)."""
+        if self.cfg.max_time is None or self._started is None:
+            return False
+        if self.dist.enabled:
+            self._synced_elapsed = dd.synced_elapsed(self._started, self.dist)
+        else:
+            self._synced_elapsed = time.perf_counter() - self._started
+        return self._synced_elapsed >= self.cfg.max_time
 
     def _finish(self, bar: EpochProgress) -> None:
         """Record, write, log and show how the run ended."""
@@ -303,17 +358,16 @@ class Trainer:
             max_time=cfg.max_time, cut_short=self.cut_short, monitor=self.monitor,
             best_epoch=self.best_epoch, patience=cfg.early_stopping,
         )  # fmt: skip
-        text = json.dumps(self.summary, indent=2)
-        atomic_write_text(self.output_dir / "summary.json", text, overwrite=True)
-        logging.getLogger(__name__).info(self.summary["message"])
+        if self.dist.is_main:
+            text = json.dumps(self.summary, indent=2)
+            atomic_write_text(self.output_dir / "summary.json", text, overwrite=True)
+            logging.getLogger(__name__).info(self.summary["message"])
         bar.finish(self.summary)
 
-    def _run_epoch(
-        self, bar: EpochProgress, deadline: float | None, start: float
-    ) -> dict[str, Any]:
+    def _run_epoch(self, bar: EpochProgress, start: float) -> dict[str, Any]:
         cfg, t0 = self.cfg, time.perf_counter()
         bar.start_epoch(self.epoch + 1, len(self.train_loader))
-        train_loss, n_samples, train_time, cut = self._train_epoch(bar, deadline)
+        train_loss, n_samples, train_time, cut = self._train_epoch(bar)
         record: dict[str, Any] = {"epoch": self.epoch + 1, "train_loss": train_loss}
         if self.val_loader is not None:
             record.update(self._validate())
@@ -339,8 +393,9 @@ class Trainer:
         self.history.append(record)
         if cfg.early_stopping is not None and self.bad_epochs >= cfg.early_stopping:
             self.stop_reason = "early_stopping"
-        if cut or (deadline is not None and time.perf_counter() >= deadline):
+        if self._over_budget() or cut:
             self.stop_reason = self.stop_reason or "max_time"
+        self.stop_reason = dd.broadcast_object(self.stop_reason, self.dist)  # rank 0 decides
         bar.end_epoch(record)
         self._write_outputs(improved=self.best_epoch == self.epoch)
         return record
@@ -359,14 +414,16 @@ class Trainer:
             self.bad_epochs += 1
 
     def _write_outputs(self, improved: bool) -> None:
-        out = self.output_dir
-        write_metrics_csv(self.history, out / "metrics.csv")
-        every = self.cfg.plot_every
-        if self.plots and every and self.epoch % every == 0:
-            plot_curves(self.history, out / "curves.png")
-        ck.save_checkpoint(self.state_dict(), out / "last.pt")
-        if improved:
-            ck.copy_atomic(out / "last.pt", out / "best.pt")
+        out, state = self.output_dir, self.state_dict()  # a collective under torchrun
+        if self.dist.is_main:
+            write_metrics_csv(self.history, out / "metrics.csv")
+            every = self.cfg.plot_every
+            if self.plots and every and self.epoch % every == 0:
+                plot_curves(self.history, out / "curves.png")
+            ck.save_checkpoint(state, out / "last.pt")
+            if improved:
+                ck.copy_atomic(out / "last.pt", out / "best.pt")
+        dd.barrier(self.dist)  # the checkpoint exists on every rank's return
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.amp_dtype is None:
@@ -382,13 +439,11 @@ class Trainer:
             x = x.contiguous(memory_format=self.memory_format)
         return x, batch[1].to(self.device, non_blocking=nb)
 
-    def _train_epoch(
-        self, bar: EpochProgress, deadline: float | None
-    ) -> tuple[float, int, float, bool]:
-        cfg, model, opt = self.cfg, self.model, self.optimizer
+    def _train_epoch(self, bar: EpochProgress) -> tuple[float, int, float, bool]:
+        cfg, opt = self.cfg, self.optimizer
         if hasattr(self.train_ds, "set_epoch"):
             self.train_ds.set_epoch(self.epoch)
-        model.train()
+        self._net.train()
         n_batches, acc = len(self.train_loader), cfg.accumulate
         per_step = scheduler_steps_per_batch(self.scheduler)
         total, count, group, cut = 0.0, 0, 1, False
@@ -397,31 +452,58 @@ class Trainer:
         for i, batch in enumerate(self.train_loader):
             check_cancelled()
             if i % acc == 0:
-                if deadline is not None and i > 0 and time.perf_counter() >= deadline:
+                if i > 0 and self._over_budget():
                     cut = True
                     break
                 group = min(acc, n_batches - i)
             x, y = self._to_device(batch)
-            with self._autocast():
-                loss = self.loss_fn(model(x), y)
-            value = float(loss.detach())
-            if not math.isfinite(value) and self.amp_dtype is not None:
-                # reduced precision can overflow where float32 does not: redo this batch in
-                # float32 (weights untouched so far) before giving up
-                loss = self.loss_fn(model(x), y)
-                value = float(loss.detach())
-                self.float32_retries += 1
-            if not math.isfinite(value):
-                raise FloatingPointError(
-                    f"training loss is {value} at epoch {self.epoch + 1}, batch {i + 1}; "
-                    "lower the learning rate or check the targets"
-                )
-            self.scaler.scale(loss / group if group > 1 else loss).backward()
-            total, count = total + value * x.shape[0], count + x.shape[0]
-            if (i + 1) % acc == 0 or i + 1 == n_batches:
+            last = (i + 1) % acc == 0 or i + 1 == n_batches
+            with self._gradient_sync(last):
+                loss, value, n = self._batch_loss(x, y, i)
+                self.scaler.scale(loss / group if group > 1 else loss).backward()
+            total, count = total + value * n, count + n
+            if last:
                 self._optimizer_step(per_step)
             bar.advance(value)
         return total / max(count, 1), count, time.perf_counter() - t0, cut
+
+    def _batch_loss(self, x: torch.Tensor, y: torch.Tensor, i: int) -> tuple[Any, float, int]:
+        """Return the loss to back-propagate, its value and the samples it covers (all ranks).
+
+        Under torchrun the value and sample count are those of the global batch,
+        and the local loss is weighted by this rank's share of it, so DDP's
+        average of the ranks' gradients is the gradient of the global mean.
+        """
+        with self._autocast():
+            loss = self.loss_fn(self._net(x), y)
+        value, n = self._reduce_loss(loss, x.shape[0])
+        if not math.isfinite(value) and self.amp_dtype is not None:
+            # reduced precision can overflow where float32 does not: redo this batch in
+            # float32 (weights untouched so far) before giving up; all ranks together
+            loss = self.loss_fn(self._net(x), y)
+            value, n = self._reduce_loss(loss, x.shape[0])
+            self.float32_retries += 1
+        if not math.isfinite(value):
+            raise FloatingPointError(
+                f"training loss is {value} at epoch {self.epoch + 1}, batch {i + 1}; "
+                "lower the learning rate or check the targets"
+            )
+        if self.dist.enabled:
+            loss = loss * (x.shape[0] * self.dist.world_size / n)
+        return loss, value, n
+
+    def _reduce_loss(self, loss: torch.Tensor, n: int) -> tuple[float, int]:
+        value = float(loss.detach())
+        if not self.dist.enabled:
+            return value, n
+        total, count = dd.all_reduce_sum([value * n, n], self.device, self.dist)
+        return total / count, int(count)
+
+    def _gradient_sync(self, sync: bool) -> contextlib.AbstractContextManager[Any]:
+        """DDP's ``no_sync`` for micro-batches before the last of an accumulation group."""
+        if sync or not self.dist.enabled:
+            return contextlib.nullcontext()
+        return self._net.no_sync()  # type: ignore[operator]
 
     def _optimizer_step(self, per_step: bool) -> None:
         if self.cfg.grad_clip is not None:
@@ -443,7 +525,9 @@ class Trainer:
         budget, started = self.cfg.max_time, self._started
         for fn in getattr(self.scheduler, "lr_lambdas", ()):
             if budget is not None and started is not None and isinstance(fn, WarmupCosine):
-                used = (time.perf_counter() - started) / budget
+                # under torchrun rank 0's clock at the step's start, so all ranks agree
+                now = self._synced_elapsed if self.dist.enabled else time.perf_counter() - started
+                used = now / budget
                 fn.time_progress = max(fn.time_progress, min(used, 1.0))
 
     def _validate(self) -> dict[str, float]:
@@ -467,6 +551,11 @@ class Trainer:
                         key = name if name.startswith("val_") else f"val_{name}"
                         sums[key] = sums.get(key, 0.0) + float(v) * n
                 count += n
+        if self.dist.enabled:  # sharded validation: add up the ranks' weighted sums
+            parts = dd.gather_objects((sums, count), self.dist)
+            keys = dict.fromkeys(k for p in parts for k in p[0])
+            sums = {k: sum(p[0].get(k, 0.0) for p in parts) for k in keys}
+            count = sum(p[1] for p in parts)
         return {k: v / max(count, 1) for k, v in sums.items()}
 
 
