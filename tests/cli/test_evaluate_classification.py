@@ -68,3 +68,19 @@ def test_errors_exit_2(cli, tmp_path):
     r = cli("evaluate", "-t", "classification", "--gt", str(gt), "--pred", str(other),
             "-o", str(tmp_path / "ev"))  # fmt: skip
     assert r.code == 2 and "no ground truth" in r.err and "nowhere.tif" in r.err
+
+
+def test_train_with_a_test_set_writes_the_full_report(cli, tmp_path):
+    train, _ = _class_folders(tmp_path / "train")
+    test, _ = _class_folders(tmp_path / "test")
+    config = tmp_path / "classify.yaml"
+    config.write_text(
+        "task: classification\ninput_shape: [16, 16]\n"
+        f"data: {{images: {train}, test_images: {test}}}\noutput: {tmp_path / 'model'}\n"
+        "model: {base_filters: 2, stages: [1]}\ntrain: {epochs: 1, batch_size: 8}\n"
+    )
+    r = cli("train", str(config))
+    assert r.code == 0, r.err
+    assert "test set:" in r.out
+    for name in ("report.csv", "confusion_matrix.png", "roc_curves.png", "grad_cam.png"):
+        assert (tmp_path / "model" / name).stat().st_size > 0, name

@@ -235,10 +235,12 @@ def _report_test(workflow: Any, test: tuple, target: Path) -> None:
     evaluation = workflow.evaluate(*test)
     write_table(evaluation.summary, target / "test_metrics.csv", overwrite=True)
     write_table(evaluation.per_image, target / "test_per_image.csv", overwrite=True)
-    if workflow.task == "classification":  # per-class report, confusion matrix table + plot
+    if workflow.task == "classification":  # per-class report, confusion matrix, ROC, Grad-CAM
         from biakit.workflows.classification import write_classification_report
 
-        write_classification_report(evaluation, target, overwrite=True)
+        images, labels = test
+        write_classification_report(evaluation, target, overwrite=True, classifier=workflow,
+                                    images=images, labels=labels)  # fmt: skip
     typer.echo(f"test set: {evaluation.headline()}")
 
 
