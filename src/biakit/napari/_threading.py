@@ -57,10 +57,15 @@ class Job:
     result: Any = None
 
     def cancel(self) -> None:
-        """Ask the work to stop at its next check (batch, tile or block)."""
+        """Ask the work to stop at its next check (batch, tile or block).
+
+        Only the token is set: the work raises :class:`~biakit.cancel.Cancelled`
+        at its next check, which ends the worker through ``on_cancel``. (napari's
+        ``worker.quit()`` would abort between yields without closing the generator:
+        no callback would run and the generator would be finalised later, from
+        another thread, outside its cancel-token context.)
+        """
         self.token.set()
-        if self.worker is not None and hasattr(self.worker, "quit"):
-            self.worker.quit()
 
 
 def _drive(
@@ -189,4 +194,5 @@ def _run_now(
             if on_yield is not None:
                 on_yield(value)
     except Exception as exc:
+        gen.close()  # a callback raised: end the work here, inside its cancel-token context
         finish_error(exc)
