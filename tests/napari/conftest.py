@@ -68,6 +68,8 @@ def screenshot():
 
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         target = SCREENSHOTS / f"{name}.png"
+        viewer.window.resize(1400, 860)  # room for the canvas beside a tall dock widget
+        viewer.reset_view()
         image = viewer.screenshot(canvas_only=False, flash=False)
         iio.imwrite(target, image)
         return target
