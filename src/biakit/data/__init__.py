@@ -27,6 +27,7 @@ Examples
 True
 """
 
+from biakit.data._em_volume import em_volume_objects, synthetic_em_volume
 from biakit.data._lineage import SyntheticLineage, degrade_detections, synthetic_lineage
 from biakit.data._moving_digits import moving_digits
 from biakit.data._nuclei import SyntheticImage, synthetic_nuclei
@@ -53,6 +54,7 @@ __all__ = [
     "TrackingSample",
     "corrective_scribbles",
     "degrade_detections",
+    "em_volume_objects",
     "labelled_sample",
     "list_labelled_samples",
     "list_sample_images",
@@ -62,6 +64,7 @@ __all__ = [
     "noisy_clean_pair",
     "phenotype_crops",
     "sample_image",
+    "synthetic_em_volume",
     "synthetic_lineage",
     "synthetic_nuclei",
     "synthetic_scribbles",

@@ -77,9 +77,12 @@ _ATTRS = {
     "PredictReport": "_predict",
     "iter_predict_blockwise": "_predict",
     "predict_blockwise": "_predict",
+    "StitchProgress": "_stitch",
+    "iter_label_blockwise": "_stitch",
+    "label_blockwise": "_stitch",
 }
 _get, _dir, _names = lazy_exports(__name__, _ATTRS)
-__all__ = sorted([*_names, "label_blockwise"])
+__all__ = sorted(_names)
 
 
 def __dir__() -> list[str]:
@@ -87,8 +90,4 @@ def __dir__() -> list[str]:
 
 
 def __getattr__(name: str) -> Any:
-    if name == "label_blockwise":  # built beside this package (``_stitch.py``)
-        from biakit.distributed._stitch import label_blockwise
-
-        return label_blockwise
     return _get(name)

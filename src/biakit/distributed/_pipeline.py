@@ -282,19 +282,10 @@ def _label(
     halo: tuple[int, ...], out: ZarrTarget, k: int,
 ) -> int:  # fmt: skip
     """Instance labels of the whole image through ``label_blockwise``; return the count."""
+    from biakit.distributed._stitch import label_blockwise
+
     source = tail_in.open("r")
     target = out.open("r+")
-    try:
-        from biakit.distributed._stitch import label_blockwise
-    except ImportError:  # pragma: no cover - until the stitching module is present
-        label_blockwise = None
-    if label_blockwise is None:
-        labels = segment(np.asarray(source[...]))
-        from skimage.segmentation import relabel_sequential
-
-        labels = relabel_sequential(labels)[0].astype(np.int32)
-        target[...] = labels
-        return int(labels.max())
     kwargs = {"block_shape": block_shape, "halo": halo, "out": target, "client": bc.client}
     label_blockwise(source, segment, **kwargs)  # labels 1..N
     return _count(bc, out)
