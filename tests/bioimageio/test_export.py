@@ -38,8 +38,13 @@ def test_package_reproduces_biakit_maps_and_carries_the_config(task, exported):
     test_in = np.load(io.BytesIO(_read(path, rdf["inputs"][0]["test_tensor"]["source"])))
     test_out = np.load(io.BytesIO(_read(path, rdf["outputs"][0]["test_tensor"]["source"])))
     # the package's test output (bioimageio.core) equals biakit's own maps
-    maps = wf.predict_maps(
-        test_in[0], blending="none", device="cpu", amp="none", tile_shape=test_in.shape[2:]
+    maps = wf.predict_maps(  # the package is the network alone: no test-time augmentation
+        test_in[0],
+        blending="none",
+        device="cpu",
+        amp="none",
+        tile_shape=test_in.shape[2:],
+        tta=False,
     )
     np.testing.assert_allclose(maps, test_out[0], atol=1e-4)
     biakit = rdf["config"]["biakit"]

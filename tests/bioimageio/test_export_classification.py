@@ -94,9 +94,42 @@ def test_classification_package_errors(classifier):
 
     path = classifier[2]
     model = load_package(path)
+    model.biakit = {}  # as a package of another tool: it does not resize images
     with pytest.raises(DataError, match=r"valid input size \(16, 16\)"):
         model.predict_maps(np.zeros((20, 16), np.float32))
     # class names that are no bioimage.io identifiers become class0, class1, ...
     assert _channel_ids(["big cell", "small"], "class") == ["class0", "class1"]
     assert _channel_ids(["a", "a"], "class") == ["class0", "class1"]
     assert _channel_ids(["round", "odd_1"], "class") == ["round", "odd_1"]
+
+
+def test_classification_package_predict_to_disk_writes_predictions_csv(classifier, tmp_path):
+    """predictions.csv as ImageClassifier writes it: images of another size are fitted."""
+    import pandas as pd
+
+    from biakit.bioimageio import load_package
+    from biakit.io import ImageMeta, write_image
+
+    clf, crops, path = classifier
+    for i, image in enumerate(crops.images[:4]):
+        big = np.pad(image, 3, mode="edge") if i % 2 else image  # not all of input_shape
+        write_image(tmp_path / "in" / crops.class_names[i % 3] / f"c{i}.tif", big,
+                    ImageMeta("YX"))  # fmt: skip
+    files = str(tmp_path / "in" / "*" / "*.tif")
+    model = load_package(path)
+    report = model.predict_to_disk(files, tmp_path / "pkg")
+    assert not report.failures and report.extra_outputs == (tmp_path / "pkg" / "predictions.csv",)
+    clf.predict_to_disk(files, tmp_path / "wf")
+    ours = pd.read_csv(tmp_path / "pkg" / "predictions.csv")
+    theirs = pd.read_csv(tmp_path / "wf" / "predictions.csv")
+    assert list(ours.columns) == list(theirs.columns)
+    assert ours["file"].tolist() == theirs["file"].tolist()
+    assert ours["class"].tolist() == theirs["class"].tolist()
+    probs = [c for c in ours.columns if c.startswith("p_")]
+    assert len(probs) == 3
+    np.testing.assert_allclose(ours[probs].to_numpy(), theirs[probs].to_numpy(), atol=1e-4)
+    # without config.biakit.class_names: class names from the output's channel names
+    model.biakit = {k: v for k, v in model.biakit.items() if k != "class_names"}
+    model.predict_to_disk(files, tmp_path / "other")
+    other = pd.read_csv(tmp_path / "other" / "predictions.csv")
+    assert [c for c in other.columns if c.startswith("p_")] == probs

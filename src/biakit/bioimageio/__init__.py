@@ -12,6 +12,7 @@
 * :func:`register_exporter` / :class:`TaskSpec` -- what a task puts into its package.
 """
 
+from biakit.bioimageio import _frames  # noqa: F401 (registers the frame-prediction exporter)
 from biakit.bioimageio._export import WEIGHT_FORMATS
 from biakit.bioimageio._import import BioimageioModel, load_package
 from biakit.bioimageio._info import describe_package, is_package

@@ -7,6 +7,7 @@ import io
 import math
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,10 @@ _CITES = {
                   "attention networks. ECCV 2018.", "10.1007/978-3-030-01234-2_18"),
     "n2v": ("Krull, Buchholz, Jug. Noise2Void - learning denoising from single noisy images. "
             "CVPR 2019.", "10.1109/CVPR.2019.00223"),
+    "simvp": ("Gao, Tan, Wu, Li. SimVP: simpler yet better video prediction. CVPR 2022.",
+              "10.48550/arXiv.2206.05099"),
+    "convlstm": ("Shi et al. Convolutional LSTM network: a machine learning approach for "
+                 "precipitation nowcasting. NeurIPS 2015.", "10.48550/arXiv.1506.04214"),
 }  # fmt: skip
 
 
@@ -45,7 +50,9 @@ def geometry(net_cfg: Any, scale: tuple[int, ...], fixed: tuple[int, ...] = ()
              ) -> tuple[list[int], list[int], list[int]]:  # fmt: skip
     """Per spatial axis ``(min, step, halo)`` of the input.
 
-    ``fixed`` (a fixed input size, e.g. a classifier's): ``(fixed, 0, 0)``.
+    ``fixed`` (a fixed input size, e.g. a classifier's): ``(fixed, 0, 0)``. A
+    network config without ``halo`` (frames predicted whole, e.g. SimVP): halo 0,
+    ``min = step``.
 
     ``step`` is the network's divisor; ``halo`` its receptive field rounded up so
     that ``2 * halo`` is a multiple of ``step`` (bioimageio.core pads by the halo
@@ -56,7 +63,7 @@ def geometry(net_cfg: Any, scale: tuple[int, ...], fixed: tuple[int, ...] = ()
         return [int(n) for n in fixed], [0] * len(fixed), [0] * len(fixed)
     steps = [int(d) for d in net_cfg.divisor]
     halos, mins = [], []
-    for h, s in zip(net_cfg.halo, steps):
+    for h, s in zip(getattr(net_cfg, "halo", (0,) * len(steps)), steps):
         unit = s // 2 if s % 2 == 0 else s
         halo = int(math.ceil(float(h) / unit) * unit)
         halos.append(halo)
@@ -107,12 +114,13 @@ def _axes(spec: TaskSpec, mins: list[int], steps: list[int], halos: list[int], n
     from bioimageio.spec.model import v0_5
 
     scale = spec.scale or (1,) * ndim
-    ins: list[Any] = [
-        v0_5.BatchAxis(),
-        v0_5.ChannelAxis(channel_names=[v0_5.Identifier(c) for c in spec.in_channels]),
-    ]
-    outs: list[Any] = [v0_5.BatchAxis(), v0_5.ChannelAxis(
-        channel_names=[v0_5.Identifier(c) for c in spec.out_channels])]  # fmt: skip
+    ins: list[Any] = [v0_5.BatchAxis()]
+    outs: list[Any] = [v0_5.BatchAxis()]
+    if spec.frames:  # (frames in, frames out): whole time axes before the channels
+        ins.append(v0_5.TimeInputAxis(size=int(spec.frames[0])))
+        outs.append(v0_5.TimeOutputAxis(size=int(spec.frames[1])))
+    ins.append(v0_5.ChannelAxis(channel_names=[v0_5.Identifier(c) for c in spec.in_channels]))
+    outs.append(v0_5.ChannelAxis(channel_names=[v0_5.Identifier(c) for c in spec.out_channels]))
     for a, lo, s, h, f in zip(space_axes(ndim), mins, steps, halos, scale):
         size = v0_5.ParameterizedSize(min=lo, step=s) if s else int(lo)
         ins.append(v0_5.SpaceInputAxis(id=v0_5.AxisId(a), size=size, scale=float(f)))
@@ -126,34 +134,69 @@ def _axes(spec: TaskSpec, mins: list[int], steps: list[int], halos: list[int], n
     return ins, outs
 
 
-def write_weights(workflow: Any, folder: Path, formats: tuple[str, ...], example: np.ndarray,
-                  spatial_output: bool = True) -> dict[str, Any]:  # fmt: skip
-    """Write the weight files; return the ``WeightsDescr`` fields.
+@dataclass
+class NetworkSource:
+    """The network a package ships and how its ``pytorch_state_dict`` entry rebuilds it.
 
-    ``spatial_output=False`` (e.g. class logits ``(B, n)``): the ONNX graph keeps
-    the example's spatial size fixed, only the batch is dynamic.
+    Attributes
+    ----------
+    model : torch.nn.Module
+        The module whose weights are saved (and traced for TorchScript / ONNX).
+    source : str
+        Self-contained architecture file (see :mod:`biakit.bioimageio._vendor`).
+    callable_name : str
+        Function of ``source`` that builds ``model`` from ``kwargs``.
+    kwargs : dict
+        Its keyword arguments (JSON values).
+    comment : str
+        One line for the weights entry.
     """
-    import torch
-    from bioimageio.spec.model import v0_5
 
+    model: Any
+    source: str
+    callable_name: str
+    kwargs: dict[str, Any]
+    comment: str
+
+
+def workflow_network(workflow: Any) -> NetworkSource:
+    """Return the workflow's own network, built by its frozen, versioned architecture file."""
     from biakit.bioimageio._vendor import architecture_file
     from biakit.nn.models import get_architecture
 
     arch = get_architecture(workflow.architecture)
     source, callable_name = architecture_file(arch.id, arch.version, arch.builder, arch.summary,
                                               _config_class(arch))  # fmt: skip
-    arch_file = folder / f"{callable_name}.py"
-    arch_file.write_text(source)
-    model = workflow.model.eval().to("cpu")
+    return NetworkSource(
+        workflow.model.eval().to("cpu"), source, callable_name,
+        workflow.network_config.model_dump(mode="json"),
+        f"biakit architecture {arch.id!r} version {arch.version}",
+    )  # fmt: skip
+
+
+def write_weights(network: NetworkSource, folder: Path, formats: tuple[str, ...],
+                  example: np.ndarray, onnx_dynamic: dict[int, str] | None = None
+                  ) -> dict[str, Any]:  # fmt: skip
+    """Write the weight files; return the ``WeightsDescr`` fields.
+
+    ``onnx_dynamic``: the ONNX graph's dynamic input / output axes (index -> name);
+    default batch and every spatial axis (a fully convolutional ``(B, C, *S)`` network).
+    """
+    import torch
+    from bioimageio.spec.model import v0_5
+
+    arch_file = folder / f"{network.callable_name}.py"
+    arch_file.write_text(network.source)
+    model = network.model.eval().to("cpu")
     torch.save(model.state_dict(), folder / "weights.pt")
     version = v0_5.Version(torch.__version__.split("+")[0])
-    kwargs = workflow.network_config.model_dump(mode="json")
     entries: dict[str, Any] = {
         "pytorch_state_dict": v0_5.PytorchStateDictWeightsDescr(
             source=folder / "weights.pt", pytorch_version=version,
             architecture=v0_5.ArchitectureFromFileDescr(
-                source=arch_file, callable=v0_5.Identifier(callable_name), kwargs=kwargs),
-            comment=f"biakit architecture {arch.id!r} version {arch.version}",
+                source=arch_file, callable=v0_5.Identifier(network.callable_name),
+                kwargs=network.kwargs),
+            comment=network.comment,
         )
     }  # fmt: skip
     x = torch.from_numpy(example)
@@ -172,8 +215,8 @@ def write_weights(workflow: Any, folder: Path, formats: tuple[str, ...], example
 
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")  # torch.onnx deprecation / tracer warnings
-            if not spatial_output:
-                _export_onnx_fixed(model, folder / "onnx" / "weights.onnx", x)
+            if onnx_dynamic is not None:
+                _export_onnx_fixed(model, folder / "onnx" / "weights.onnx", x, onnx_dynamic)
             else:
                 export_onnx(model, folder / "onnx" / "weights.onnx", example.shape, opset=18)
         import onnx
@@ -186,13 +229,13 @@ def write_weights(workflow: Any, folder: Path, formats: tuple[str, ...], example
     return entries
 
 
-def _export_onnx_fixed(model: Any, path: Path, x: Any) -> None:
-    """ONNX export of a network with a fixed input size and a ``(B, n)`` output."""
+def _export_onnx_fixed(model: Any, path: Path, x: Any, dynamic: dict[int, str]) -> None:
+    """ONNX export with the given dynamic axes (e.g. only the batch of a ``(B, n)`` output)."""
     import torch
 
     torch.onnx.export(model.eval(), (x,), str(path), input_names=["input"],
                       output_names=["output"], opset_version=18,
-                      dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})  # fmt: skip
+                      dynamic_axes={"input": dynamic, "output": dynamic})  # fmt: skip
 
 
 def _config_class(arch: Any) -> str | None:

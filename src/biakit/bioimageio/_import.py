@@ -6,82 +6,31 @@ import shutil
 import tempfile
 import weakref
 import zipfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from biakit.bioimageio._geometry import PackageGeometry, package_geometry
+from biakit.bioimageio._geometry import TensorLayout, package_geometry
+from biakit.bioimageio._import_disk import DiskOutputs
+from biakit.bioimageio._run import predict_arrays
 from biakit.errors import DataError, ModelFileError
 from biakit.workflows._base import Workflow, channels_first
+from biakit.workflows._disk import FileOutcome, PredictionReport
 
 
-def _forward_module(pipeline: Any, geo: PackageGeometry) -> Any:
-    """Wrap as a ``torch.nn.Module`` running the package's network (no processing) on tiles."""
-    import torch
-    from bioimageio.core import Sample, Tensor
-
-    class PackageNetwork(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.config = geo
-
-        def forward(self, x: Any) -> Any:
-            batch = x.detach().cpu().numpy().astype(np.float32)
-            shape = batch.shape[2:]
-            valid = tuple(geo.valid(n, i) for i, n in enumerate(shape))
-            if valid != shape:  # a size the network does not take: pad, run, crop
-                pad = [(0, 0), (0, 0)] + [(0, v - n) for n, v in zip(shape, valid)]
-                batch = np.pad(batch, pad, mode="symmetric")
-            out = run_network(pipeline, geo, batch)
-            crop = (slice(None), slice(None), *(slice(0, n) for n in shape))
-            return torch.from_numpy(np.ascontiguousarray(out[crop]))
-
-    del Sample, Tensor
-    return PackageNetwork()
-
-
-def _dims(geo: PackageGeometry, channel: bool, space: bool = True) -> tuple[str, ...]:
-    return ("batch", *(("channel",) if channel else ()), *(geo.space if space else ()))
-
-
-def to_tensor(array: np.ndarray, geo: PackageGeometry) -> Any:
-    """``(B, C, *spatial)`` -> a bioimageio Tensor with the package's input axes."""
-    from bioimageio.core import Tensor
-
-    if not geo.in_channel_axis:
-        array = array[:, 0]
-    return Tensor(array, dims=_dims(geo, geo.in_channel_axis))
-
-
-def from_tensor(tensor: Any, geo: PackageGeometry) -> np.ndarray:
-    """Convert the package's output tensor to ``(B, C, *spatial)`` (or ``(B, C)``) float32."""
-    dims = _dims(geo, geo.out_channel_axis, geo.out_space)
-    array = np.asarray(tensor.transpose(dims).data, dtype=np.float32)
-    return array if geo.out_channel_axis else array[:, None]
-
-
-def run_network(pipeline: Any, geo: PackageGeometry, batch: np.ndarray) -> np.ndarray:
-    """Run the package's network alone on ``(B, C, *spatial)`` (bioimageio.core's adapter)."""
-    from bioimageio.core import Sample
-
-    sample = Sample(members={geo.input_id: to_tensor(batch, geo)}, stat={}, id="tile")
-    out = pipeline.predict_sample_without_blocking(
-        sample, skip_preprocessing=True, skip_postprocessing=True, skip_input_padding=True,
-        skip_output_cropping=True,
-    )  # fmt: skip
-    return from_tensor(out.members[geo.output_id], geo)
-
-
-class BioimageioModel(Workflow):
+class BioimageioModel(DiskOutputs, Workflow):
     """A bioimage.io model package behind biakit's workflow verbs.
 
     ``predict_maps`` runs the package's own preprocessing on the whole image, its
     network tile by tile (:func:`biakit.nn.infer.predict_tiled`, tiles of the
-    declared valid sizes, overlap = the declared halo) and its postprocessing, as
-    ``bioimageio.core.predict`` does for a whole image (format 0.5: padded by the
-    halo first). ``postprocess`` reproduces labels / points for packages biakit
-    exported (``config.biakit``); otherwise it returns the maps.
+    declared valid sizes along space, overlap = the declared halo; batch, time
+    and channel axes whole) and its postprocessing, as ``bioimageio.core.predict``
+    does for a whole image (format 0.5: padded by the halo first). Several inputs
+    (spatially aligned) are tiled together. ``postprocess`` reproduces labels /
+    points / class ids for packages biakit exported (``config.biakit``); otherwise
+    it returns the maps (a class id for outputs without spatial axes).
 
     Use :func:`load_package` to open one.
     """
@@ -96,6 +45,7 @@ class BioimageioModel(Workflow):
         self.geometry = package_geometry(latest)
         self.biakit = _biakit_config(latest)
         self._inner: Any = None
+        self._last_probs: np.ndarray | None = None
 
     def __repr__(self) -> str:
         return f"BioimageioModel({self.descr.name!r}, {self.weight_format})"
@@ -110,38 +60,122 @@ class BioimageioModel(Workflow):
         """A package is always ready to predict."""
         return True
 
+    @property
+    def input_ids(self) -> tuple[str, ...]:
+        """Ids of the input tensors, in the package's order."""
+        return tuple(t.id for t in self.geometry.inputs)
+
+    @property
+    def output_ids(self) -> tuple[str, ...]:
+        """Ids of the output tensors, in the package's order."""
+        return tuple(t.id for t in self.geometry.outputs)
+
     def predict_maps(self, image: Any, *, tile_shape: Any = None, tta: bool = False,
-                     batch_size: int = 1, target: int = 256) -> np.ndarray:  # fmt: skip
-        """Return the processed output ``(C, *spatial)`` of the package for one image.
+                     batch_size: int = 1, target: int = 256) -> Any:  # fmt: skip
+        """Return the processed output of the package for one image (or set of inputs).
 
         Parameters
         ----------
-        image : array_like
-            ``(*spatial)`` or ``(C, *spatial)`` in biakit's axis order (``ZYX``).
+        image : array_like, sequence or mapping of array_like
+            One input: ``(*spatial)`` or ``(C, *spatial)`` in biakit's axis order
+            (``ZYX``); with a time axis ``(T, *spatial)`` or ``(T, C, *spatial)``.
+            Several inputs: a list in the package's order or a dict by input id
+            (:attr:`input_ids`), all of the same spatial size.
         tile_shape : int or sequence of int, optional
-            Tiles (valid sizes of the package); default about ``target`` per side.
+            Tiles (valid sizes of the package); default about ``target`` per side
+            (biakit's frame-prediction packages: whole frames).
         tta : bool
             Not supported for packages (their processing may not commute with flips).
         batch_size : int
             Tiles per forward pass.
         target : int
             Tile side aimed at when ``tile_shape`` is not given.
+
+        Returns
+        -------
+        numpy.ndarray or dict
+            ``([T,] C, *spatial)`` (``(C,)`` for an output without spatial axes);
+            a dict by output id (:attr:`output_ids`) when the package has several.
         """
         if tta:
             raise DataError("tta is not supported for bioimage.io packages; use tta=False")
-        geo = self.geometry
-        array = channels_first(image, geo.ndim).astype(np.float32)
-        if array.shape[0] != geo.in_channels:
-            raise DataError(
-                f"image has {array.shape[0]} channel(s) (shape {array.shape}); the package "
-                f"takes {geo.in_channels}"
-            )
-        return _predict(self, array, tile_shape, batch_size, target)
+        arrays = self._inputs(image)
+        task = self.biakit.get("task")
+        if task == "frame_prediction" and tile_shape is None:
+            outs = [self._forecast(arrays[0], batch_size, target)]
+        else:
+            if task == "classification":
+                arrays = [self._fit_classifier_input(arrays[0])]
+            outs = predict_arrays(self, arrays, tile_shape, batch_size, target)
+        return outs[0] if len(outs) == 1 else dict(zip(self.output_ids, outs))
 
-    def postprocess(self, maps: np.ndarray) -> Any:
-        """Labels / points / class id for biakit packages (``config.biakit``); else the maps."""
-        if self.biakit.get("task") == "classification":
+    def _inputs(self, image: Any) -> list[np.ndarray]:
+        """Return the inputs as ``([T,] C, *spatial)`` float32 arrays, checked."""
+        layouts = self.geometry.inputs
+        if isinstance(image, Mapping):
+            unknown = sorted(set(map(str, image)) - set(self.input_ids))
+            missing = [i for i in self.input_ids if i not in image]
+            if unknown or missing:
+                raise DataError(
+                    f"inputs given for {sorted(map(str, image))}; the package's inputs are "
+                    f"{list(self.input_ids)} (missing {missing}, unknown {unknown})"
+                )
+            values = [image[i] for i in self.input_ids]
+        elif len(layouts) > 1:
+            if not isinstance(image, list | tuple) or len(image) != len(layouts):
+                raise DataError(
+                    f"the package has {len(layouts)} inputs {list(self.input_ids)}; give a "
+                    "list of that many arrays or a dict {input id: array}"
+                )
+            values = list(image)
+        else:
+            values = [image]
+        arrays = [_as_layout(v, lay, self.input_ndim, self._takes_last(lay))
+                  for v, lay in zip(values, layouts)]  # fmt: skip
+        space = {a.shape[a.ndim - self.input_ndim :] for a in arrays}
+        if len(space) > 1:
+            raise DataError(
+                f"inputs {list(self.input_ids)} have spatial shapes {sorted(space)}; the "
+                "package needs them of one size"
+            )
+        return arrays
+
+    def _takes_last(self, layout: TensorLayout) -> bool:
+        """Whether to take the last ``n_input`` frames of a longer movie (biakit frame packages)."""
+        return self.biakit.get("task") == "frame_prediction" and bool(layout.time)
+
+    def _forecast(self, movie: np.ndarray, batch_size: int, target: int) -> np.ndarray:
+        """Run a biakit frame package on whole frames, padded as the workflow pads them."""
+        from biakit.workflows._frame_tools import pad_to_multiple
+
+        padded, crop = pad_to_multiple(movie, self.geometry.divisor)
+        space = tuple(max(n, m) for n, m in zip(padded.shape[2:], self.geometry.minimum))
+        out = predict_arrays(self, [padded], space, batch_size, target)[0]
+        return np.ascontiguousarray(out[crop])
+
+    def _fit_classifier_input(self, array: np.ndarray) -> np.ndarray:
+        """Bring an image to a biakit classification package's input size, as biakit does."""
+        from biakit.workflows.classification import fit_shape
+
+        spec = self.biakit.get("input") or {}
+        shape = tuple(int(s) for s in spec.get("shape", ()))
+        if not shape or tuple(array.shape[1:]) == shape:
+            return array
+        return fit_shape(array, shape, str(spec.get("resize", "resize")))
+
+    def postprocess(self, maps: Any) -> Any:
+        """Return labels / points / class id / frames (biakit packages), else the maps.
+
+        Outputs without spatial axes give the class id (argmax); several outputs the dict.
+        """
+        task = self.biakit.get("task")
+        if isinstance(maps, dict):
+            return maps
+        if task == "classification" or not self.geometry.out_space:
             return int(np.argmax(maps))
+        if task == "frame_prediction":  # as FramePredictor.postprocess: (horizon, *spatial)
+            out = np.asarray(maps, dtype=np.float32)
+            return out[:, 0] if out.shape[1] == 1 else out
         inner = self._biakit_workflow()
         return maps if inner is None else inner.postprocess(maps)
 
@@ -155,28 +189,80 @@ class BioimageioModel(Workflow):
             self._inner.training = dict(self.biakit.get("training") or {})
         return self._inner
 
-    def _output_names(self, stem: str, out: Path, *, maps: bool, overlay: bool) -> dict:
-        inner = self._biakit_workflow()
-        if inner is not None:
-            return inner._output_names(stem, out, maps=maps, overlay=overlay)
-        return {"maps": out / f"{stem}_prediction.tif"}
+    # ---------------------------------------------------------- predict_to_disk
+    def iter_predict_to_disk(self, inputs: Any, output_dir: str | Path,
+                             **kwargs: Any) -> Iterator[FileOutcome]:  # fmt: skip
+        """Yield one outcome per input file (see :meth:`predict_to_disk`).
 
-    def _write_outputs(self, names: dict, *, image: np.ndarray, meta: Any, raw: Any, result: Any,
-                       overwrite: bool) -> list[Path]:  # fmt: skip
-        inner = self._biakit_workflow()
-        if inner is not None:
-            return inner._write_outputs(names, image=image, meta=meta, raw=raw, result=result,
-                                        overwrite=overwrite)  # fmt: skip
-        from biakit.io import ImageMeta, write_image
+        Raises
+        ------
+        DataError
+            The package has several inputs (run those from Python).
+        """
+        if len(self.geometry.inputs) > 1:
+            raise DataError(
+                f"package {self.descr.name!r} has {len(self.geometry.inputs)} inputs "
+                f"{list(self.input_ids)}; biakit predict / predict_to_disk run packages with one "
+                "input: in Python, give the inputs as a dict to "
+                "load_model(PACKAGE).predict_maps({id: array, ...})"
+            )
+        if self.geometry.inputs[0].time:
+            from biakit.bioimageio._import_disk import iter_movies_to_disk
 
-        axes = "C" + "".join(self.geometry.space).upper()
-        write_image(names["maps"], np.asarray(raw, np.float32), ImageMeta(axes),
-                    overwrite=overwrite)  # fmt: skip
-        return [names["maps"]]
+            return iter_movies_to_disk(self, inputs, output_dir,
+                                       overwrite=bool(kwargs.get("overwrite")),
+                                       axes=kwargs.get("axes"))  # fmt: skip
+        return super().iter_predict_to_disk(inputs, output_dir, **kwargs)
 
-    def _count(self, result: Any) -> int:
-        inner = self._biakit_workflow()
-        return 0 if inner is None else inner._count(result)
+    def predict_to_disk(self, inputs: Any, output_dir: str | Path, *, overwrite: bool = False,
+                        maps: bool = False, overlay: bool = True, tta: bool = False,
+                        axes: str | None = None) -> PredictionReport:  # fmt: skip
+        """Predict every input file and write its outputs into ``output_dir``.
+
+        * biakit packages: what the task's workflow writes (labels, points, ...);
+        * outputs without spatial axes (classifiers): ``predictions.csv``, a row per
+          image with ``class_id``, ``class`` and a probability column ``p_NAME`` per
+          class (names: ``config.biakit.class_names`` or the output's channel names);
+        * inputs with a time axis (movies, ``axes`` e.g. ``"TYX"`` for files without
+          metadata): ``NAME_predicted.tif`` (``T[C]YX``) per output;
+        * otherwise ``NAME_prediction.tif`` (one output) or ``NAME_OUTPUTID.tif``.
+
+        Packages with several inputs raise :class:`~biakit.errors.DataError`.
+        """
+        outcomes = tuple(self.iter_predict_to_disk(inputs, output_dir, overwrite=overwrite,
+                                                   maps=maps, overlay=overlay, tta=tta,
+                                                   axes=axes))  # fmt: skip
+        batch = [p for p in self._batch_outputs(Path(output_dir)) if p.exists()]
+        return PredictionReport(outcomes, tuple(batch))
+
+
+def _as_layout(value: Any, layout: TensorLayout, ndim: int, take_last: bool) -> np.ndarray:
+    """One input as ``([T,] C, *spatial)`` float32 (raises for a wrong shape)."""
+    name = f"input {layout.id!r}"
+    if not layout.time:
+        array = channels_first(value, ndim, name=name).astype(np.float32)
+    else:
+        array = np.asarray(value, dtype=np.float32)
+        if array.ndim == ndim + 1:
+            array = array[:, None]
+        elif array.ndim != ndim + 2:
+            raise DataError(
+                f"{name} has shape {array.shape}; it has a time axis: expected (T, *spatial) "
+                f"with {ndim + 1} axes or (T, C, *spatial) with {ndim + 2}"
+            )
+        if take_last and len(layout.frames) == 2 and len(array) >= layout.frames[0]:
+            array = array[len(array) - layout.frames[0] :]
+        if not layout.valid_frames(len(array)):
+            lo, step = layout.frames
+            sizes = f"{lo}" + (f" + k*{step}" if step else "")
+            raise DataError(f"{name} has {len(array)} frame(s); the package takes {sizes}")
+    c = array.shape[1] if layout.time else array.shape[0]
+    if layout.channels > 0 and c != layout.channels:
+        raise DataError(
+            f"{name} has {c} channel(s) (shape {array.shape}); the package takes "
+            f"{layout.channels} channel(s)"
+        )
+    return array
 
 
 def _biakit_config(descr: Any) -> dict[str, Any]:
@@ -184,73 +270,6 @@ def _biakit_config(descr: Any) -> dict[str, Any]:
     extra = getattr(config, "model_extra", None) or {}
     value = extra.get("biakit")
     return dict(value) if isinstance(value, dict) else {}
-
-
-def _predict(model: BioimageioModel, array: np.ndarray, tile_shape: Any, batch_size: int,
-             target: int) -> np.ndarray:  # fmt: skip
-    from bioimageio.core import Sample
-    from bioimageio.spec.model import v0_5
-
-    from biakit.nn.infer import predict_tiled
-
-    geo, pipeline = model.geometry, model.pipeline
-    if not geo.out_space:
-        _check_fixed(geo, array.shape[1:])
-    pad = geo.halo if isinstance(model.descr, v0_5.ModelDescr) else (0,) * geo.ndim
-    sample = Sample(members={geo.input_id: to_tensor(array[None], geo)}, stat={}, id="image")
-    if any(pad):
-        widths = {a: (h, h) for a, h in zip(geo.space, pad)}
-        sample = sample.pad({geo.input_id: widths}, mode=pipeline.pad_mode)
-    pipeline.apply_preprocessing(sample)
-    x = from_tensor(sample.members[geo.input_id], _as_input(geo))[0]
-    if geo.out_channels < 1:  # not declared (converted format 0.4): ask the network once
-        from dataclasses import replace
-
-        probe = np.zeros((1, x.shape[0], *geo.minimum), np.float32)
-        geo = replace(geo, out_channels=int(run_network(pipeline, geo, probe).shape[1]))
-        model.geometry = geo
-    if geo.same_size:
-        net = _forward_module(pipeline, geo)
-        tiles = geo.tile_shape(x.shape[1:], target) if tile_shape is None else tile_shape
-        y = predict_tiled(net, x, tile_shape=tiles, overlap=geo.halo, blending="none",
-                          device="cpu", batch_size=batch_size)  # fmt: skip
-    else:  # e.g. super-resolution: the whole image at once
-        y = run_network(pipeline, geo, x[None])[0]
-    out = _output_sample(y, geo, sample)
-    pipeline.apply_postprocessing(out)
-    result = from_tensor(out.members[geo.output_id], geo)[0]
-    if not geo.out_space:  # e.g. class probabilities (C,)
-        return np.ascontiguousarray(result)
-    out_pad = geo.out_halo if any(pad) else (0,) * geo.ndim
-    crop = tuple(slice(h, n - h) for h, n in zip(out_pad, result.shape[1:]))
-    return np.ascontiguousarray(result[(slice(None), *crop)])
-
-
-def _check_fixed(geo: PackageGeometry, shape: tuple[int, ...]) -> None:
-    """Raise unless ``shape`` is a valid whole-image size (output without spatial axes)."""
-    valid = tuple(geo.valid(n, i) for i, n in enumerate(shape))
-    if valid != tuple(shape):
-        sizes = ", ".join(f"{lo}" + (f" + k*{st}" if st else "")
-                          for lo, st in zip(geo.minimum, geo.step))  # fmt: skip
-        raise DataError(
-            f"image has spatial shape {tuple(shape)}; this package's output has no spatial "
-            f"axes, so the whole image must have a valid input size ({sizes}); resize or pad "
-            "it first"
-        )
-
-
-def _as_input(geo: PackageGeometry) -> PackageGeometry:
-    from dataclasses import replace
-
-    return replace(geo, out_channel_axis=geo.in_channel_axis, out_space=True)
-
-
-def _output_sample(y: np.ndarray, geo: PackageGeometry, sample: Any) -> Any:
-    from bioimageio.core import Sample, Tensor
-
-    array = y[None] if geo.out_channel_axis else y[None, 0]
-    tensor = Tensor(array, dims=_dims(geo, geo.out_channel_axis, geo.out_space))
-    return Sample(members={geo.output_id: tensor}, stat=sample.stat, id=sample.id)
 
 
 def load_package(source: str | Path, *, weight_format: str | None = None,
@@ -270,16 +289,23 @@ def load_package(source: str | Path, *, weight_format: str | None = None,
     -------
     BioimageioModel
         ``predict_maps``, ``predict``, ``predict_to_disk`` as every biakit workflow.
+        Tensors with a time axis are ``(T, C, *spatial)`` arrays; several inputs are
+        given as a dict by input id (or a list in the package's order) and several
+        outputs come back as a dict by output id.
 
     Raises
     ------
     ModelFileError
-        Not a valid model package, or one biakit cannot run.
+        Not a valid model package, or one biakit cannot run (index axes, inputs
+        that are not spatially aligned, a network from a library not installed).
 
     Examples
     --------
     >>> model = load_package("model.zip")  # doctest: +SKIP
     >>> maps = model.predict_maps(image)  # doctest: +SKIP
+    >>> two = load_package("two_inputs/rdf.yaml")  # doctest: +SKIP
+    >>> sorted(two.predict_maps({"raw": raw, "aux": aux}))  # doctest: +SKIP
+    ['gate', 'maps']
     """
     from biakit.bioimageio._quiet import quiet_bioimageio
 

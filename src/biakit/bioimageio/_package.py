@@ -18,6 +18,7 @@ from biakit.bioimageio._export import (
     _check_weights,
     geometry,
     test_input,
+    workflow_network,
     write_weights,
 )
 from biakit.bioimageio._tasks import TaskSpec, task_spec
@@ -33,7 +34,8 @@ def _describe(workflow: Any, spec: TaskSpec, folder: Path, weights: dict, files:
     tensor_in = v0_5.InputTensorDescr(
         id=v0_5.TensorId("input"), axes=ins, test_tensor=v0_5.FileDescr(source=files["in"]),
         data=v0_5.IntervalOrRatioDataDescr(type="float32"), preprocessing=spec.preprocessing,
-        description="raw image, channels first",
+        description=(f"the last {spec.frames[0]} frames of a movie, time then channels"
+                     if spec.frames else "raw image, channels first"),
     )  # fmt: skip
     tensor_out = v0_5.OutputTensorDescr(
         id=v0_5.TensorId(spec.output_id), axes=outs,
@@ -55,7 +57,8 @@ def _describe(workflow: Any, spec: TaskSpec, folder: Path, weights: dict, files:
     )  # fmt: skip
 
 
-def _predict_package(descr: Any, test_in: np.ndarray, output_id: str) -> np.ndarray:
+def _predict_package(descr: Any, test_in: np.ndarray, output_id: str,
+                     dims: tuple[str, ...]) -> np.ndarray:  # fmt: skip
     """Predict the test input with the package itself, as ``test_model`` does.
 
     bioimageio.core's state-dict backend, whole image, no halo padding (the
@@ -64,7 +67,6 @@ def _predict_package(descr: Any, test_in: np.ndarray, output_id: str) -> np.ndar
     from bioimageio.core import Sample, Tensor, create_prediction_pipeline
 
     pipeline = create_prediction_pipeline(descr, weight_format="pytorch_state_dict")
-    dims = ("batch", "channel", *("z", "y", "x")[-(test_in.ndim - 2) :])
     sample = Sample(members={"input": Tensor(test_in, dims=dims)}, stat={}, id="test")
     out = pipeline.predict_sample_without_blocking(
         sample, skip_input_padding=True, skip_output_cropping=True
@@ -110,13 +112,15 @@ def _readme(workflow: Any, spec: TaskSpec, meta: dict, formats: Sequence[str], c
         f"Exported by biakit from a trained `{type(workflow).__name__}` ({workflow.task}), "
         f"architecture `{workflow.architecture}`; weights: {', '.join(formats)}.", "",
         "## Input and output", "",
-        "- input: raw image `(batch, channel, " + ", ".join(spec_axes(workflow)) + ")`, "
+        ("- input: raw frames `(batch, time, channel, " if spec.frames
+         else "- input: raw image `(batch, channel, ") + ", ".join(spec_axes(workflow)) + ")`, "
         "normalised by the package's own preprocessing"
         + (f". {spec.note}" if spec.note else ""),
         f"- output `{spec.output_id}`" + ("" if spec.output_space else " `(batch, channel)`")
         + f": {spec.output_description}", "",
         "## Training data", "",
-        f"- images: {training.get('n_images', 'unknown')}, epochs: "
+        f"- {'movies' if spec.frames else 'images'}: {training.get('n_images', 'unknown')}, "
+        f"epochs: "
         f"{training.get('epochs', 'unknown')} (best epoch {training.get('best_epoch')})",
         f"- stop reason: {training.get('stop_reason', 'unknown')}", "",
         "# Validation", "",
@@ -211,18 +215,22 @@ def _export(
     mins, steps, halos = geometry(workflow.network_config, spec.scale, spec.fixed_shape)
     folder = Path(tempfile.mkdtemp(prefix="biakit-bioimageio-"))
     try:
-        test_in = test_input(workflow, sample, mins, steps, spec.fit_sample)
-        weights_d = write_weights(workflow, folder, formats, test_in, spec.output_space)
+        if spec.make_test_input is not None:
+            test_in = spec.make_test_input(workflow, sample, mins, steps)
+        else:
+            test_in = test_input(workflow, sample, mins, steps, spec.fit_sample)
+        network = (spec.network or workflow_network)(workflow)
+        weights_d = write_weights(network, folder, formats, test_in, _onnx_dynamic(test_in, spec))
         meta = _meta(workflow, spec, name, description, authors, license)
         files = {"geometry": (mins, steps, halos), "in": folder / "test_input.npy",
                  "out": folder / "test_output.npy", "readme": folder / "README.md",
                  "biakit": folder / "biakit_model.json"}  # fmt: skip
         np.save(files["in"], test_in)
-        np.save(files["out"], np.ones((1, len(spec.out_channels), *_out_shape(test_in, spec))))
+        np.save(files["out"], np.ones(_out_shape(test_in, spec)))
         files["readme"].write_text("# Validation\n")
         _write_biakit(workflow, files["biakit"])
         descr = _describe(workflow, spec, folder, weights_d, files, meta)
-        test_out = _predict_package(descr, test_in, spec.output_id)
+        test_out = _predict_package(descr, test_in, spec.output_id, _in_dims(test_in, spec))
         np.save(files["out"], test_out)
         check = {"max_abs_diff": _biakit_difference(workflow, spec, test_in, test_out)}
         files["cover"] = folder / "cover.png"
@@ -239,22 +247,43 @@ def _export(
 
 
 def _out_shape(test_in: np.ndarray, spec: TaskSpec) -> tuple[int, ...]:
+    """Shape of the test output: ``(1, [frames,] channels, *spatial)``."""
+    lead = (1, *spec.frames[1:], len(spec.out_channels))
     if not spec.output_space:
-        return ()
-    scale = spec.scale or (1,) * (test_in.ndim - 2)
-    return tuple(n * f for n, f in zip(test_in.shape[2:], scale))
+        return lead
+    spatial = test_in.shape[len(lead) :]
+    scale = spec.scale or (1,) * len(spatial)
+    return (*lead, *(n * f for n, f in zip(spatial, scale)))
+
+
+def _onnx_dynamic(test_in: np.ndarray, spec: TaskSpec) -> dict[int, str] | None:
+    """Dynamic ONNX axes: None (batch and space of ``(B, C, *S)``), else index -> name."""
+    if not spec.output_space:
+        return {0: "batch"}
+    if not spec.frames:
+        return None
+    dims = _in_dims(test_in, spec)
+    return {0: "batch", **{i: d for i, d in enumerate(dims) if i >= 3}}  # (B, T, C, *S)
+
+
+def _in_dims(test_in: np.ndarray, spec: TaskSpec) -> tuple[str, ...]:
+    """Axis ids of the test input."""
+    lead = ("batch", "time", "channel") if spec.frames else ("batch", "channel")
+    return (*lead, *("z", "y", "x")[-(test_in.ndim - len(lead)) :])
 
 
 def _biakit_difference(workflow: Any, spec: TaskSpec, test_in: np.ndarray,
                        test_out: np.ndarray) -> float:  # fmt: skip
     """Largest difference between biakit's maps and the package's (same-size outputs)."""
+    if spec.reference is not None:
+        return float(np.abs(np.asarray(spec.reference(test_in[0])) - test_out[0]).max())
     if not spec.output_space:  # e.g. class probabilities of an image of the input size
         maps = workflow.predict_maps(test_in[0], amp="none")
         return float(np.abs(np.asarray(maps) - test_out[0]).max())
     if workflow.task not in ("semantic", "instance", "detection", "denoise"):
         return float("nan")
     maps = workflow.predict_maps(test_in[0], blending="none", device="cpu", amp="none",
-                                tile_shape=test_in.shape[2:])  # fmt: skip
+                                 tile_shape=test_in.shape[2:], tta=False)  # fmt: skip
     return float(np.abs(maps - test_out[0]).max())
 
 

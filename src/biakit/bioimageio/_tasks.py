@@ -44,6 +44,18 @@ class TaskSpec:
         What a user must know about the input (appended to the description and README).
     fit_sample : callable, optional
         ``(C, *spatial) -> (C, *fixed_shape)``: brings the export's sample to ``fixed_shape``.
+    frames : tuple of int
+        ``(frames in, frames out)``: input and output get a time axis of these
+        fixed sizes before the channel axis (frame prediction); empty: none.
+    network : callable, optional
+        ``workflow -> NetworkSource``: the module the package ships, when it is not
+        the workflow's network as it is (e.g. wrapped for a time axis).
+    make_test_input : callable, optional
+        ``(workflow, sample, mins, steps) -> (1, ...)`` float32 test input, for
+        inputs that are not one image (e.g. the frames of a movie).
+    reference : callable, optional
+        ``test input without batch -> biakit's own output without batch``, for the
+        README's reproducibility line (default: the workflow's ``predict_maps``).
     """
 
     preprocessing: list[Any]
@@ -59,6 +71,10 @@ class TaskSpec:
     output_space: bool = True
     note: str = ""
     fit_sample: Callable[[Any], Any] | None = None
+    frames: tuple[int, ...] = ()
+    network: Callable[[Any], Any] | None = None
+    make_test_input: Callable[..., Any] | None = None
+    reference: Callable[[Any], Any] | None = None
 
 
 EXPORTERS: dict[str, Callable[[Any], TaskSpec]] = {}
@@ -205,11 +221,15 @@ def _denoise(workflow: Any, dtype: Any = None) -> TaskSpec:
     ]
     t_offset, t_scale = norm["target"]["offset"], norm["target"]["scale"]
     names = _names("channel", workflow.in_channels)
+    tta = bool(getattr(workflow.config, "resolved_tta", False))
+    note = ("biakit averages this model's prediction over flips and 90-degree rotations "
+            "(config.tta); the package runs the network once." if tta else "")  # fmt: skip
     return TaskSpec(
         pre, [scale_linear(list(t_scale), list(t_offset))], names, names, "restored",
         f"denoised image ({workflow.config.algorithm}), in the intensities of the training "
         "targets",
-        config={"normalization": norm}, tags=["denoising", "restoration"],
+        config={"normalization": norm, "tta_in_biakit": tta}, tags=["denoising", "restoration"],
+        note=note,
     )  # fmt: skip
 
 

@@ -245,7 +245,14 @@ def _report_test(workflow: Any, test: tuple, target: Path) -> None:
 
 
 def predict(
-    model: Annotated[Path, typer.Argument(help="Model folder written by `biakit train`.")],
+    model: Annotated[
+        Path,
+        typer.Argument(
+            help="Model folder written by `biakit train`, or a bioimage.io package (.zip, "
+            "folder or rdf.yaml) with one input tensor; for a package with a time axis the "
+            "inputs are movies (--axes TYX for files without metadata)."
+        ),
+    ],
     input: Annotated[str, typer.Option("--input", "-i", help="Image file, folder or glob.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
     tta: Annotated[bool, typer.Option(help="Average over flips (test-time augmentation).")] = False,

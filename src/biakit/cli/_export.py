@@ -22,7 +22,10 @@ def export(
     ] = "pytorch_state_dict,torchscript,onnx",
     sample: Annotated[
         Path | None,
-        typer.Option(help="Image for the test tensors and the cover (default: synthetic)."),
+        typer.Option(
+            help="Image for the test tensors and the cover (a movie for frame prediction; "
+            "default: synthetic)."
+        ),
     ] = None,
     name: Annotated[str | None, typer.Option(help="Package name.")] = None,
     author: Annotated[list[str] | None, typer.Option(help="Author name (repeatable).")] = None,
@@ -44,7 +47,8 @@ def export(
     if sample is not None:
         from biakit.io import read_channel_first
 
-        image, _ = read_channel_first(sample, ndim=workflow.input_ndim)
+        movie = workflow.task == "frame_prediction"  # its test input: the movie's last frames
+        image, _ = read_channel_first(sample, ndim=workflow.input_ndim, time=movie)
     formats = tuple(w.strip() for w in weights.split(",") if w.strip())
     path = export_package(workflow, output, weights=formats, sample=image, name=name,
                           authors=tuple(author or ("biakit user",)), license=license,
