@@ -168,7 +168,7 @@ def test_distributed_client_gives_the_same_labels(tmp_path):
     expected = raster_order(ndi.label(image)[0])
     out = zarr.create_array(tmp_path / "l.zarr", shape=image.shape, chunks=(16, 16), dtype="i4")
     with distributed.Client(
-        processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None
+        processes=False, n_workers=1, threads_per_worker=2, dashboard_address=":0"
     ) as client:
         in_memory = label_blockwise(image, cc, block_shape=16, halo=48, client=client)
         label_blockwise(image, cc, block_shape=16, halo=48, client=client, out=out)

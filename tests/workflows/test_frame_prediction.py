@@ -3,15 +3,16 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import ndimage as ndi
 
 from biakit.errors import ConfigError, DataError
 from biakit.io import read_image, write_timelapse
 from biakit.metrics import psnr
 from biakit.workflows import load_model, parse_workflow_config, register_workflow
+from biakit.workflows._frame_blend import fit_blend, forecast_sums
 from biakit.workflows._frame_config import FramePredictionConfig
 from biakit.workflows._frame_tools import (
     FrameWindows,
-    blend_weights,
     frame_scores,
     montage,
     pad_to_multiple,
@@ -157,19 +158,6 @@ def test_prediction_shapes_and_autoregressive_rollout(trained):
     assert trained.predict_maps(movie[:4]).shape == (2, 1, 20, 24)
 
 
-def test_blend_weights_hand_computed():
-    last = np.zeros((2, 1, 3))
-    truth = np.ones((2, 3, 3))
-    pred = np.stack([np.stack([np.full(3, 2.0), np.full(3, -1.0), np.zeros(3)])] * 2)
-    # h1 overshoots 2x -> 1/2; h2 moves the wrong way -> 0 (clipped); h3 predicts no change -> 1
-    np.testing.assert_allclose(blend_weights(pred, last, truth), [0.5, 0.0, 1.0])
-    # two forecasts pooled: d = (1, 3), e = (1, 1): <d, e> / <d, d> = 4 / 10
-    pooled = blend_weights(np.array([[[1.0]], [[3.0]]]), np.zeros((2, 1, 1)), np.ones((2, 1, 1)))
-    np.testing.assert_allclose(pooled, [0.4])
-    with pytest.raises(DataError, match=r"must be \(n_forecasts, 1, \.\.\.\)"):
-        blend_weights(pred, np.zeros((2, 3, 3)), truth)
-
-
 def test_blend_fitted_on_validation_rollouts(trained):
     # the held-out movie's roll-outs, scored in raw intensities (the weights are invariant to
     # the affine normalisation), give the stored weights; 7 origins, horizons up to 7
@@ -177,16 +165,15 @@ def test_blend_fitted_on_validation_rollouts(trained):
     (val,) = _split_movies(movies, trained.config.val_fraction, trained.config.seed)[1]
     weights = trained.training["horizon_blend"]
     assert len(weights) == 7
-    for h in range(1, 8):
-        origins = range(3, 11 - h)
-        pred = np.stack([trained.predict(val[:o], h, blend=False)[h - 1 : h] for o in origins])
-        last = np.stack([val[o - 1 : o] for o in origins])
-        truth = np.stack([val[o + h - 1 : o + h] for o in origins])
-        expected = blend_weights(pred, last, truth)[0]
-        assert weights[h - 1] == pytest.approx(expected, abs=2e-3)
+    assert trained.training["blend_fit"]["source"] == "validation movies"
+    sums = [forecast_sums(trained.predict(val[:o], 10 - o, blend=False), val[o - 1 : o],
+                          val[o:]) for o in range(3, 10)]  # fmt: skip
+    np.testing.assert_allclose(weights, fit_blend(sums), atol=6e-3)
+    # on those frames the blend is never worse than persistence (mean PSNR gain per horizon)
+    assert min(trained.training["blend_fit"]["gain_db"]) >= 0.0
     # a still movie: any change the network predicts is wrong, so every weight is 0
     still = np.repeat(trained._normalize(val[:1, None]), 8, axis=0)
-    assert trained._fit_blend([still]) == [0.0] * 5
+    assert trained._fit_blend([still])[0] == [0.0] * 5
 
 
 def test_blended_forecast_shrinks_toward_persistence(trained):
@@ -244,10 +231,28 @@ def test_evaluate_rolls_origins_and_scores_baselines(trained):
     assert ev.headline().startswith("PSNR")
     assert len(ev.metrics) == 2 and ev.metrics[0].psnr == pytest.approx(ev.summary["psnr"][0])
     assert ev.metrics[0].data_range == 60.0
+    # one square on a noisy background: found in every true frame; persistence copies it
+    assert list(table["n_objects"]) == [1.0] * 5
+    assert (table["persistence_count_error"] == 0).all()
     with pytest.raises(DataError, match="n_context=2: need >= 3"):
         trained.evaluate([movie], n_context=2, horizon=1)
     with pytest.raises(DataError, match="not more than n_context=9"):
         trained.evaluate([movie], n_context=9, horizon=1)
+
+
+def test_evaluate_writes_tables_and_plot(trained, tmp_path):
+    movie = _moving_square(n_frames=8, seed=5)
+    ev = trained.evaluate([movie], n_context=5, horizon=2, objects="none",
+                          output_dir=tmp_path / "ev")  # fmt: skip
+    assert "count_error" not in ev.summary
+    summary = pd.read_csv(tmp_path / "ev" / "horizon_summary.csv")
+    np.testing.assert_allclose(summary["psnr"], ev.summary["psnr"])
+    assert len(pd.read_csv(tmp_path / "ev" / "horizon_scores.csv")) == len(ev.per_image) == 5
+    assert (tmp_path / "ev" / "horizon.png").stat().st_size > 0
+    with pytest.raises(FileExistsError, match=r"horizon_summary\.csv exists"):
+        trained.evaluate([movie], n_context=5, horizon=2, output_dir=tmp_path / "ev")
+    mono = trained.evaluate([movie], n_context=6, horizon=1, objects={"kind": "monolayer"})
+    assert {"gap_area", "gap_area_error", "linear_gap_area_error"} <= set(mono.summary)
 
 
 def test_predict_to_disk_writes_stack_table_and_montage(trained, tmp_path):
@@ -264,6 +269,9 @@ def test_predict_to_disk_writes_stack_table_and_montage(trained, tmp_path):
     assert table["persistence_psnr"].iloc[0] == pytest.approx(expected)
     picture, _ = read_image(tmp_path / "out" / "mov_montage.png")
     assert picture.shape[:2] == (2 * 20 + 2, 3 * 24 + 4)
+    # object scores beside the pixel scores; the per-horizon plot
+    assert {"n_objects", "count_error", "persistence_mean_iou", "linear_object_f1"} <= set(table)
+    assert (tmp_path / "out" / "mov_horizon.png").stat().st_size > 0
     with pytest.raises(FileExistsError):
         trained.predict_to_disk(tmp_path / "mov.tif", tmp_path / "out")
 
@@ -284,3 +292,20 @@ def test_errors(trained):
         trained.predict(np.zeros((8, 8)))
     with pytest.raises(DataError, match="NaN"):
         trained.predict(np.full((3, 8, 8), np.nan))
+
+
+def test_3d_movie_trains_and_forecasts():
+    rng = np.random.default_rng(0)
+    base = ndi.gaussian_filter(rng.random((10, 12, 12)), 2)
+    movie = np.stack([np.roll(base, t, axis=2) for t in range(8)])[:, None].astype(np.float32)
+    cfg = FramePredictionConfig(
+        n_input=2, n_output=1, patch_shape=(8, 8, 8), samples_per_epoch=4, val_fraction=0.0,
+        blend_horizon=0, model={"hid_s": 2, "hid_t": 4, "n_t": 1, "groups": 1, "n_s": 2},
+        train={"epochs": 1, "batch_size": 2, "device": "cpu", "plot_every": 0, "amp": "none"},
+    )  # fmt: skip
+    fp = FramePredictor(cfg)
+    fp.train([movie])
+    # per-channel statistics over every frame and voxel (the 3D reshape keeps the channel)
+    stats = fp.training["normalization"]
+    assert len(stats["offset"]) == 1
+    assert fp.predict(movie[:2], 3).shape == (3, 1, 10, 12, 12)

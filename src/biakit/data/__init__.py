@@ -8,6 +8,10 @@ returns float32 images with ground truth known exactly:
 - :func:`noisy_clean_pair` -- a noisy image and its clean version (denoising).
 - :func:`low_high_resolution_pair` -- a degraded low-resolution image and its source.
 - :func:`synthetic_timelapse` -- moving nuclei with labels and tracks.
+- :func:`wound_healing` -- two cell sheets closing a scratch, with the exact gap (wound)
+  area per frame.
+- :func:`synthetic_em_volume` -- a lazy MitoEM-like EM volume (mitochondria, exact labels,
+  any size).
 - :func:`synthetic_lineage` -- moving, dividing, entering and leaving cells with exact Cell
   Tracking Challenge ground truth; :func:`degrade_detections` -- missed and shifted objects.
 - :func:`synthetic_scribbles` -- sparse annotation strokes inside the classes of a ground truth;
@@ -43,6 +47,7 @@ from biakit.data._scribbles import corrective_scribbles, synthetic_scribbles
 from biakit.data._spots import SyntheticSpots, synthetic_spots
 from biakit.data._timelapse import SyntheticTimelapse, synthetic_timelapse
 from biakit.data._tracking_samples import TrackingSample, list_tracking_samples, tracking_sample
+from biakit.data._wound_healing import WoundHealing, wound_healing
 
 __all__ = [
     "PHENOTYPES",
@@ -52,6 +57,7 @@ __all__ = [
     "SyntheticSpots",
     "SyntheticTimelapse",
     "TrackingSample",
+    "WoundHealing",
     "corrective_scribbles",
     "degrade_detections",
     "em_volume_objects",
@@ -71,4 +77,5 @@ __all__ = [
     "synthetic_spots",
     "synthetic_timelapse",
     "tracking_sample",
+    "wound_healing",
 ]

@@ -31,8 +31,13 @@ class ThreadPinPlugin(WorkerPlugin):
 
     name = "biakit-thread-pin"
 
+    def __init__(self) -> None:
+        self.origin_pid = os.getpid()
+
     def setup(self, worker: Any) -> None:
-        """Run on each worker when it joins."""
+        """Run on each worker when it joins; in-process workers leave the host's threads alone."""
+        if os.getpid() == self.origin_pid:  # a worker thread of the client's own process
+            return
         _pin_threads(max(1, int(worker.state.nthreads)))
 
     def teardown(self, worker: Any) -> None:
@@ -261,15 +266,15 @@ def _local(n_workers: int | None, memory_limit: str | int | None) -> BlockClient
     workers, threads = _local_sizes(n_workers)
     env = {name: str(threads) for name in THREAD_VARIABLES}
     env["OMP_WAIT_POLICY"] = os.environ.get("OMP_WAIT_POLICY", "PASSIVE")
-    dashboard = ":0" if importlib.util.find_spec("bokeh") else None
+    # ":0": a free port, never a clash with another cluster's 8787 (None still binds 8787)
     cluster = LocalCluster(
         n_workers=workers, threads_per_worker=threads, processes=True,
         memory_limit=memory_limit if memory_limit is not None else "auto",
-        dashboard_address=dashboard, env=env,
+        dashboard_address=":0", env=env,
     )  # fmt: skip
     client = Client(cluster)
     _register_pin(client)
     handle = BlockClient(client, n_workers=workers, owned=(client, cluster))
-    if dashboard is None:
+    if importlib.util.find_spec("bokeh") is None:  # no dashboard pages without bokeh
         handle.dashboard_link = None
     return handle

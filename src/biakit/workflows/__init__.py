@@ -42,7 +42,12 @@ from biakit.workflows._detection_config import DetectionConfig
 from biakit.workflows._detection_io import load_point_pairs
 from biakit.workflows._disk import FileOutcome, PredictionReport
 from biakit.workflows._folder import FORMAT_VERSION, read_manifest
-from biakit.workflows._frame_config import FrameDataOptions, FramePredictionConfig
+from biakit.workflows._frame_config import (
+    FrameDataOptions,
+    FramePredictionConfig,
+    ObjectScoreOptions,
+    RolloutOptions,
+)
 from biakit.workflows._iso_config import IsotropicConfig
 from biakit.workflows._network import NetworkWorkflow
 from biakit.workflows._results import Evaluation
@@ -133,7 +138,9 @@ __all__ = [
     "IsotropicConfig",
     "IsotropicRestorer",
     "NetworkWorkflow",
+    "ObjectScoreOptions",
     "PredictionReport",
+    "RolloutOptions",
     "SemanticConfig",
     "SemanticSegmenter",
     "SuperResolutionConfig",
@@ -152,6 +159,7 @@ __all__ = [
     "load_workflow_config",
     "object_crops",
     "parse_workflow_config",
+    "read_manifest",
     "read_points_csv",
     "register_workflow",
     "workflow_for",

@@ -1,4 +1,4 @@
-"""``FramePredictor.predict_to_disk``: forecast each movie, back-test it, write stack, CSV, PNG."""
+"""``FramePredictor.predict_to_disk``: forecast each movie, back-test it, write stack, CSV, PNGs."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ def planned_outputs(stem: str, out: Path) -> dict[str, Path]:
         "predicted": out / f"{stem}_predicted.tif",
         "scores": out / f"{stem}_horizon.csv",
         "montage": out / f"{stem}_montage.png",
+        "plot": out / f"{stem}_horizon.png",
     }
 
 
@@ -77,13 +78,14 @@ def _write_stack(path: Path, frames: np.ndarray, meta: Any, *, overwrite: bool) 
 
 def _backtest(workflow: Any, movie: np.ndarray, names: dict[str, Path], horizon: int, *,
               overwrite: bool) -> list[Path]:  # fmt: skip
-    """Predict the movie's last frames from those before; write the CSV and the montage."""
+    """Predict the movie's last frames from those before; write the CSV, montage and plot."""
     import pandas as pd
 
     from biakit._atomic import atomic_write_text
     from biakit.io import ImageMeta, write_image
+    from biakit.workflows._frame_eval import _Segmenter, score_origin, summarise
+    from biakit.workflows._frame_plots import plot_horizon_scores
     from biakit.workflows._frame_tools import default_data_range, montage
-    from biakit.workflows.frame_prediction import _score_origin
 
     need = max(workflow.config.n_input, 2)
     h = min(horizon, len(movie) - need)
@@ -91,9 +93,13 @@ def _backtest(workflow: Any, movie: np.ndarray, names: dict[str, Path], horizon:
         return []
     origin = len(movie) - h
     pred = workflow.forecast(movie[:origin], h)
-    rows = _score_origin(workflow, movie, origin, h, default_data_range(movie), pred)
-    text = pd.DataFrame(rows).to_csv(index=False)
-    atomic_write_text(names["scores"], text, overwrite=overwrite)
+    options = workflow.config.objects
+    segmenter = _Segmenter(options, workflow.config.ndim) if options.kind != "none" else None
+    rows = score_origin(workflow, movie, origin, h, default_data_range(movie), pred,
+                        segmenter=segmenter)  # fmt: skip
+    table = pd.DataFrame(rows)
+    atomic_write_text(names["scores"], table.to_csv(index=False), overwrite=overwrite)
     picture = montage(movie[origin:, 0], pred[:, 0])
     write_image(names["montage"], picture, ImageMeta("YX", unit="pixel"), overwrite=overwrite)
-    return [names["scores"], names["montage"]]
+    plot_horizon_scores(summarise(table), names["plot"])
+    return [names["scores"], names["montage"], names["plot"]]

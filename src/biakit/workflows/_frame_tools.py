@@ -154,7 +154,7 @@ class FrameWindows:
             if len(m) < span:
                 raise DataError(
                     f"movie {i} has {len(m)} frames; a training window needs n_input + n_output "
-                    f"= {span}; use a longer movie or smaller n_input / n_output"
+                    f"(or + rollout.frames) = {span}; use a longer movie or fewer frames"
                 )
             m = _pad_to(np.asarray(m, dtype=np.float32), patch_shape)
             self.movies.append(m)
@@ -271,54 +271,3 @@ def montage(truth: np.ndarray, pred: np.ndarray, gap: int = 2) -> np.ndarray:
         rows.append(np.concatenate([cells[0], sep, cells[1], sep, cells[2]], axis=1))
         rows.append(np.full((gap, rows[-1].shape[1]), 255, np.uint8))
     return np.concatenate(rows[:-1], axis=0)
-
-
-def blend_weights(pred: np.ndarray, last: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """Per-horizon weights ``a`` of the forecast ``last + a * (pred - last)``, least squares.
-
-    For horizon ``h`` (axis 1), ``a_h = <d, e> / <d, d>`` with ``d = pred - last``
-    (the network's change from the last frame) and ``e = truth - last`` (the
-    true change), summed over forecasts and pixels, clipped to ``[0, 1]``: 1
-    trusts the network, 0 falls back to persistence; ``a_h`` minimises the
-    squared error of the blend over the given forecasts. 1 where ``d`` is 0.
-
-    Parameters
-    ----------
-    pred, truth : numpy.ndarray
-        ``(n_forecasts, horizon, ...)`` forecasts and true frames.
-    last : numpy.ndarray
-        ``(n_forecasts, 1, ...)`` the last frame before each forecast.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(horizon,)`` float64 weights in ``[0, 1]``.
-
-    Examples
-    --------
-    >>> last = np.zeros((1, 1, 4)); truth = np.ones((1, 2, 4))
-    >>> blend_weights(np.stack([np.full((2, 4), 2.0)]), last, truth)   # overshoot by 2x
-    array([0.5, 0.5])
-    """
-    dd, de = blend_sums(pred, last, truth)
-    return weights_from_sums(dd, de)
-
-
-def blend_sums(pred: Any, last: Any, truth: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``(<d, d>, <d, e>)`` per horizon, the sums :func:`blend_weights` divides (to accumulate)."""
-    pred, last, truth = (np.asarray(a, dtype=np.float64) for a in (pred, last, truth))
-    if pred.shape != truth.shape or last.shape != (pred.shape[0], 1, *pred.shape[2:]):
-        raise DataError(
-            f"blend_weights: pred {pred.shape} and truth {truth.shape} must match and last "
-            f"{last.shape} must be (n_forecasts, 1, ...) like them"
-        )
-    axes = (0, *range(2, pred.ndim))
-    d, e = pred - last, truth - last
-    return np.sum(d * d, axis=axes), np.sum(d * e, axis=axes)
-
-
-def weights_from_sums(dd: np.ndarray, de: np.ndarray) -> np.ndarray:
-    """``clip(de / dd, 0, 1)`` per horizon; 1 where ``dd`` is 0 (no change predicted)."""
-    dd, de = np.asarray(dd, dtype=np.float64), np.asarray(de, dtype=np.float64)
-    safe = np.where(dd > 0, dd, 1.0)
-    return np.clip(np.where(dd > 0, de / safe, 1.0), 0.0, 1.0)

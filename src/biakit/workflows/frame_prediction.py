@@ -8,8 +8,15 @@ cropped at random places (large frames fit a CPU); intensities are normalised
 with statistics of all training movies, stored with the model. Prediction
 takes whole frames (padded to the network's multiple, cropped back).
 
+With ``config.rollout`` the network is trained on multi-step roll-outs of
+itself (its own predictions fed back; ``_frame_rollout``), so long horizons
+do not drift; a per-horizon blend toward persistence, fitted on frames that
+training never saw (``_frame_blend``), keeps every horizon at least as good as
+persistence there.
+
 Every evaluation scores the network beside two baselines: persistence
-(copy-last-frame) and linear extrapolation of the last two frames.
+(copy-last-frame) and linear extrapolation of the last two frames, with pixel
+scores and object-level scores (``_frame_objects``).
 """
 
 from __future__ import annotations
@@ -19,29 +26,29 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from biakit.errors import DataError
 from biakit.workflows._disk import FileOutcome, PredictionReport
+from biakit.workflows._frame_blend import (
+    blend_forecast,
+    blend_gains,
+    fit_blend,
+    forecast_sums,
+    holdout_band,
+)
 from biakit.workflows._frame_config import FramePredictionConfig
+from biakit.workflows._frame_eval import BASELINES, evaluate_movies, write_evaluation
 from biakit.workflows._frame_tools import (
     FrameWindows,
     as_movie,
-    blend_sums,
-    default_data_range,
-    frame_scores,
     linear_forecast,
     pad_to_multiple,
     persistence_forecast,
-    weights_from_sums,
 )
 from biakit.workflows._network import NetworkWorkflow
 from biakit.workflows._results import Evaluation
 
-__all__ = ["FramePredictor", "linear_forecast", "persistence_forecast"]
-
-#: the forecasts every evaluation scores, with their column prefixes
-BASELINES = {"persistence_": persistence_forecast, "linear_": linear_forecast}
+__all__ = ["BASELINES", "FramePredictor", "linear_forecast", "persistence_forecast"]
 
 
 class FramePredictor(NetworkWorkflow):
@@ -102,7 +109,13 @@ class FramePredictor(NetworkWorkflow):
             val = _movies(val_images, cfg.ndim, "val_images")
         else:
             movies, val = _split_movies(movies, cfg.val_fraction, cfg.seed)
-        stats = dataset_stats(cfg.normalizer, [np.moveaxis(m, 1, 0) for m in movies])
+        blend_source = "validation movies" if val else "training movies"
+        if not val and cfg.blend_horizon > 0 and cfg.blend_holdout > 0:
+            movies, val = holdout_band(movies, cfg.blend_holdout)
+            blend_source = f"held-out band ({cfg.blend_holdout:g} of the width)"
+        # (T, C, *spatial) -> (C, T * first spatial axis, *rest): per-channel statistics, 2D or 3D
+        per_channel = [np.moveaxis(m, 1, 0).reshape(m.shape[1], -1, *m.shape[3:]) for m in movies]
+        stats = dataset_stats(cfg.normalizer, per_channel)
         self.training = {
             "normalization": stats.to_dict(),
             "frames": [len(m) for m in movies],
@@ -112,47 +125,69 @@ class FramePredictor(NetworkWorkflow):
 
         def windows(ms: list, samples: int, train: bool) -> FrameWindows:
             return FrameWindows(
-                [self._normalize(m) for m in ms], cfg.n_input, cfg.n_output, cfg.patch_shape,
-                samples_per_epoch=samples, foreground_fraction=cfg.foreground_fraction,
-                flip=train and cfg.augment.flip, rotate90=train and cfg.augment.rotate90,
-                seed=cfg.seed,
+                [self._normalize(m) for m in ms], cfg.n_input, cfg.target_frames,
+                cfg.patch_shape, samples_per_epoch=samples,
+                foreground_fraction=cfg.foreground_fraction, flip=train and cfg.augment.flip,
+                rotate90=train and cfg.augment.rotate90, seed=cfg.seed,
             )  # fmt: skip
 
         train_ds = windows(movies, cfg.samples_per_epoch, True)
         val_ds = windows(val, max(cfg.samples_per_epoch // 4, 4), False) if val else None
-        work = self._train_network(
-            train_ds, val_ds, n_images=len(movies), output_dir=output_dir, loss_fn=None,
-            metrics=None, resume=resume, overwrite=overwrite, progress=progress,
-        )  # fmt: skip
-        self.training["horizon_blend"] = self._fit_blend(
-            [self._normalize(m) for m in (val or movies)]
-        )
+        kwargs = {"n_images": len(movies), "output_dir": output_dir, "metrics": None,
+                  "resume": resume, "overwrite": overwrite, "progress": progress}  # fmt: skip
+        if cfg.target_frames > cfg.n_output:
+            from biakit.workflows._frame_rollout import RolloutLoss, train_wrapped
+
+            work = train_wrapped(self, self._rollout_net, train_ds, val_ds,
+                                 loss_fn=RolloutLoss(cfg.train.loss), **kwargs)  # fmt: skip
+        else:
+            work = self._train_network(train_ds, val_ds, loss_fn=None, **kwargs)
+        self.training["rollout_frames"] = cfg.target_frames
+        weights, fit = self._fit_blend([self._normalize(m) for m in (val or movies)])
+        self.training["horizon_blend"] = weights
+        self.training["blend_fit"] = {"source": blend_source, **fit} if fit else None
         self._finish(work, output_dir, overwrite=overwrite)
         return self.history
 
-    def _fit_blend(self, movies: list[np.ndarray]) -> list[float] | None:
+    def _rollout_net(self, network: Any) -> Any:
+        """``network`` wrapped for multi-step training (``config.rollout``)."""
+        from biakit.workflows._frame_rollout import RolloutNet
+
+        cfg = self.config
+        return RolloutNet(
+            network, n_input=cfg.n_input, n_output=cfg.n_output, channels=self.in_channels,
+            frames=cfg.target_frames, start=cfg.rollout.start or cfg.n_output,
+            ramp_steps=cfg.rollout.ramp_steps,
+        )  # fmt: skip
+
+    def _fit_blend(self, movies: list[np.ndarray]) -> tuple[list[float] | None, dict[str, Any]]:
         """Per-horizon weights toward persistence, fitted on roll-outs of normalised ``movies``.
 
         Forecasts start at up to ``blend_forecasts`` origins spread evenly over
-        all movies; see :func:`~biakit.workflows._frame_tools.blend_weights`.
+        all movies (see :func:`~biakit.workflows._frame_blend.fit_blend`).
+        Returns the weights and a record of the fit: ``forecasts`` and, per
+        horizon, the mean PSNR gain over persistence on those frames of the
+        raw roll-out (``raw_gain_db``) and of the blend (``gain_db``, >= 0).
         """
+        from biakit.cancel import check_cancelled
+
         cfg = self.config
         h_max = cfg.blend_horizon
         origins = [(i, o) for i, m in enumerate(movies) for o in range(cfg.n_input, len(m))]
         if h_max == 0 or not origins:
-            return None
+            return None, {}
         pick = np.linspace(0, len(origins) - 1, min(cfg.blend_forecasts, len(origins)))
-        dd, de, n = np.zeros(h_max), np.zeros(h_max), np.zeros(h_max, int)
+        runs = []
         for k in np.unique(np.round(pick).astype(int)):
+            check_cancelled()
             i, o = origins[k]
             h = min(h_max, len(movies[i]) - o)
             pred = self._rollout(movies[i][o - cfg.n_input : o], h)
-            sums = blend_sums(pred[None], movies[i][o - 1 : o][None], movies[i][o : o + h][None])
-            dd[:h] += sums[0]
-            de[:h] += sums[1]
-            n[:h] += 1
-        weights = weights_from_sums(dd[n > 0], de[n > 0])
-        return [round(float(w), 4) for w in weights]
+            runs.append(forecast_sums(pred, movies[i][o - 1 : o], movies[i][o : o + h]))
+        weights = fit_blend(runs)
+        raw = blend_gains(runs, [1.0] * len(weights))
+        return weights, {"forecasts": len(runs), "raw_gain_db": raw,
+                         "gain_db": blend_gains(runs, weights)}  # fmt: skip
 
     def _stats(self) -> Any:
         from biakit.nn.datasets import NormStats
@@ -193,30 +228,28 @@ class FramePredictor(NetworkWorkflow):
                 f"{self.in_channels}"
             )
         pred = self._rollout(self._normalize(frames[-cfg.n_input :]), horizon)
-        weights = self.training.get("horizon_blend") if blend else None
-        if weights:
-            a = np.array([weights[min(k, len(weights) - 1)] for k in range(horizon)], np.float32)
-            last = self._normalize(frames[-1:])
-            pred = last + a.reshape(-1, *[1] * (pred.ndim - 1)) * (pred - last)
+        if blend and self.training.get("horizon_blend"):
+            pred = blend_forecast(pred, self._normalize(frames[-1:]),
+                                  self.training["horizon_blend"])  # fmt: skip
         return np.moveaxis(denormalize_with_stats(np.moveaxis(pred, 1, 0), self._stats()), 0, 1)
 
     def _rollout(self, x: np.ndarray, horizon: int) -> np.ndarray:
         """``horizon`` normalised frames after the normalised ``(n_input, C, *spatial)`` ``x``."""
         import torch
 
+        from biakit.workflows._frame_rollout import DihedralTTA, rollout
+
         cfg = self.config
+        net = DihedralTTA(self.model, cfg.ndim) if cfg.tta else self.model
         x, crop = pad_to_multiple(x, self.network_config.divisor)
         device = next(self.model.parameters()).device
         self.model.eval()
-        seq = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
-        out: list[Any] = []
+        inp = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
+        inp = inp.reshape(1, -1, *x.shape[2:])
         with torch.inference_mode():
-            while len(out) < horizon:
-                inp = seq[-cfg.n_input :].reshape(1, -1, *seq.shape[2:])
-                pred = self.model(inp).reshape(cfg.n_output, *seq.shape[1:])
-                out.extend(pred)
-                seq = torch.cat([seq, pred], dim=0)
-        return torch.stack(out[:horizon]).float().cpu().numpy()[crop]
+            out = rollout(net, inp, n_input=cfg.n_input, n_output=cfg.n_output,
+                          channels=x.shape[1], frames=horizon)  # fmt: skip
+        return out.reshape(horizon, *x.shape[1:]).float().cpu().numpy()[crop]
 
     def predict_maps(self, image: Any, *, horizon: int | None = None, **_: Any) -> np.ndarray:
         """Predicted frames ``(horizon, C, *spatial)`` after the movie ``image``."""
@@ -240,9 +273,10 @@ class FramePredictor(NetworkWorkflow):
 
     # ---------------------------------------------------------------- evaluation
     def evaluate(self, movies: Sequence[Any], n_context: int, horizon: int, *,
-                 data_range: float | None = None, rolling: bool = True,
-                 blend: bool = True) -> Evaluation:  # fmt: skip
-        """Per-horizon PSNR / SSIM / MSE / MAE / NRMSE of the model and of the two baselines.
+                 data_range: float | None = None, rolling: bool = True, blend: bool = True,
+                 objects: Any = None, output_dir: str | Path | None = None,
+                 overwrite: bool = False) -> Evaluation:  # fmt: skip
+        """Per-horizon pixel and object scores of the model and of the two baselines.
 
         Forecasts start at every frame ``o`` from ``n_context`` to the end
         (``rolling``; else only at ``n_context``), from the frames before ``o``;
@@ -264,46 +298,33 @@ class FramePredictor(NetworkWorkflow):
             Forecast from every frame after the context, not only the first.
         blend : bool
             Shrink toward persistence with the fitted weights (see :meth:`forecast`).
+        objects : ObjectScoreOptions, mapping or str, optional
+            Segmentation of the object-level scores (``"objects"``,
+            ``"monolayer"``, ``"none"`` or options); default ``config.objects``.
+        output_dir : str or Path, optional
+            Also write ``horizon_summary.csv`` (the summary), ``horizon_scores.csv``
+            (the per-forecast table) and ``horizon.png`` (scores against the
+            horizon, model / persistence / linear) there.
+        overwrite : bool
+            Replace those files.
 
         Returns
         -------
         Evaluation
             ``per_image``: one row per movie (``image``), ``origin``, ``horizon``
-            with ``psnr``, ``ssim``, ``mse``, ``mae``, ``nrmse`` and the same with
-            ``persistence_`` and ``linear_`` prefixes; ``summary``: their means
-            per horizon (``n``: forecasts averaged); ``metrics``: the model's
-            :class:`~biakit.metrics.RestorationMetrics` per horizon (horizon 1 first).
+            with ``psnr``, ``ssim``, ``mse``, ``mae``, ``nrmse``, the object
+            scores (``count_error``, ``mean_iou``, ``object_f1`` beside the true
+            ``n_objects``; or ``gap_area_error`` beside ``gap_area`` for
+            monolayers; see :mod:`biakit.workflows._frame_objects`) and the same
+            with ``persistence_`` and ``linear_`` prefixes; ``summary``: their
+            means per horizon (``n``: forecasts averaged); ``metrics``: the
+            model's :class:`~biakit.metrics.RestorationMetrics` per horizon.
         """
-        from biakit.metrics import RestorationMetrics
-
-        cfg = self.config
-        if not isinstance(movies, list | tuple) or not movies:
-            raise DataError("movies must be a non-empty list of movies (one array per movie)")
-        need = max(cfg.n_input, 2)
-        if n_context < need:
-            raise DataError(f"n_context={n_context}: need >= {need} (n_input and 2 for linear)")
-        if horizon < 1:
-            raise DataError(f"horizon must be >= 1, got {horizon}")
-        rows = []
-        for i, raw in enumerate(movies):
-            movie, _ = as_movie(raw, cfg.ndim, f"movies[{i}]")
-            if len(movie) <= n_context:
-                raise DataError(
-                    f"movies[{i}] has {len(movie)} frames, not more than n_context={n_context}"
-                )
-            rng = default_data_range(raw) if data_range is None else float(data_range)
-            origins = range(n_context, len(movie)) if rolling else [n_context]
-            for o in origins:
-                rows += _score_origin(self, movie, o, min(horizon, len(movie) - o), rng,
-                                      blend=blend, image=i)  # fmt: skip
-        table = pd.DataFrame(rows)
-        summary = table.drop(columns=["image", "origin"]).groupby("horizon").mean()
-        summary.insert(0, "n", table.groupby("horizon").size())
-        summary = summary.reset_index()
-        fields = RestorationMetrics.__dataclass_fields__
-        pooled = tuple(RestorationMetrics(**{k: float(r[k]) for k in fields})
-                       for _, r in summary.iterrows())  # fmt: skip
-        return Evaluation(self.task, pooled, table, summary)
+        ev = evaluate_movies(self, movies, n_context, horizon, data_range=data_range,
+                             rolling=rolling, blend=blend, objects=objects)  # fmt: skip
+        if output_dir is not None:
+            write_evaluation(ev, output_dir, overwrite=overwrite)
+        return ev
 
     # ---------------------------------------------------------------- persistence
     def _read_state(self, path: Path, manifest: dict[str, Any]) -> None:
@@ -339,10 +360,14 @@ class FramePredictor(NetworkWorkflow):
         * ``NAME_predicted.tif``: the ``config.forecast_horizon`` frames after
           the movie's last frame (``TYX`` / ``TCYX`` / ``TZYX`` ...);
         * ``NAME_horizon.csv``: a back-test, the movie's last frames predicted
-          from the frames before them, scored per horizon for the model and the
-          persistence / linear baselines;
+          from the frames before them, scored per horizon (pixel and object
+          scores, see :meth:`evaluate`) for the model and the persistence /
+          linear baselines;
         * ``NAME_montage.png``: that back-test's truth | prediction | error, one
-          row per frame.
+          row per frame;
+        * ``NAME_horizon.png``: the back-test's scores (PSNR, SSIM and the
+          object scores of ``config.objects``) against the horizon, model
+          beside persistence and linear extrapolation.
 
         Inputs are time-lapse files or folders of frames (``axes`` for files
         without metadata, e.g. ``"TYX"``); a movie too short for a back-test
@@ -351,28 +376,6 @@ class FramePredictor(NetworkWorkflow):
         outcomes = tuple(self.iter_predict_to_disk(inputs, output_dir, overwrite=overwrite,
                                                    axes=axes))  # fmt: skip
         return PredictionReport(outcomes)
-
-
-def _score_origin(
-    fp: FramePredictor, movie: np.ndarray, origin: int, h: int, data_range: float,
-    pred: np.ndarray | None = None, blend: bool = True, **extra: Any,
-) -> list[dict[str, Any]]:  # fmt: skip
-    """Rows of one forecast from ``movie[:origin]``: model (``pred`` if given) and baselines."""
-    from biakit.metrics.restoration import nrmse
-
-    ctx, truth = movie[:origin], movie[origin : origin + h]
-    pred = fp.forecast(ctx, h, blend=blend) if pred is None else pred
-    forecasts = {"": pred, **{p: f(ctx, h) for p, f in BASELINES.items()}}
-    rows = []
-    for k in range(h):
-        row: dict[str, Any] = {**extra, "origin": origin, "horizon": k + 1,
-                               "data_range": data_range}  # fmt: skip
-        for prefix, pred in forecasts.items():
-            scores = frame_scores(truth[k], pred[k], data_range)
-            scores["nrmse"] = nrmse(truth[k].astype(np.float64), pred[k].astype(np.float64))
-            row.update({f"{prefix}{name}": v for name, v in scores.items()})
-        rows.append(row)
-    return rows
 
 
 def _movies(movies: Any, ndim: int, name: str) -> list[np.ndarray]:
