@@ -71,10 +71,17 @@ def use_blockwise(scheduler: str | None, inputs: Iterable[Path]) -> bool:
     return any(is_lazy_input(p) for p in inputs)
 
 
-def open_client(scheduler: str | None, workers: int | None, memory_limit: str | None) -> Any:
-    """Start / connect the Dask client of a block-wise run and print where its dashboard is."""
-    from biakit.distributed import get_client
+def open_client(scheduler: str | None, workers: int | None, memory_limit: str | None,
+                inputs: Iterable[Path] = (), axes: str | None = None) -> Any:  # fmt: skip
+    """Start / connect the Dask client of a block-wise run and print where its dashboard is.
 
+    Every input is opened (lazily) first, so an unreadable file is reported before a
+    cluster is started for nothing.
+    """
+    from biakit.distributed import get_client, open_source
+
+    for path in inputs:
+        open_source(path, axes=axes)
     client = get_client(scheduler or "local", n_workers=workers, memory_limit=memory_limit)
     where = client.dashboard_link or "no dashboard (install bokeh for it)"
     typer.echo(f"biakit: {client.kind} scheduler with {client.n_workers} worker(s); {where}",
@@ -106,7 +113,8 @@ def _run_blockwise(pipeline: Any, inputs: list[Path], output: Path, opts: dict[s
     from biakit.distributed import PipelineReport, iter_run_pipeline
     from biakit.io import file_key
 
-    with open_client(opts["scheduler"], opts["workers"], opts["memory_limit"]) as client:
+    with open_client(opts["scheduler"], opts["workers"], opts["memory_limit"], inputs,
+                     opts["axes"]) as client:  # fmt: skip
         for path in inputs:
             dest = output / f"{file_key(path)}.ome.zarr"
             gen = iter_run_pipeline(

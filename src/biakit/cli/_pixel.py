@@ -232,7 +232,8 @@ def predict_inputs_blockwise(model: Any, inputs: list[Path], output: Path, opts:
     from biakit.io import file_key
 
     opts = dict(opts)
-    client = open_client(opts.pop("scheduler"), opts.pop("workers"), opts.pop("memory_limit"))
+    client = open_client(opts.pop("scheduler"), opts.pop("workers"), opts.pop("memory_limit"),
+                         inputs, opts.get("axes"))  # fmt: skip
     with client:
         for path in inputs:
             dest = output / f"{file_key(path)}.ome.zarr"
