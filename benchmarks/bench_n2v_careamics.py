@@ -22,23 +22,29 @@ one pass over its patches of the training images; its validation, checkpointing 
 overhead included); the clock runs over ``CAREamist.train``. Its in-loop step (batch start
 to batch end, Lightning callback) is reported too. biakit: ``Denoiser.train`` on the same
 images with as many patches per epoch and as many epochs (its validation, checkpoints and
-curves included). Bare step: a fresh copy of the same network as biakit's, plain forward +
-masked MSE + backward + AdamW step on a fixed batch in PyTorch's default layout, under the
-precision biakit's training resolved to (``amp="auto"``: bf16 autocast on a CPU with native
-bfloat16, else float32; CAREamics runs float32); one bare step runs right after each of
-biakit's optimiser steps (interleaved step by step, so load changes hit both alike), and
-its time is taken out of biakit's wall clock; median over the run.
-Goals: biakit >= 2.0x CAREamics' wall-clock steps/s; biakit's wall-clock step
-<= 1.05x the bare step.
+curves included), 0.2% masked like CAREamics. Bare step: a fresh copy of the same network
+as biakit's, plain forward + masked MSE + backward + AdamW step on a fixed batch in
+PyTorch's default layout, under the precision biakit's training resolved to
+(``amp="auto"``: bf16 autocast on a CPU with native bfloat16, else float32; CAREamics runs
+float32); one bare step runs right after each of biakit's optimiser steps (interleaved step
+by step, so load changes hit both alike), and its time is taken out of biakit's wall clock.
+biakit's in-loop step is the time from the end of one bare step to the end of biakit's next
+optimiser step (patches, masking, forward, backward, optimiser, schedule), steps across an
+epoch boundary left out; medians over the run. ``bare``: the same without CAREamics.
+Goals: biakit >= 2.0x CAREamics' wall-clock steps/s; biakit's in-loop step <= 1.05x the
+bare step.
 
-``quality``: each tool trains for ``--minutes`` of wall time (CAREamics first, then
-biakit), then denoises the 68 test crops; mean PSNR on the 0-255 scale, the same
-computation for both (``10 log10(255^2 / MSE)`` per crop, no clipping). CAREamics is
-stopped by a callback once the budget has passed (its ReduceLROnPlateau schedule needs no
-length); biakit gets ``train.max_time`` = the budget and the epochs its wall-clock speed
-measured in the speed part fits in 1.1x the budget (so that a slower moment still uses the
-whole budget; the cosine schedule is then cut just before its end).
-Goal (issue 11): biakit >= CAREamics + 1.0 dB in 10 CPU minutes.
+``quality``: both tools train AT THE SAME TIME for ``--minutes`` of wall time, one thread
+each (so the machine's load hits both alike), then denoise the 68 test crops; mean PSNR on
+the 0-255 scale, the same computation for both (``10 log10(255^2 / MSE)`` per crop, no
+clipping). CAREamics is stopped by a callback once the budget has passed (its
+ReduceLROnPlateau schedule needs no length); biakit gets ``train.max_time`` = the budget
+(its cosine schedule decays over the budget). Same network, patches and batch on both
+sides; everything else at each tool's defaults: biakit's ``mask_fraction`` (1.5% since
+issue 11, ``--quality-mask`` to change it) and its test-time augmentation for 2D N2V (the
+PSNR without it is printed too). The training steps each did in the same wall time are
+the concurrent throughput figure. Goal (issue 11): biakit >= CAREamics + 1.0 dB in 10 CPU
+minutes.
 
 CAREamics runs in its own venv (``benchmarks/_careamics_venv.py`` creates it: torch 2.13.0
 CPU, ``--no-deps torchvision==0.28.0 careamics==0.3.5`` and its other requirements), in a
@@ -50,8 +56,8 @@ Run (about 8-9 minutes on 2 busy cores with the defaults; ``--minutes 10`` is th
 budget and takes about 23 minutes)::
 
     .venv/bin/python benchmarks/_careamics_venv.py          # once
-    .venv/bin/python benchmarks/bench_n2v_careamics.py [--part all|speed|quality] \
-        [--rounds 3] [--epochs 1] [--speed-limit 100] [--minutes 2.5]
+    .venv/bin/python benchmarks/bench_n2v_careamics.py [--part all|speed|bare|quality] \
+        [--rounds 3] [--epochs 1] [--speed-limit 100] [--minutes 2.5] [--quality-mask F]
 """
 
 from __future__ import annotations
@@ -200,6 +206,13 @@ class Peer:
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.log, text=True, env=env)  # fmt: skip
 
+    @classmethod
+    def none(cls) -> Peer:
+        """A peer that runs nothing (``--part bare``)."""
+        peer = cls.__new__(cls)
+        peer.proc = None
+        return peer
+
     def __call__(self, **cmd: object) -> dict | None:
         if self.proc is None:
             return None
@@ -215,7 +228,7 @@ class Peer:
         return json.loads(line)
 
     def close(self) -> None:
-        if self.proc is not None:
+        if getattr(self, "proc", None) is not None:
             self.proc.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
             self.proc.stdin.close()
             self.proc.wait(timeout=60)
@@ -224,15 +237,19 @@ class Peer:
 
 
 # ------------------------------------------------------------------ biakit
-def _config(samples: int, epochs: int, amp: str, max_time: float | None = None) -> object:
+def _config(
+    samples: int, epochs: int, amp: str, max_time: float | None = None, mask: float | None = MASK
+) -> object:
+    """biakit's config: CAREamics' network, patches and batch; ``mask=None``: biakit's default."""
     from biakit.workflows import DenoiseConfig
 
     train = {"epochs": epochs, "batch_size": BATCH, "amp": amp, "device": "cpu"}
     if max_time is not None:
         train["max_time"] = max_time
+    extra = {} if mask is None else {"mask_fraction": mask}
     return DenoiseConfig(algorithm="n2v", patch_shape=PATCH, samples_per_epoch=samples,
-                         mask_fraction=MASK, model={"depth": 2, "base_filters": 32},
-                         train=train)  # fmt: skip
+                         model={"depth": 2, "base_filters": 32}, train=train,
+                         **extra)  # fmt: skip
 
 
 class BareSteps:
@@ -279,7 +296,10 @@ def biakit_speed(train: list, samples: int, epochs: int, amp: str) -> dict:
 
     After each of biakit's optimiser steps one :class:`BareSteps` step runs (a hook on
     ``Trainer._optimizer_step``), so both see the same load at the same moments
-    (interleaved step by step); their time is taken out of biakit's wall clock.
+    (interleaved step by step); their time is taken out of biakit's wall clock. biakit's
+    in-loop step is the time from the end of one bare step to the end of biakit's next
+    optimiser step (data, masking, forward, backward, optimiser, schedule); steps across
+    an epoch boundary (validation, checkpoint) are left out of its median.
     """
     from biakit.nn.train import Trainer
     from biakit.workflows import Denoiser
@@ -289,10 +309,13 @@ def biakit_speed(train: list, samples: int, epochs: int, amp: str) -> dict:
         bare()  # warm-up, not counted
     bare.times.clear()
     original = Trainer._optimizer_step
+    marks: list[tuple[float, float, int]] = []  # (biakit step ended, bare step ended, epoch)
 
     def step_then_bare(self: Trainer, per_step: bool) -> None:
         original(self, per_step)
+        t = time.perf_counter()
         bare()
+        marks.append((t, time.perf_counter(), self.epoch))
 
     den = Denoiser(_config(samples, epochs, amp))
     Trainer._optimizer_step = step_then_bare
@@ -303,15 +326,17 @@ def biakit_speed(train: list, samples: int, epochs: int, amp: str) -> dict:
     finally:
         Trainer._optimizer_step = original
     steps = int(hist["steps"].iloc[-1])
-    loop = float((hist["train_samples"] / hist["samples_per_s"]).sum()) - sum(bare.times)
-    return {"wall_s": wall, "steps": steps, "step_in_loop_s": loop / steps,
-            "bare_s": float(np.median(bare.times))}  # fmt: skip
+    loop = [a[0] - b[1] for a, b in zip(marks[1:], marks[:-1]) if a[2] == b[2]]
+    return {"wall_s": wall, "steps": steps, "step_in_loop_s": float(np.median(loop[1:])),
+            "bare_s": float(np.median(bare.times[1:]))}  # fmt: skip
 
 
-def run_speed(peer: Peer, train: list, rounds: int, epochs: int, amp: str, limit: float) -> dict:
+def run_speed(
+    peer: Peer, train: list, rounds: int, epochs: int, amp: str, limit: float, batches: int = 36
+) -> dict:
     """Interleaved rounds: a CAREamics run, then a biakit run with bare steps between; medians."""
     rows, t0 = [], time.perf_counter()
-    samples = 16 * 36  # replaced by CAREamics' own epoch length once known
+    samples = BATCH * batches  # replaced by CAREamics' own epoch length once known
     for r in range(rounds):
         if r and time.perf_counter() - t0 > limit:
             print(f"  (stopping after {r} rounds: the speed part passed {limit:.0f} s)")
@@ -339,10 +364,10 @@ def run_speed(peer: Peer, train: list, rounds: int, epochs: int, amp: str, limit
     print(f"  bare PyTorch step (same net and precision, between biakit's): {med['bare_s']:.3f} s")
     ratio_bare = (1 / med["biakit_sps"]) / med["bare_s"]
     print(
-        f"  biakit wall step / bare step = {ratio_bare:.3f}  (goal <= 1.05); "
-        f"in-loop / bare = {med['biakit_loop_s'] / med['bare_s']:.3f}"
+        f"  biakit in-loop step / bare step = {med['biakit_loop_s'] / med['bare_s']:.3f}  "
+        f"(goal <= 1.05); wall step (epochs, validation, checkpoints) / bare = {ratio_bare:.3f}"
     )
-    if "careamics_sps" in med:
+    if "careamics_sps" in med and peer.proc is not None:
         print(
             f"  CAREamics  CAREamist.train: {med['careamics_sps']:.3f} steps/s wall "
             f"({1 / med['careamics_sps']:.3f} s/step), in-loop step "
@@ -358,7 +383,7 @@ def run_speed(peer: Peer, train: list, rounds: int, epochs: int, amp: str, limit
 
 
 # ------------------------------------------------------------------ quality
-def run_quality(peer: Peer, data: dict, minutes: float, amp: str) -> None:
+def run_quality(peer: Peer, data: dict, minutes: float, amp: str, mask: float | None) -> None:
     """Both tools train AT THE SAME TIME for ``minutes``, one thread each (load hits both)."""
     import threading
 
@@ -385,21 +410,25 @@ def run_quality(peer: Peer, data: dict, minutes: float, amp: str) -> None:
     torch.set_num_threads(1)
     try:
         worker.start()
-        samples = _config(256, 1, amp).samples_per_epoch  # biakit's default epoch length
-        den = Denoiser(_config(samples, 100_000, amp, max_time=budget))  # schedule follows time
+        # biakit's defaults for the masked fraction and test-time augmentation
+        cfg = _config(256, 100_000, amp, max_time=budget, mask=mask)  # schedule follows time
+        den = Denoiser(cfg)
         t0 = time.perf_counter()
         hist = den.train(train)
         wall = time.perf_counter() - t0
         worker.join()
         t1 = time.perf_counter()
-        pred = np.stack([den.predict(x) for x in noisy])
+        pred = np.stack([den.predict(x) for x in noisy])  # the default: TTA for 2D N2V
+        t_pred = time.perf_counter() - t1
+        plain = np.stack([den.predict(x, tta=False) for x in noisy])
     finally:
         set_threads(None)
         torch.set_num_threads(threads)
     pb = psnr(pred, clean)
     print(
         f"  biakit:    {pb:.2f} dB  ({int(hist['steps'].iloc[-1])} steps, {len(hist)} epochs, "
-        f"train {wall:.0f} s, predict {time.perf_counter() - t1:.1f} s)"
+        f"train {wall:.0f} s, predict {t_pred:.1f} s; mask_fraction {cfg.mask_fraction:g}, "
+        f"tta {cfg.resolved_tta}; without TTA {psnr(plain, clean):.2f} dB)"
     )
     c = answer.get("c")
     if c is None:
@@ -415,9 +444,12 @@ def run_quality(peer: Peer, data: dict, minutes: float, amp: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", choices=["all", "speed", "quality"], default="all")
+    ap.add_argument("--part", choices=["all", "speed", "bare", "quality"], default="all")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=1, help="epochs per speed run")
+    ap.add_argument(
+        "--batches", type=int, default=36, help="batches per epoch without CAREamics (bare)"
+    )
     ap.add_argument(
         "--speed-limit",
         type=float,
@@ -426,6 +458,12 @@ def main() -> None:
     )
     ap.add_argument("--minutes", type=float, default=2.5, help="quality: training budget each")
     ap.add_argument("--amp", default="auto", help="biakit's train.amp (auto | none | bf16)")
+    ap.add_argument(
+        "--quality-mask",
+        type=float,
+        default=None,
+        help="quality: biakit's mask_fraction (default: biakit's own default)",
+    )
     ap.add_argument("--careamics-worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.careamics_worker:
@@ -443,12 +481,13 @@ def main() -> None:
     np.savez(data_path, **data)
     train = [data[f"train_{i}"] for i in range(len(TRAIN))]
     with tempfile.TemporaryDirectory(dir=WORK) as tmp:
-        peer = Peer(data_path, Path(tmp))
+        peer = Peer(data_path, Path(tmp)) if args.part != "bare" else Peer.none()
         try:
-            if args.part in ("all", "speed"):
-                run_speed(peer, train, args.rounds, args.epochs, args.amp, args.speed_limit)
+            if args.part in ("all", "speed", "bare"):  # bare: biakit vs bare PyTorch only
+                run_speed(peer, train, args.rounds, args.epochs, args.amp, args.speed_limit,
+                          args.batches)  # fmt: skip
             if args.part in ("all", "quality"):
-                run_quality(peer, data, args.minutes, args.amp)
+                run_quality(peer, data, args.minutes, args.amp, args.quality_mask)
         finally:
             peer.close()
     print(f"\nload at end {os.getloadavg()}; total {time.perf_counter() - t_start:.0f} s")

@@ -255,7 +255,14 @@ def predict(
     ],
     input: Annotated[str, typer.Option("--input", "-i", help="Image file, folder or glob.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
-    tta: Annotated[bool, typer.Option(help="Average over flips (test-time augmentation).")] = False,
+    tta: Annotated[
+        bool | None,
+        typer.Option(
+            "--tta/--no-tta",
+            help="Average over flips (and 90-degree turns for denoising); default: the "
+            "model's own (on for 2D N2V / N2V2, off otherwise).",
+        ),
+    ] = None,
     maps: Annotated[
         bool,
         typer.Option(
@@ -309,12 +316,15 @@ def predict(
             "block_shape": block_size,
             "axes": axes,
             "overwrite": overwrite,
-            "tta": tta,
+            "tta": bool(tta)
+            if tta is not None
+            else getattr(getattr(workflow, "config", None), "resolved_tta", False),
         }
         predict_inputs_blockwise(workflow, inputs, output, opts)
         return
+    chosen = {} if tta is None else {"tta": tta}  # None: the model's default
     outcomes = workflow.iter_predict_to_disk(inputs, output, overwrite=overwrite, maps=maps,
-                                             overlay=overlay, tta=tta, axes=axes)  # fmt: skip
+                                             overlay=overlay, axes=axes, **chosen)  # fmt: skip
     failures, found = [], 0
     for outcome in track(outcomes, len(inputs), f"predicting ({workflow.task})"):
         for warning in outcome.warnings:

@@ -1,8 +1,9 @@
 """Blind-spot masking for Noise2Void (N2V, N2V2, structN2V) and its masked loss.
 
 Noise2Void (Krull et al., CVPR 2019) trains a network to predict each pixel
-from its neighbourhood only: per patch a few pixels (``mask_fraction``, 0.2% by
-default as CAREamics' 0.198%) are chosen on a stratified random grid (one per
+from its neighbourhood only: per patch a few pixels (``mask_fraction``: 0.2% here,
+CAREamics' 0.198%; the denoising workflow's default is 1.5%, Krull et al.'s 64
+pixels per 64x64 patch) are chosen on a stratified random grid (one per
 box of ``1 / mask_fraction`` pixels), their input values are replaced, and the
 loss is the squared error between the prediction and the *original* value at
 those pixels only. Replacements:
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -288,6 +290,16 @@ class N2VDataset:
         The masking settings.
     seed : int
         Base seed of the masks.
+    prefetch : bool
+        After each :meth:`set_epoch`, make the epoch's samples in a background
+        thread while the network trains (NumPy and PyTorch release the
+        interpreter lock in their kernels), so patch reading, augmentation and
+        masking leave the training step's critical path. Samples are the same
+        as without it (each depends on ``(seed, epoch, i)`` only); a sample not
+        made yet is made on request. Only for a ``base`` that is safe to read
+        from two threads (in-memory arrays) and a data loader without worker
+        processes; a copy of the dataset (pickled for a worker) does not
+        prefetch.
 
     Examples
     --------
@@ -299,27 +311,102 @@ class N2VDataset:
     ((1, 32, 32), (2, 32, 32))
     """
 
-    def __init__(self, base: Any, masking: N2VMasking, *, seed: int = 0) -> None:
+    def __init__(
+        self, base: Any, masking: N2VMasking, *, seed: int = 0, prefetch: bool = False
+    ) -> None:
         self.base, self.masking, self.seed = base, masking, int(seed)
+        self.prefetch = bool(prefetch)
         self.epoch = 0
+        self._ready: dict[int, tuple[Any, Any]] = {}  # prefetched samples of self.epoch
+        self._done: set[int] = set()  # handed out or made on request: not to prefetch
+        self._making: int | None = None  # the sample the prefetch thread is making
+        self._lock = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def __len__(self) -> int:
         """Return the samples per epoch (those of the wrapped dataset)."""
         return len(self.base)
 
     def set_epoch(self, epoch: int) -> None:
-        """Select the epoch (also in the wrapped dataset)."""
+        """Select the epoch (also in the wrapped dataset); start prefetching it if asked."""
+        self._halt()
         self.epoch = int(epoch)
         if hasattr(self.base, "set_epoch"):
             self.base.set_epoch(epoch)
+        if self.prefetch:
+            self._stop = threading.Event()
+            self._thread = threading.Thread(
+                target=self._prefetch, args=(self.epoch, self._stop), daemon=True,
+                name="biakit-n2v-prefetch",
+            )  # fmt: skip
+            self._thread.start()
+
+    def _halt(self) -> None:
+        """Stop a running prefetch and drop what it made (it belongs to the old epoch)."""
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+        self._ready.clear()
+        self._done.clear()
+        self._making = None
+
+    def _prefetch(self, epoch: int, stop: threading.Event) -> None:
+        for i in range(len(self)):
+            with self._lock:
+                if stop.is_set():
+                    return
+                if i in self._done:
+                    continue
+                self._making = i
+            try:
+                sample = self._make(i, epoch)
+            except Exception:  # made again on request, which raises it there
+                sample = None
+            with self._lock:
+                self._making = None
+                if sample is not None:
+                    self._ready[i] = sample
+                self._lock.notify_all()
+            if sample is None:
+                return
 
     def __getitem__(self, i: int) -> tuple[Any, Any]:
         """Sample ``i``: the masked image and the target patch with the mask channel."""
+        i = int(i) % len(self)
+        if self._thread is not None:
+            with self._lock:
+                while self._making == i:  # the thread is making it: wait
+                    self._lock.wait()
+                self._done.add(i)  # the thread skips it from now on
+                if i in self._ready:
+                    return self._ready.pop(i)
+        return self._make(i, self.epoch)
+
+    def _make(self, i: int, epoch: int) -> tuple[Any, Any]:
         import torch
 
         _, target = self.base[i]
         clean = np.asarray(target, dtype=np.float32)
-        rng = np.random.default_rng([self.seed, self.epoch, int(i) % len(self), 1])
+        rng = np.random.default_rng([self.seed, epoch, i, 1])
         masked, mask = n2v_mask(clean, self.masking, seed=rng)
-        stacked = np.concatenate([clean, mask[None].astype(np.float32)], axis=0)
+        stacked = np.empty((clean.shape[0] + 1, *clean.shape[1:]), dtype=np.float32)
+        stacked[:-1] = clean
+        stacked[-1] = mask
         return torch.from_numpy(masked), torch.from_numpy(stacked)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the thread (a worker's copy makes its samples on request)."""
+        state = {k: v for k, v in self.__dict__.items() if k not in _UNPICKLED}
+        state["prefetch"] = False
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a pickled copy (no prefetch)."""
+        self.__dict__.update(state)
+        self._ready, self._done, self._making = {}, set(), None
+        self._lock, self._stop, self._thread = threading.Condition(), threading.Event(), None
+
+
+_UNPICKLED = ("_ready", "_done", "_making", "_lock", "_stop", "_thread")
