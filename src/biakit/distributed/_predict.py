@@ -1,5 +1,9 @@
 """Block-wise prediction: pixel classifiers and network workflows into OME-Zarr.
 
+Instance workflows also write their stitched labels (``labels/<name>``), detection
+workflows a point table beside the zarr, both from the written maps (see
+:mod:`biakit.distributed._predict_labels`).
+
 Each block is read with the model's halo (the feature bank's for a pixel classifier,
 the network's receptive field for a U-Net, rounded up to its divisor so every read
 starts on the pooling grid of a whole-image prediction), predicted without blending
@@ -22,6 +26,7 @@ import numpy as np
 
 from biakit.errors import ParameterError
 
+from . import _predict_labels as pl
 from ._engine import (
     BlockProgress,
     auto_block_shape,
@@ -37,7 +42,25 @@ _NET_TASKS = {"semantic": "softmax", "instance": "sigmoid", "detection": "sigmoi
 
 @dataclass(frozen=True)
 class PredictReport:
-    """What :func:`predict_blockwise` wrote: ``dest`` (maps as image, ``labels/classes``)."""
+    """What :func:`predict_blockwise` wrote.
+
+    Attributes
+    ----------
+    dest : Path
+        The OME-Zarr: maps as image, label images in ``labels/``.
+    block_shape, halo : tuple of int
+        Block core and network halo (voxels).
+    n_blocks : int
+        Blocks predicted.
+    labels : str or None
+        Name of the label image (``"classes"``, or the instance labels' name).
+    extra : dict
+        Further outputs (``"uncertainty"``).
+    n_objects : int or None
+        Instance labels: number of objects; detection: number of points.
+    points : Path or None
+        Detection: the point table beside ``dest``.
+    """
 
     dest: Path
     block_shape: tuple[int, ...]
@@ -45,6 +68,8 @@ class PredictReport:
     n_blocks: int
     labels: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    n_objects: int | None = None
+    points: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -190,6 +215,8 @@ def iter_predict_blockwise(
     overwrite: bool = False,
     resume: bool = False,
     ngff_version: str = "0.4",
+    object_halo: int | Sequence[int] | None = None,
+    label_name: str | None = None,
     **options: Any,
 ) -> Iterator[BlockProgress | PredictReport]:
     """Predict block-wise; yield :class:`BlockProgress`, then the :class:`PredictReport`."""
@@ -197,6 +224,14 @@ def iter_predict_blockwise(
     from ._source import open_source
 
     kind = _model_kind(model)
+    task_name = "pixel" if kind == "pixel" else model.task
+    pl.require_instance(task_name, object_halo=object_halo, label_name=label_name)
+    name: str | None = None
+    if task_name == "instance":
+        obj_halo, name = pl.object_halo_of(model, object_halo), pl.label_name(model, label_name)
+    table = pl.points_path(dest) if task_name == "detection" else None
+    if table is not None:
+        pl.check_points_path(table, overwrite or resume)
     src = open_source(source, axes=axes)
     writer = OmeZarrWriter(dest, overwrite=overwrite, resume=resume, ngff_version=ngff_version)
     meta = src.meta
@@ -222,10 +257,14 @@ def iter_predict_blockwise(
     chunks = tuple(b * f for b, f in zip(shape_b, scale))
     maps = writer.image((n_out, *out_spatial), np.float32, maps_meta, chunks=(n_out, *chunks),
                         levels=levels)  # fmt: skip
-    labels = None
+    labels = objects = None
     if kind == "pixel" or model.task == "semantic":
+        name = "classes"
         labels = writer.labels("classes", out_spatial, np.uint16 if kind == "pixel" else np.uint8,
                                label_meta, chunks=chunks, levels=len(maps.targets))  # fmt: skip
+    if task_name == "instance":
+        objects = writer.labels(name, out_spatial, np.int32, label_meta, chunks=chunks,
+                                levels=len(maps.targets))  # fmt: skip
     blocks = plan_blocks(spatial, shape_b, halo, divisor)
     with get_client(client) if not isinstance(client, BlockClient) else _Keep(client) as bc:
         if kind == "pixel":
@@ -245,6 +284,14 @@ def iter_predict_blockwise(
         for progress, _ in iter_run_blocks(bc, task, blocks, stage="predict",
                                            marks=writer.marks("predict")):  # fmt: skip
             yield progress
+        n_found, found = None, None
+        if objects is not None:
+            n_found = yield from pl.iter_label_maps(bc, maps.base, objects.base, model, shape_b,
+                                                 obj_halo)  # fmt: skip
+            labels = objects
+        if table is not None:
+            found = yield from pl.iter_detect_points(bc, maps.base, spatial, shape_b, model)
+            n_found = len(found[0])
         yield from writer.iter_levels(bc, maps)
         if labels is not None:
             yield from writer.iter_levels(bc, labels)
@@ -252,7 +299,10 @@ def iter_predict_blockwise(
         if kind == "pixel" and uncertainty:
             extra["uncertainty"] = _move_uncertainty(writer, label_meta)
     out = writer.commit()
-    yield PredictReport(out, shape_b, halo, len(blocks), "classes" if labels else None, extra)
+    if table is not None and found is not None:
+        pl.write_points_table(table, *found, label_meta, overwrite=True)
+    yield PredictReport(out, shape_b, halo, len(blocks), name, extra,
+                        n_found, table)  # fmt: skip
 
 
 def _move_uncertainty(writer: OmeZarrWriter, meta: Any) -> str:
@@ -294,12 +344,19 @@ def predict_blockwise(model: Any, source: Any, dest: str | Path, **kwargs: Any) 
     dest : str or Path
         Output ``.ome.zarr``: the maps (class probabilities, heat maps, restored
         image) channels first as the image, with ``labels/classes`` (most probable
-        class) for pixel classifiers and semantic segmentation, and an
-        ``uncertainty`` array (``uncertainty=True``, pixel classifiers).
+        class) for pixel classifiers and semantic segmentation, instance labels in
+        ``labels/<label_name>`` for instance segmentation, and an ``uncertainty``
+        array (``uncertainty=True``, pixel classifiers). Detection writes its points
+        beside it, ``NAME_points.csv`` for ``NAME.ome.zarr`` (columns ``z,y,x``
+        (pixels), ``class``, ``score``, ``z_<unit>, ...`` (physical)).
     **kwargs
         ``client``, ``block_shape`` (default: from a 256 MiB working-set budget),
         ``axes``, ``levels`` (default 1), ``uncertainty``, ``spacing`` (pixel
-        classifier), ``overwrite``, ``resume``, ``ngff_version``, and for networks
+        classifier), ``overwrite``, ``resume``, ``ngff_version``; for instance
+        segmentation ``object_halo`` (voxels per axis read around each block when
+        decoding: at least the largest object or cluster of touching objects;
+        default three median training-object diameters) and ``label_name``
+        (default: the config's ``name``); for networks
         :func:`biakit.nn.infer.predict_tiled` options (``device``, ``amp`` (default:
         the model's), ``tta``, ``batch_size``).
 
@@ -307,13 +364,27 @@ def predict_blockwise(model: Any, source: Any, dest: str | Path, **kwargs: Any) 
     -------
     PredictReport
 
+    Notes
+    -----
+    Instance labels and points are computed from the written maps with the
+    workflow's own decoder / peak finder and tuned parameters (see
+    :mod:`biakit.distributed._predict_labels`): instance labels equal
+    ``workflow.predict(image)`` up to relabelling (numbered ``1..N`` in raster
+    order of their first voxels), points equal its points, whenever the maps equal
+    the whole-image maps and the object halo covers the objects.
+
     Raises
     ------
     ParameterError
-        ``model`` is not a fitted classifier or trained network workflow, or a bad
-        ``block_shape`` / ``client``.
+        ``model`` is not a fitted classifier or trained network workflow, a bad
+        ``block_shape`` / ``client`` / ``object_halo`` / ``label_name``, or instance
+        options for another task.
+    DataError
+        An object reaches the edge of a block's object halo (the message gives the
+        halo needed).
     ImageWriteError
-        ``dest`` exists (without ``overwrite``), or an interrupted run is in the way.
+        ``dest`` (or the point table) exists (without ``overwrite``), or an
+        interrupted run is in the way.
 
     Examples
     --------
