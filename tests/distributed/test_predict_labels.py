@@ -234,3 +234,23 @@ def test_cli_predict_writes_instance_labels_and_points(tmp_path, capsys):
     assert labels.max() > 3 and np.array_equal(labels, _by_first_voxel(inst.predict(image)))
     points, _ = read_points_csv(tmp_path / "out-det" / "big_points.csv")
     assert len(points) > 3 and np.allclose(points, det.predict(image)[0])
+
+
+def test_cli_object_halo_option(tmp_path, capsys):
+    from biakit.cli import main
+    from biakit.io import ImageMeta, write_image
+
+    image = _blobs((64, 56), 12, 3.0, seed=4)
+    write_image(tmp_path / "big.ome.zarr", image, ImageMeta("YX"))
+    inst = _instance(2, object_size=60.0)
+    inst.save(tmp_path / "inst")
+    args = ["predict", str(tmp_path / "inst"), "-i", str(tmp_path / "big.ome.zarr"),
+            "-o", str(tmp_path / "out"), "--scheduler", "threads", "--block-size", "16",
+            "--object-halo", "24"]  # fmt: skip
+    assert main(args) == 0, capsys.readouterr().err
+    labels, _ = read_labels(tmp_path / "out" / "big.ome.zarr", "instance", lazy=False)
+    assert np.array_equal(labels, _by_first_voxel(inst.predict(image)))
+    bad = [*args[:-1], "0"]
+    bad[bad.index("-o") + 1] = str(tmp_path / "out2")
+    assert main(bad) == 2
+    assert "object_halo" in capsys.readouterr().err

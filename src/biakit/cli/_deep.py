@@ -293,12 +293,21 @@ def predict(
     memory_limit: Annotated[
         str | None, typer.Option("--memory-limit", help="Memory per local worker, e.g. 2GiB.")
     ] = None,
+    object_halo: Annotated[
+        int | None,
+        typer.Option(
+            "--object-halo",
+            help="Instance models, block-wise: voxels read around each block when decoding "
+            "(at least the largest object; default: 3 median object diameters).",
+        ),
+    ] = None,
 ) -> None:
     """Apply a trained network: labels (or points), overlays, measurements per image.
 
     Block-wise runs (``--scheduler``, or Zarr / HDF5 / large inputs) write the maps
     (probabilities, heat maps, restored image) as ``OUTPUT/NAME.ome.zarr``, chunk by
-    chunk (semantic segmentation also ``labels/classes``).
+    chunk (semantic segmentation also ``labels/classes``, instance segmentation its
+    labels in ``labels/<name>``, detection ``NAME_points.csv`` beside it).
     """
     from biakit.cli._pipeline import use_blockwise
     from biakit.cli._pixel import predict_inputs_blockwise
@@ -320,6 +329,8 @@ def predict(
             if tta is not None
             else getattr(getattr(workflow, "config", None), "resolved_tta", False),
         }
+        if object_halo is not None:
+            opts["object_halo"] = object_halo
         predict_inputs_blockwise(workflow, inputs, output, opts)
         return
     chosen = {} if tta is None else {"tta": tta}  # None: the model's default
