@@ -327,8 +327,13 @@ def biakit_speed(train: list, samples: int, epochs: int, amp: str) -> dict:
         Trainer._optimizer_step = original
     steps = int(hist["steps"].iloc[-1])
     loop = [a[0] - b[1] for a, b in zip(marks[1:], marks[:-1]) if a[2] == b[2]]
+    # where biakit's wall clock goes: before its first step ends (set-up, first batch),
+    # between steps (all of them, mean: load bursts and epoch ends included), after the last
+    gaps = [a[0] - b[1] for a, b in zip(marks[1:], marks[:-1])]
     return {"wall_s": wall, "steps": steps, "step_in_loop_s": float(np.median(loop[1:])),
-            "bare_s": float(np.median(bare.times[1:]))}  # fmt: skip
+            "bare_s": float(np.median(bare.times[1:])), "setup_s": marks[0][0] - t0,
+            "gap_mean_s": float(np.mean(gaps)) if gaps else 0.0,
+            "tail_s": t0 + wall + sum(bare.times) - marks[-1][1]}  # fmt: skip
 
 
 def run_speed(
@@ -347,7 +352,9 @@ def run_speed(
         b = biakit_speed(train, samples, epochs, amp)
         row = {"round": r + 1, "biakit_sps": b["steps"] / b["wall_s"],
                "biakit_loop_s": b["step_in_loop_s"], "bare_s": b["bare_s"],
-               "biakit_steps": b["steps"], "load1": os.getloadavg()[0]}  # fmt: skip
+               "biakit_steps": b["steps"], "biakit_setup_s": b["setup_s"],
+               "biakit_gap_mean_s": b["gap_mean_s"], "biakit_tail_s": b["tail_s"],
+               "load1": os.getloadavg()[0]}  # fmt: skip
         if c is not None:
             row.update(careamics_sps=c["steps"] / c["wall_s"], careamics_loop_s=c["step_median_s"],
                        careamics_steps=c["steps"])  # fmt: skip
@@ -360,6 +367,11 @@ def run_speed(
     print(
         f"  biakit     Denoiser.train: {med['biakit_sps']:.3f} steps/s wall "
         f"({1 / med['biakit_sps']:.3f} s/step), in-loop step {med['biakit_loop_s']:.3f} s"
+    )
+    print(
+        f"  biakit's wall clock: {med['biakit_setup_s']:.2f} s to its first step's end, "
+        f"{med['biakit_gap_mean_s']:.3f} s mean between steps, {med['biakit_tail_s']:.2f} s "
+        "after the last (validation, checkpoint, model)"
     )
     print(f"  bare PyTorch step (same net and precision, between biakit's): {med['bare_s']:.3f} s")
     ratio_bare = (1 / med["biakit_sps"]) / med["bare_s"]
@@ -406,7 +418,7 @@ def run_quality(peer: Peer, data: dict, minutes: float, amp: str, mask: float | 
     from biakit.runtime import set_threads
 
     threads = torch.get_num_threads()
-    set_threads(1)  # biakit's own thread policy (a bare torch.set_num_threads is overridden)
+    set_threads(1)  # biakit's own thread setting (wins over torch.set_num_threads)
     torch.set_num_threads(1)
     try:
         worker.start()

@@ -177,3 +177,58 @@ def test_pick_device_applies_threads_once(state):
     state.setenv("BIAKIT_THREADS", "x")
     with pytest.raises(ParameterError, match="BIAKIT_THREADS='x'"):
         pick_device("cpu")
+
+
+# ------------------------------------------------------------ a user's torch.set_num_threads
+
+_USER_THREADS = (
+    "import json, sys, torch\n"
+    "user = torch.get_num_threads() + 1  # differs from torch's own default\n"
+    "torch.set_num_threads(user)\n"
+    "import biakit.runtime as rt\n"
+    "rt.available_cpus = lambda: 1  # biakit's automatic choice: 1 thread\n"
+    "{extra}\n"
+    "got = rt.apply_torch_threads()\n"
+    "print(json.dumps({{'user': user, 'got': got, 'torch': torch.get_num_threads()}}))"
+)
+
+
+def test_user_torch_threads_before_first_call_are_kept():
+    out = _fresh(_USER_THREADS.format(extra=""))
+    assert out["got"] == out["torch"] == out["user"]  # not biakit's 1
+
+
+def test_biakit_threads_variable_wins_over_user_torch_threads():
+    out = _fresh(_USER_THREADS.format(extra=""), BIAKIT_THREADS="1")
+    assert out["got"] == out["torch"] == 1
+
+
+def test_set_threads_wins_over_user_torch_threads():
+    out = _fresh(_USER_THREADS.format(extra="rt.set_threads(1)"))
+    assert out["got"] == out["torch"] == 1
+
+
+def test_torch_default_threads_get_biakit_choice():
+    code = (
+        "import json, torch, biakit.runtime as rt\n"
+        "default = torch.get_num_threads()\n"
+        "rt.available_cpus = lambda: default + 1  # differs from torch's own default\n"
+        "print(json.dumps({'default': default, 'got': rt.apply_torch_threads()}))"
+    )
+    out = _fresh(code)
+    assert out["got"] == out["default"] + 1
+    with_omp = _fresh(code.replace("default + 1", "7"), OMP_NUM_THREADS="2")
+    assert with_omp == {"default": 2, "got": 2}  # OMP_NUM_THREADS is biakit's choice too
+
+
+def test_torch_default_threads_follows_torch_variables(state):
+    torch = pytest.importorskip("torch")
+    cores = torch.get_num_interop_threads()
+    assert runtime._torch_default_threads(torch) == cores
+    state.setenv("OMP_NUM_THREADS", "3")
+    assert runtime._torch_default_threads(torch) == 3
+    state.setenv("MKL_NUM_THREADS", "5")  # torch lets MKL_NUM_THREADS win
+    assert runtime._torch_default_threads(torch) == 5
+    state.setenv("OMP_NUM_THREADS", "x")
+    state.setenv("MKL_NUM_THREADS", "0")  # invalid values: torch's core count
+    assert runtime._torch_default_threads(torch) == cores

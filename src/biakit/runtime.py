@@ -21,7 +21,9 @@ a policy:
   :func:`threads`: the ``BIAKIT_THREADS`` variable or :func:`set_threads` when
   given, else ``OMP_NUM_THREADS`` when set, else the CPUs this process may use
   (CPU affinity, e.g. ``taskset`` or a Slurm cpuset, and the container's cgroup CPU
-  quota, which torch itself ignores). ``BIAKIT_THREADS`` also sets numba's
+  quota, which torch itself ignores). A ``torch.set_num_threads`` the user made
+  before (without ``BIAKIT_THREADS`` / :func:`set_threads`) is kept; see
+  :func:`apply_torch_threads`. ``BIAKIT_THREADS`` also sets numba's
   ``NUMBA_NUM_THREADS`` when numba is not yet imported.
 
 On a machine shared with other jobs, give each job its share of the cores
@@ -236,8 +238,14 @@ def set_threads(n: int | None) -> None:
 def apply_torch_threads() -> int:
     """Give torch :func:`threads` intra-op threads; run by :func:`~biakit.nn.device.pick_device`.
 
-    Torch's count is changed only when biakit's choice changed since the last call,
-    so a ``torch.set_num_threads`` made by the user in between is kept.
+    Whose choice wins:
+
+    * ``BIAKIT_THREADS`` or :func:`set_threads`: biakit's choice, always;
+    * otherwise, on biakit's first call, a count the user gave torch before
+      (``torch.set_num_threads``: torch's count differs from torch's own default,
+      see :func:`_torch_default_threads`) is kept; else biakit's choice is applied;
+    * afterwards torch's count is changed only when biakit's choice changed since
+      the last call, so a ``torch.set_num_threads`` made in between is kept too.
 
     Returns
     -------
@@ -251,17 +259,36 @@ def apply_torch_threads() -> int:
 
     Examples
     --------
-    >>> apply_torch_threads() == threads()
+    >>> apply_torch_threads() >= 1
     True
     """
     import torch
 
     n = threads()
     if n != _state["applied"]:
-        if torch.get_num_threads() != n:
+        explicit = _state["override"] is not None or _env_threads() is not None
+        first = _state["applied"] is None
+        current = torch.get_num_threads()
+        user_set = first and not explicit and current != _torch_default_threads(torch)
+        if current != n and not user_set:
             torch.set_num_threads(n)
         _state["applied"] = n
     return torch.get_num_threads()
+
+
+def _torch_default_threads(torch: Any) -> int:
+    """Torch's own intra-op thread count at start-up (before any ``set_num_threads``).
+
+    Torch takes ``OMP_NUM_THREADS``, then ``MKL_NUM_THREADS`` (positive integers), else
+    its count of physical cores, which is also the default size of its inter-op pool
+    (``torch.get_num_interop_threads()``, unless the user changed that as well).
+    """
+    found = 0
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        raw = os.environ.get(name, "").strip()
+        if raw.isdigit() and int(raw) > 0:
+            found = int(raw)
+    return found or int(torch.get_num_interop_threads())
 
 
 def runtime_info() -> dict[str, Any]:

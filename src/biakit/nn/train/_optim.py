@@ -10,28 +10,53 @@ from torch.optim import lr_scheduler
 
 from biakit.nn.train._config import TrainConfig
 
+#: devices with fused (one-kernel) Adam, AdamW and SGD updates in PyTorch
+FUSED_DEVICES = ("cpu", "cuda")
+
 
 def make_optimizer(params: Iterable[torch.nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
     """Adam, AdamW or SGD (momentum ``cfg.momentum``, Nesterov) with ``cfg.lr`` and weight decay.
+
+    Where every parameter is a floating-point tensor on the CPU or a CUDA device
+    the update runs fused (``fused=True``: one kernel over all parameters instead of
+    about ten small operations per parameter tensor and step): for the 467 k
+    parameters of the default denoising U-Net an AdamW step takes 1.1 ms instead of
+    5.9 ms on one CPU thread (3.7 ms instead of 7.7 ms on two, issue 11). The result
+    equals PyTorch's default per-tensor update up to float32 rounding (``1e-7``
+    relative, tested). Elsewhere (e.g. Apple MPS) PyTorch's default implementation
+    is used.
 
     Examples
     --------
     >>> import torch
     >>> opt = make_optimizer(torch.nn.Linear(2, 1).parameters(), TrainConfig(optimizer="sgd"))
-    >>> type(opt).__name__, opt.defaults["nesterov"]
-    ('SGD', True)
+    >>> type(opt).__name__, opt.defaults["nesterov"], opt.defaults["fused"]
+    ('SGD', True, True)
     """
     params = list(params)
+    fast = {"fused": True} if _fusable(params) else {}
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **fast)
     if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **fast)
     return torch.optim.SGD(
         params,
         lr=cfg.lr,
         momentum=cfg.momentum,
         nesterov=cfg.momentum > 0,
         weight_decay=cfg.weight_decay,
+        **fast,
+    )
+
+
+def _fusable(params: list[torch.Tensor]) -> bool:
+    """Whether PyTorch has a fused update for these parameters (float, on CPU or CUDA)."""
+    return bool(params) and all(
+        isinstance(p, torch.Tensor)
+        and p.is_floating_point()
+        and p.device.type in FUSED_DEVICES
+        and not p.is_sparse
+        for p in params
     )
 
 
