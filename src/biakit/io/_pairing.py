@@ -27,6 +27,8 @@ _SIDE_OUTPUT_NAMES = frozenset(
         "summary.csv",
         "per_image.csv",
         "test_metrics.csv",
+        "test_per_image.csv",
+        "test_horizon.png",
         "tuning.csv",
         "feature_importances.png",
         "confusion_matrix.png",

@@ -6,7 +6,9 @@ For one forecast ``f`` with ``d = pred - last`` and ``e = truth - last``
 (summed over pixels), the blend's squared error is the quadratic
 ``ee_f - 2 a de_f + a^2 dd_f``; :func:`fit_blend` picks ``a_h`` from these
 per-forecast sums so that on the frames it was fitted on the blend is never
-worse than persistence, both in pooled MSE and in mean per-frame PSNR.
+worse than persistence, both in pooled MSE and in mean per-frame PSNR, and its
+gain there is positive by a margin of standard errors (so a horizon where the
+network helps some forecasts and hurts others stays near persistence).
 """
 
 from __future__ import annotations
@@ -49,21 +51,28 @@ def forecast_sums(pred: Any, last: Any, truth: Any) -> np.ndarray:
     return np.stack([np.sum(d * d, axis=axes), np.sum(d * e, axis=axes), np.sum(e * e, axis=axes)])
 
 
-def fit_blend(sums: list[np.ndarray]) -> list[float]:
+def fit_blend(sums: list[np.ndarray], margin: float = 1.0) -> list[float]:
     """Blend weights per horizon from the per-forecast sums of :func:`forecast_sums`.
 
     For each horizon, ``a`` lies in ``[0, min(1, 2 DE / DD)]`` (``DD``, ``DE``:
     the sums over forecasts; beyond that bound the pooled MSE would exceed
     persistence's) and maximises the mean over forecasts of ``-log(MSE_f(a))``,
     i.e. the mean per-frame PSNR, among 201 evenly spaced candidates and the
-    pooled least-squares optimum ``DE / DD``. ``a = 0`` (persistence) is a
-    candidate, so the fitted blend is never worse than persistence on these
-    forecasts. A horizon where no change is predicted (``DD = 0``) gets 1.
+    pooled least-squares optimum ``DE / DD``. With two or more forecasts a
+    candidate also needs its per-forecast PSNR gains ``g_f`` over persistence
+    to clear zero by ``margin`` standard errors, ``mean(g) - margin * sd(g) /
+    sqrt(n) >= 0``: the held-out forecasts are few, and a gain that is positive
+    on average but not consistently is not trusted (``margin=0``: the mean
+    alone). ``a = 0`` (persistence, gain 0 everywhere) is a candidate, so the
+    fitted blend is never worse than persistence on these forecasts. A horizon
+    where no change is predicted (``DD = 0``) gets 1.
 
     Parameters
     ----------
     sums : list of numpy.ndarray
         One ``(3, h_f)`` array per forecast (forecasts may be shorter than others).
+    margin : float
+        Standard errors by which the mean per-forecast gain must stay above zero.
 
     Returns
     -------
@@ -76,17 +85,19 @@ def fit_blend(sums: list[np.ndarray]) -> list[float]:
     >>> fit_blend([one])                       # overshoot by 2x: halve the change
     [0.5, 0.5]
     """
+    if margin < 0:
+        raise ValueError(f"fit_blend: margin={margin} must be >= 0 (standard errors)")
     if not sums:
         return []
     horizon = max(s.shape[1] for s in sums)
     weights = []
     for h in range(horizon):
         per = np.array([s[:, h] for s in sums if s.shape[1] > h])  # (n_forecasts, 3)
-        weights.append(_fit_one(per[:, 0], per[:, 1], per[:, 2]))
+        weights.append(_fit_one(per[:, 0], per[:, 1], per[:, 2], margin))
     return weights
 
 
-def _fit_one(dd: np.ndarray, de: np.ndarray, ee: np.ndarray) -> float:
+def _fit_one(dd: np.ndarray, de: np.ndarray, ee: np.ndarray, margin: float) -> float:
     """Return the weight of one horizon from per-forecast ``dd``, ``de``, ``ee``."""
     big_dd, big_de = float(dd.sum()), float(de.sum())
     if big_dd <= 0:
@@ -97,7 +108,13 @@ def _fit_one(dd: np.ndarray, de: np.ndarray, ee: np.ndarray) -> float:
     cands = np.unique(np.append(_GRID[_GRID <= upper], [min(big_de / big_dd, upper), upper]))
     mse = ee[None] - 2 * cands[:, None] * de[None] + cands[:, None] ** 2 * dd[None]
     tiny = 1e-12 * max(float(ee.mean()), 1e-30)
-    score = -np.log(np.maximum(mse, 0.0) + tiny).mean(axis=1)
+    log_mse = np.log(np.maximum(mse, 0.0) + tiny)
+    score = -log_mse.mean(axis=1)
+    ok = ee > 0
+    if margin > 0 and ok.sum() >= 2:  # gains per forecast (log units) must clear the margin
+        gain = np.log(ee[ok] + tiny)[None] - log_mse[:, ok]
+        low = gain.mean(axis=1) - margin * gain.std(axis=1, ddof=1) / np.sqrt(ok.sum())
+        score = np.where((low >= 0) | (cands == 0), score, -np.inf)
     best = int(np.argmax(score))  # first maximum: the smallest weight among ties
     return round(float(cands[best]), 4)
 

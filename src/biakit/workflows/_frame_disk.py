@@ -103,3 +103,23 @@ def _backtest(workflow: Any, movie: np.ndarray, names: dict[str, Path], horizon:
     write_image(names["montage"], picture, ImageMeta("YX", unit="pixel"), overwrite=overwrite)
     plot_horizon_scores(summarise(table), names["plot"])
     return [names["scores"], names["montage"], names["plot"]]
+
+
+def read_movies(source: str | Path, axes: str | None = None) -> list[np.ndarray]:
+    """Every time-lapse of ``source`` (``TYX`` / ``TZYX`` files).
+
+    As ``biakit train`` reads ``data.movies``; ``axes`` for files without metadata
+    (:func:`biakit.io.list_images` raises when ``source`` names no image).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from biakit.io import write_timelapse
+    >>> d = Path(tempfile.mkdtemp())
+    >>> write_timelapse(d / "a.tif", np.zeros((5, 8, 8), np.uint8), axes="TYX")
+    >>> [m.shape for m in read_movies(d)]
+    [(5, 8, 8)]
+    """
+    from biakit.io import list_images, read_timelapse
+
+    return [read_timelapse(p, axes=axes)[0] for p in list_images(source)]

@@ -141,11 +141,30 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
 
 def write_evaluation(ev: Evaluation, output_dir: str | Path, *, overwrite: bool) -> list[Path]:
     """Write ``horizon_summary.csv``, ``horizon_scores.csv`` and ``horizon.png`` of ``ev``."""
+    return _write(ev, output_dir, EVALUATION_FILES, overwrite=overwrite)
+
+
+#: files of :func:`write_evaluation`: summary, per-forecast table, plot
+EVALUATION_FILES = ("horizon_summary.csv", "horizon_scores.csv", "horizon.png")
+#: files of the test report ``FramePredictor.train`` writes into the model folder, named as
+#: the other tasks' (``test_metrics.csv``: per-horizon summary, ``test_per_image.csv``: one
+#: row per forecast) and the per-horizon plot
+TEST_REPORT_FILES = ("test_metrics.csv", "test_per_image.csv", "test_horizon.png")
+
+
+def write_test_report(ev: Evaluation, folder: str | Path) -> list[Path]:
+    """Write the test report of ``ev`` (:data:`TEST_REPORT_FILES`) into the model ``folder``."""
+    return _write(ev, folder, TEST_REPORT_FILES, overwrite=True)
+
+
+def _write(ev: Evaluation, folder: str | Path, files: tuple[str, ...], *,
+           overwrite: bool) -> list[Path]:  # fmt: skip
+    """Write ``ev``'s summary, per-forecast table and plot under the three ``files`` names."""
     from biakit._atomic import atomic_write_text
     from biakit.workflows._frame_plots import plot_horizon_scores
 
-    out = Path(output_dir)
-    names = [out / "horizon_summary.csv", out / "horizon_scores.csv", out / "horizon.png"]
+    out = Path(folder)
+    names = [out / name for name in files]
     if not overwrite and any(p.exists() for p in names):
         existing = next(p for p in names if p.exists())
         raise FileExistsError(f"{existing} exists; pass overwrite=True to replace it")

@@ -40,6 +40,28 @@ def as_movie(movie: Any, ndim: int, name: str = "movie") -> tuple[np.ndarray, bo
     return array, had_c
 
 
+def movie_list(movies: Any, ndim: int, name: str) -> list[np.ndarray]:
+    """Return ``movies`` (a list of arrays) as ``(T, C, *spatial)`` movies with equal channels.
+
+    Examples
+    --------
+    >>> [m.shape for m in movie_list([np.zeros((3, 4, 4))], 2, "images")]
+    [(3, 1, 4, 4)]
+    """
+    if movies is None or hasattr(movies, "shape") or isinstance(movies, str | bytes):
+        raise DataError(f"{name} must be a list of movies (one (T, *spatial) array per movie)")
+    out = [as_movie(m, ndim, f"{name}[{i}]")[0] for i, m in enumerate(movies)]
+    if not out:
+        raise DataError(f"{name} is empty; give at least one movie")
+    for i, m in enumerate(out):
+        if m.shape[1] != out[0].shape[1]:
+            raise DataError(
+                f"{name}[{i}] has {m.shape[1]} channel(s) per frame, {name}[0] has "
+                f"{out[0].shape[1]}; all movies need the same channels"
+            )
+    return out
+
+
 def persistence_forecast(context: Any, horizon: int) -> np.ndarray:
     """Copy-last-frame forecast: ``horizon`` copies of ``context[-1]``.
 

@@ -125,7 +125,8 @@ class NetworkWorkflow(Workflow):
         ctx = dd.init_distributed(cfg.train.device)  # one process unless under torchrun
         work = _prepare_output(output_dir, resume=resume, overwrite=overwrite, ctx=ctx)
         torch.manual_seed(cfg.seed)
-        model = build_network(self.architecture, self.network_config)
+        network = build_network(self.architecture, self.network_config)
+        model = self._training_model(network)
         kwargs = {"metrics": metrics, "loss_fn": loss_fn}
         with contextlib.ExitStack() as stack:
             if work is None:  # checkpoints still need a place; it is removed afterwards
@@ -139,7 +140,8 @@ class NetworkWorkflow(Workflow):
                 trainer = Trainer(model, cfg.train, train_ds, val_ds, output_dir=ckpt,
                                   plots=work is not None, **kwargs)  # fmt: skip
             self.history = trainer.fit(progress=progress)
-        self.model = dd.revert_sync_batchnorm(trainer.model).eval()
+        trained = dd.revert_sync_batchnorm(trainer.model)  # the same module, trained in place
+        self.model = (trained if model is network else network).eval()
         self.training = {
             **self.training,
             "epochs": len(self.history),
@@ -150,6 +152,16 @@ class NetworkWorkflow(Workflow):
             "summary": trainer.summary,
         }
         return work
+
+    def _training_model(self, network: Any) -> Any:
+        """Return the module the trainer optimises for ``network`` (default: ``network``).
+
+        A workflow may wrap the built network here (frame prediction trains it
+        rolled out over several passes); the wrapper must hold ``network`` as a
+        submodule, so training updates it in place. The trainer (loss,
+        checkpoints, resume) sees the wrapper; the workflow keeps ``network``.
+        """
+        return network
 
     def _finish(self, work: Path | None, output_dir: str | Path | None, *, overwrite: bool) -> None:
         """Write the model files into ``work`` and rename it to ``output_dir`` (rank 0 only)."""

@@ -38,10 +38,12 @@ from biakit.workflows._frame_blend import (
 )
 from biakit.workflows._frame_config import FramePredictionConfig
 from biakit.workflows._frame_eval import BASELINES, evaluate_movies, write_evaluation
+from biakit.workflows._frame_report import check_test_movies, score_test_movies
 from biakit.workflows._frame_tools import (
     FrameWindows,
     as_movie,
     linear_forecast,
+    movie_list,
     pad_to_multiple,
     persistence_forecast,
 )
@@ -74,6 +76,8 @@ class FramePredictor(NetworkWorkflow):
 
     task = "frame_prediction"
     config_class = FramePredictionConfig
+    #: scores of the test movies after :meth:`train` (None without test movies)
+    test_evaluation: Evaluation | None = None
 
     # ------------------------------------------------------------------ training
     def train(
@@ -87,6 +91,7 @@ class FramePredictor(NetworkWorkflow):
         resume: bool = False,
         overwrite: bool = False,
         progress: bool = False,
+        test_movies: Sequence[Any] | None = None,
     ) -> Any:
         """Train on windows of one or many movies ``(T, *spatial)`` or ``(T, C, *spatial)``.
 
@@ -95,6 +100,16 @@ class FramePredictor(NetworkWorkflow):
         the movies are held out (whole movies, seeded); with one movie there is
         no validation. ``output_dir``, ``resume`` and ``overwrite`` work as in
         :meth:`SemanticSegmenter.train`. Returns the per-epoch history.
+
+        ``test_movies`` (default: the files of ``config.data.test_movies``, if
+        set; ``()``: none) are scored after training by :meth:`evaluate` with
+        its defaults (forecasts from every frame after the first
+        ``max(n_input, 2)``, up to ``config.forecast_horizon`` frames ahead):
+        the result is ``self.test_evaluation``, its headline is recorded in
+        ``training["test"]``, and with ``output_dir`` the model folder gets
+        ``test_metrics.csv`` (per-horizon means), ``test_per_image.csv`` (one
+        row per forecast) and ``test_horizon.png``. They are checked before
+        training starts.
         """
         from biakit.workflows.denoise import dataset_stats
 
@@ -104,9 +119,10 @@ class FramePredictor(NetworkWorkflow):
                 "targets must be None for frame prediction: each movie's later frames are its "
                 "targets; pass the movies only"
             )
-        movies = _movies(images, cfg.ndim, "images")
+        movies = movie_list(images, cfg.ndim, "images")
+        test = check_test_movies(self, test_movies)
         if val_images is not None:
-            val = _movies(val_images, cfg.ndim, "val_images")
+            val = movie_list(val_images, cfg.ndim, "val_images")
         else:
             movies, val = _split_movies(movies, cfg.val_fraction, cfg.seed)
         blend_source = "validation movies" if val else "training movies"
@@ -133,27 +149,30 @@ class FramePredictor(NetworkWorkflow):
 
         train_ds = windows(movies, cfg.samples_per_epoch, True)
         val_ds = windows(val, max(cfg.samples_per_epoch // 4, 4), False) if val else None
-        kwargs = {"n_images": len(movies), "output_dir": output_dir, "metrics": None,
-                  "resume": resume, "overwrite": overwrite, "progress": progress}  # fmt: skip
-        if cfg.target_frames > cfg.n_output:
-            from biakit.workflows._frame_rollout import RolloutLoss, train_wrapped
+        loss_fn = None
+        if cfg.target_frames > cfg.n_output:  # trained rolled out: see _training_model
+            from biakit.workflows._frame_rollout import RolloutLoss
 
-            work = train_wrapped(self, self._rollout_net, train_ds, val_ds,
-                                 loss_fn=RolloutLoss(cfg.train.loss), **kwargs)  # fmt: skip
-        else:
-            work = self._train_network(train_ds, val_ds, loss_fn=None, **kwargs)
+            loss_fn = RolloutLoss(cfg.train.loss)
+        work = self._train_network(
+            train_ds, val_ds, n_images=len(movies), output_dir=output_dir, loss_fn=loss_fn,
+            metrics=None, resume=resume, overwrite=overwrite, progress=progress,
+        )  # fmt: skip
         self.training["rollout_frames"] = cfg.target_frames
         weights, fit = self._fit_blend([self._normalize(m) for m in (val or movies)])
         self.training["horizon_blend"] = weights
         self.training["blend_fit"] = {"source": blend_source, **fit} if fit else None
+        self.test_evaluation = score_test_movies(self, test, work) if test else None
         self._finish(work, output_dir, overwrite=overwrite)
         return self.history
 
-    def _rollout_net(self, network: Any) -> Any:
-        """``network`` wrapped for multi-step training (``config.rollout``)."""
+    def _training_model(self, network: Any) -> Any:
+        """``network`` wrapped for multi-step training (``config.rollout``), else itself."""
         from biakit.workflows._frame_rollout import RolloutNet
 
         cfg = self.config
+        if cfg.target_frames <= cfg.n_output:
+            return network
         return RolloutNet(
             network, n_input=cfg.n_input, n_output=cfg.n_output, channels=self.in_channels,
             frames=cfg.target_frames, start=cfg.rollout.start or cfg.n_output,
@@ -272,7 +291,8 @@ class FramePredictor(NetworkWorkflow):
         return pred if had_c else pred[:, 0]
 
     # ---------------------------------------------------------------- evaluation
-    def evaluate(self, movies: Sequence[Any], n_context: int, horizon: int, *,
+    def evaluate(self, movies: Sequence[Any], n_context: int | None = None,
+                 horizon: int | None = None, *,
                  data_range: float | None = None, rolling: bool = True, blend: bool = True,
                  objects: Any = None, output_dir: str | Path | None = None,
                  overwrite: bool = False) -> Evaluation:  # fmt: skip
@@ -287,10 +307,12 @@ class FramePredictor(NetworkWorkflow):
         ----------
         movies : list of array_like
             Whole movies ``(T, *spatial)`` or ``(T, C, *spatial)``.
-        n_context : int
-            Frames before the first forecast (>= ``n_input`` and >= 2).
-        horizon : int
-            Longest forecast, in frames.
+        n_context : int, optional
+            Frames before the first forecast (>= ``n_input`` and >= 2); default
+            ``max(n_input, 2)``.
+        horizon : int, optional
+            Longest forecast, in frames; default ``config.forecast_horizon``
+            (``horizon``, else ``n_output``).
         data_range : float, optional
             Intensity range of PSNR / SSIM; default per movie: the dtype's
             maximum for unsigned integers (255 for uint8), else max - min.
@@ -320,6 +342,9 @@ class FramePredictor(NetworkWorkflow):
             means per horizon (``n``: forecasts averaged); ``metrics``: the
             model's :class:`~biakit.metrics.RestorationMetrics` per horizon.
         """
+        cfg = self.config
+        n_context = max(cfg.n_input, 2) if n_context is None else n_context
+        horizon = cfg.forecast_horizon if horizon is None else horizon
         ev = evaluate_movies(self, movies, n_context, horizon, data_range=data_range,
                              rolling=rolling, blend=blend, objects=objects)  # fmt: skip
         if output_dir is not None:
@@ -376,21 +401,6 @@ class FramePredictor(NetworkWorkflow):
         outcomes = tuple(self.iter_predict_to_disk(inputs, output_dir, overwrite=overwrite,
                                                    axes=axes))  # fmt: skip
         return PredictionReport(outcomes)
-
-
-def _movies(movies: Any, ndim: int, name: str) -> list[np.ndarray]:
-    if movies is None or hasattr(movies, "shape") or isinstance(movies, str | bytes):
-        raise DataError(f"{name} must be a list of movies (one (T, *spatial) array per movie)")
-    out = [as_movie(m, ndim, f"{name}[{i}]")[0] for i, m in enumerate(movies)]
-    if not out:
-        raise DataError(f"{name} is empty; give at least one movie")
-    for i, m in enumerate(out):
-        if m.shape[1] != out[0].shape[1]:
-            raise DataError(
-                f"{name}[{i}] has {m.shape[1]} channel(s) per frame, {name}[0] has "
-                f"{out[0].shape[1]}; all movies need the same channels"
-            )
-    return out
 
 
 def _split_movies(movies: list, fraction: float, seed: int) -> tuple[list, list | None]:
