@@ -15,7 +15,10 @@ Parts (run one with ``--part``, default both):
   ``--volume-gib 2 --memory-limit 512MiB --block 192`` (4x one worker's limit).
 * ``speed``: a 4096 x 4096 image (an OME-Zarr read block by block), local cluster of
   1 worker vs 2 workers (1 thread each), interleaved A/B/B/A/A/B, medians: the
-  classical pipeline and a tiny U-Net's block-wise prediction. It first waits (up to
+  classical pipeline (its default blocks, 1024^2 here; ``--speed-block`` to set them)
+  and a tiny U-Net's block-wise prediction (``--jobs`` picks one). Imports are warmed
+  first in this process and on each worker (steady state, as on a running cluster;
+  cluster start-up is not timed). It first waits (up to
   ``--quiet-wait`` s) for a 1-minute load average below ``--quiet-load``, and prints
   how many CPUs two busy processes get (``2 t(1 alone) / t(2 at once)`` of a
   pure-Python loop, 2.00 on an idle 2-core machine) next to each speed-up.
@@ -24,6 +27,7 @@ Usage::
 
     python benchmarks/bench_distributed.py --part memory --volume-gib 4 --memory-limit 1GiB
     python benchmarks/bench_distributed.py --part speed --repeats 3
+    python benchmarks/bench_distributed.py --part speed --jobs classical --repeats 5
 
 The machine's load (``/proc/loadavg``) is printed with the figures.
 """
@@ -112,9 +116,16 @@ def _worker_memory(dask_worker) -> dict[str, int]:
 
 
 def _warm(dask_worker=None) -> None:
+    """Import, and run once on a tiny image, what the classical pipeline runs on a worker.
+
+    Imports are lazy: without this the first task on every worker of every timed run
+    would import scikit-image, SciPy and the steps (about 0.5 s a worker), a cost a
+    running cluster pays once, not per image.
+    """
     import biakit.distributed._pipeline
-    import biakit.pipeline
-    import biakit.segment  # noqa: F401
+    import biakit.distributed._stitch_block  # noqa: F401
+
+    _pipeline().run(np.zeros((32, 32), np.float32))
 
 
 def part_memory(args: argparse.Namespace, work: Path) -> None:
@@ -159,13 +170,23 @@ def part_memory(args: argparse.Namespace, work: Path) -> None:
     )
 
 
+def _warm_client(work: Path) -> None:
+    """Import what a run imports in this process (the first timed run would pay it)."""
+    from biakit.distributed import run_pipeline
+
+    image = BallVolume((64, 64))[(slice(None),) * 2]
+    run_pipeline(_pipeline(), image, work / "warm.ome.zarr", client="threads", block_shape=32,
+                 halo=CELL, levels=1)  # fmt: skip
+    shutil.rmtree(work / "warm.ome.zarr", ignore_errors=True)
+
+
 def _timed(n_workers: int, job) -> float:
     from distributed import Client, LocalCluster
 
     env = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", "BIAKIT_THREADS": "1"}
     with LocalCluster(n_workers=n_workers, threads_per_worker=1, env=env,
                       dashboard_address=None) as cluster, Client(cluster) as client:  # fmt: skip
-        client.run(lambda: __import__("biakit.distributed._pipeline"))  # warm imports
+        client.run(_warm)  # steady state: a cluster's workers have imported biakit already
         t0 = time.perf_counter()
         job(client)
         return time.perf_counter() - t0
@@ -220,11 +241,14 @@ def part_speed(args: argparse.Namespace, work: Path) -> None:
     torch.manual_seed(0)
     unet.model = build_network(unet.architecture, unet.network_config).eval()
     jobs = {
-        "classical pipeline": lambda c, d: run_pipeline(
-            _pipeline(), image, d, client=c, block_shape=1024, halo=CELL, levels=1),
+        "classical pipeline": lambda c, d: run_pipeline(  # default blocks: 1024^2 here
+            _pipeline(), image, d, client=c, block_shape=args.speed_block or None, halo=CELL,
+            levels=1),
         "U-Net prediction": lambda c, d: predict_blockwise(
             unet, image, d, client=c, block_shape=1024, levels=1),
     }  # fmt: skip
+    jobs = {k: v for k, v in jobs.items() if args.jobs == "all" or k.startswith(args.jobs)}
+    _warm_client(work)  # this process's imports are not part of any timed run
     if args.quiet_load > 0:
         _wait_quiet(args.quiet_load, args.quiet_wait)
     print(
@@ -267,6 +291,14 @@ def main() -> None:
     parser.add_argument("--block", type=int, default=256)
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--speed-block",
+        type=int,
+        default=0,
+        help="speed: block side of the classical pipeline (0: its default)",
+    )
+    parser.add_argument("--jobs", choices=["all", "classical", "U-Net"], default="all",
+                        help="speed: which jobs to time")  # fmt: skip
     parser.add_argument(
         "--quiet-load",
         type=float,

@@ -254,3 +254,26 @@ def test_cli_object_halo_option(tmp_path, capsys):
     bad[bad.index("-o") + 1] = str(tmp_path / "out2")
     assert main(bad) == 2
     assert "object_halo" in capsys.readouterr().err
+
+
+def test_time_lapse_labels_and_points_frame_by_frame(tmp_path):
+    movie = np.stack([_blobs((48, 40), 9, 3.0, seed=s) * g for s, g in ((1, 1.0), (2, 3.0))])
+    inst, det = _instance(2), _detector(2)
+    report = predict_blockwise(inst, movie, tmp_path / "c.ome.zarr", axes="TYX",
+                               client="threads", block_shape=16, object_halo=24)  # fmt: skip
+    labels, meta = read_labels(tmp_path / "c.ome.zarr", "instance", lazy=False)
+    truth = [_by_first_voxel(inst.predict(frame)) for frame in movie]
+    assert meta.axes == "TYX" and report.n_frames == 2
+    assert all(np.array_equal(labels[t], truth[t]) for t in range(2))  # numbered per frame
+    assert report.n_objects == sum(int(t.max()) for t in truth) and truth[1].max() > 3
+    report = predict_blockwise(det, movie, tmp_path / "s.ome.zarr", axes="TYX",
+                               client="threads", block_shape=16)  # fmt: skip
+    header = report.points.read_text().splitlines()[0].split(",")
+    assert header == ["frame", "y", "x", "class", "score", "y_pixel", "x_pixel"]
+    table = np.loadtxt(report.points, delimiter=",", skiprows=1, ndmin=2)
+    for t, frame in enumerate(movie):
+        points, classes, _ = det.predict(frame)
+        mine = table[table[:, 0] == t]
+        assert len(points) > 3 and np.allclose(mine[:, 1:3], points, atol=1e-9)
+        assert np.array_equal(mine[:, 3], classes)
+    assert report.n_objects == len(table)

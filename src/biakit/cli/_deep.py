@@ -15,6 +15,7 @@ import numpy as np
 import typer
 
 from biakit.cli._batch import AxesOption, Failure, finish_batch
+from biakit.cli._pipeline import ResumeOption
 
 
 def _read_pairs(
@@ -87,12 +88,15 @@ def train(
 
         return train_tracker(cfg, target, overwrite=overwrite)
     workflow = workflow_for(cfg)
+    extra: dict[str, Any] = {}
     if cfg.task == "detection":
         data, test = _detection_data(cfg, axes)
     elif cfg.task == "denoise":
         data, test = _denoise_data(cfg, axes)
     elif cfg.task == "frame_prediction":
         data, test = (_read_movies(cfg.data.movies, axes),), None
+        if cfg.data.test_movies:  # scored by the workflow's train (report in the model folder)
+            extra["test_movies"] = _read_movies(cfg.data.test_movies, axes)
     elif cfg.task == "classification":
         from biakit.workflows.classification import classification_training_data
 
@@ -107,8 +111,10 @@ def train(
     verb = "resuming" if resume else "training"
     echo(f"{cfg.task}: {verb} on {len(data[0])} image(s), patches {cfg.patch_shape}")
     history = workflow.train(*data, output_dir=target, resume=resume, overwrite=overwrite,
-                             progress=main)  # fmt: skip
+                             progress=main, **extra)  # fmt: skip
     echo(_stopped(workflow.training, len(history)) + f"; model saved to {target}")
+    if getattr(workflow, "test_evaluation", None) is not None:
+        echo(f"test set: {workflow.test_evaluation.headline()}")
     if test is not None and main:
         _report_test(workflow, test, target)
     dd.shutdown_distributed()
@@ -301,23 +307,28 @@ def predict(
             "(at least the largest object; default: 3 median object diameters).",
         ),
     ] = None,
+    resume: ResumeOption = False,
 ) -> None:
     """Apply a trained network: labels (or points), overlays, measurements per image.
 
     Block-wise runs (``--scheduler``, or Zarr / HDF5 / large inputs) write the maps
     (probabilities, heat maps, restored image) as ``OUTPUT/NAME.ome.zarr``, chunk by
     chunk (semantic segmentation also ``labels/classes``, instance segmentation its
-    labels in ``labels/<name>``, detection ``NAME_points.csv`` beside it).
+    labels in ``labels/<name>``, detection ``NAME_points.csv`` beside it); time-lapses
+    (``TYX``, ``TZYX``) frame by frame; an interrupted run continues with ``--resume``.
     """
-    from biakit.cli._pipeline import use_blockwise
+    from biakit.cli._pipeline import check_resume, require_blockwise, timelapse_hint, use_blockwise
     from biakit.cli._pixel import predict_inputs_blockwise
     from biakit.cli._progress import track
     from biakit.io import list_images
     from biakit.workflows import load_model
 
+    check_resume(resume, overwrite)
     workflow = load_model(model)
     inputs = list_images(input)
-    if use_blockwise(scheduler, inputs):
+    blockwise = use_blockwise(scheduler, inputs)
+    require_blockwise(resume, blockwise)
+    if blockwise:
         opts = {
             "scheduler": scheduler,
             "workers": workers,
@@ -325,6 +336,7 @@ def predict(
             "block_shape": block_size,
             "axes": axes,
             "overwrite": overwrite,
+            "resume": resume,
             "tta": bool(tta)
             if tta is not None
             else getattr(getattr(workflow, "config", None), "resolved_tta", False),
@@ -341,7 +353,8 @@ def predict(
         for warning in outcome.warnings:
             typer.echo(f"biakit: warning: {warning}", err=True)
         if outcome.error is not None:
-            failures.append(Failure(outcome.path, _without_path(outcome.error, outcome.path)))
+            why = timelapse_hint(_without_path(outcome.error, outcome.path))
+            failures.append(Failure(outcome.path, why))
         found += outcome.n_objects
     done = len(inputs) - len(failures)
     what = {"instance": "object(s)", "detection": "point(s)"}.get(workflow.task)

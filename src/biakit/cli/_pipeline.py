@@ -58,6 +58,109 @@ MemoryLimitOption = Annotated[
     str | None,
     typer.Option("--memory-limit", help="Memory per local worker, e.g. 2GiB (default: shared)."),
 ]
+ResumeOption = Annotated[
+    bool,
+    typer.Option(
+        "--resume",
+        help="Block-wise runs: continue an interrupted run (OUTPUT/NAME.ome.zarr.partial), "
+        "keeping the blocks it finished; inputs already done are skipped. Use the same "
+        "options as the interrupted run.",
+    ),
+]
+
+
+def timelapse_hint(message: str) -> str:
+    """Add to an in-memory run's refusal of a time-lapse how to predict it block-wise.
+
+    Examples
+    --------
+    >>> timelapse_hint("m.tif: a time-lapse of 3 frames").split("; ")[-1]
+    'or predict it frame by frame, block-wise, with --scheduler threads'
+    """
+    if "a time-lapse of" not in message:
+        return message
+    return f"{message}; or predict it frame by frame, block-wise, with --scheduler threads"
+
+
+def check_resume(resume: bool, overwrite: bool) -> None:
+    """Refuse ``--resume`` together with ``--overwrite`` (as ``biakit train`` does)."""
+    if resume and overwrite:
+        raise ValueError("--resume and --overwrite exclude each other; choose one")
+
+
+def require_blockwise(resume: bool, blockwise: bool) -> None:
+    """Refuse ``--resume`` for a run in memory (nothing to resume there)."""
+    if resume and not blockwise:
+        from biakit.cli._errors import fail
+
+        fail(
+            "--resume continues an interrupted block-wise run (OUTPUT/NAME.ome.zarr.partial), "
+            "but this run is in memory; add --scheduler (e.g. --scheduler threads) to run "
+            "block-wise, or leave --resume out"
+        )
+
+
+def resume_modes(
+    inputs: Iterable[Path], output: Path, resume: bool, overwrite: bool = False
+) -> dict[Path, str]:
+    """Per input: ``"fresh"`` (start it), ``"resume"`` (its ``.partial`` exists) or ``"done"``.
+
+    With ``resume``, an input whose output is complete is ``"done"`` (skipped) and one
+    with neither output nor ``.partial`` starts afresh; when no input has either,
+    there is nothing to resume. Without ``resume`` (nor ``overwrite``) an interrupted
+    run in the way is refused. Both are one-line errors, before any cluster starts.
+    """
+    from biakit.cli._errors import fail
+    from biakit.io import file_key
+
+    modes = {}
+    for path in inputs:
+        dest = output / f"{file_key(path)}.ome.zarr"
+        partial = dest.with_name(dest.name + ".partial")
+        if partial.exists() and not (resume or overwrite):
+            fail(
+                f"{partial}: holds an interrupted run; continue it with --resume (same options) "
+                "or start afresh with --overwrite"
+            )
+        mode = "fresh"
+        if resume and partial.exists():
+            mode = "resume"
+        elif resume and dest.exists():
+            mode = "done"
+        modes[path] = mode
+    if resume and all(m == "fresh" for m in modes.values()):
+        fail(
+            f"--resume: no interrupted block-wise run in {output} (no NAME.ome.zarr.partial "
+            "for these inputs); start without --resume"
+        )
+    return modes
+
+
+def run_inputs(inputs: Iterable[Path], output: Path, resume: bool, run_one: Any) -> None:
+    """Call ``run_one(path, dest, resume)`` per input as :func:`resume_modes` says.
+
+    An interrupted input (Ctrl-C, cancel) says where its finished blocks are kept and
+    how to continue, then the command stops as interrupted (exit status 130).
+    """
+    from biakit.cancel import Cancelled
+    from biakit.io import file_key
+
+    for path, mode in resume_modes(list(inputs), output, resume).items():
+        dest = output / f"{file_key(path)}.ome.zarr"
+        if mode == "done":
+            typer.echo(f"{path.name}: already complete in {dest} (kept)")
+            continue
+        try:
+            run_one(path, dest, mode == "resume")
+        except (KeyboardInterrupt, Cancelled):
+            partial = dest.with_name(dest.name + ".partial")
+            if partial.exists():
+                typer.echo(
+                    f"biakit: {path.name}: the finished blocks are kept in {partial}; continue "
+                    "with the same command and --resume",
+                    err=True,
+                )
+            raise KeyboardInterrupt from None
 
 
 def use_blockwise(scheduler: str | None, inputs: Iterable[Path]) -> bool:
@@ -72,16 +175,17 @@ def use_blockwise(scheduler: str | None, inputs: Iterable[Path]) -> bool:
 
 
 def open_client(scheduler: str | None, workers: int | None, memory_limit: str | None,
-                inputs: Iterable[Path] = (), axes: str | None = None) -> Any:  # fmt: skip
+                inputs: Iterable[Path] = (), axes: str | None = None,
+                time: bool = False) -> Any:  # fmt: skip
     """Start / connect the Dask client of a block-wise run and print where its dashboard is.
 
     Every input is opened (lazily) first, so an unreadable file is reported before a
-    cluster is started for nothing.
+    cluster is started for nothing; ``time`` accepts time-lapses (prediction).
     """
     from biakit.distributed import get_client, open_source
 
     for path in inputs:
-        open_source(path, axes=axes)
+        open_source(path, axes=axes, time=time)
     client = get_client(scheduler or "local", n_workers=workers, memory_limit=memory_limit)
     where = client.dashboard_link or "no dashboard (install bokeh for it)"
     typer.echo(f"biakit: {client.kind} scheduler with {client.n_workers} worker(s); {where}",
@@ -111,19 +215,21 @@ def block_progress(items: Iterable[Any]) -> Iterator[Any]:
 
 def _run_blockwise(pipeline: Any, inputs: list[Path], output: Path, opts: dict[str, Any]) -> None:
     from biakit.distributed import PipelineReport, iter_run_pipeline
-    from biakit.io import file_key
 
+    resume_modes(inputs, output, opts["resume"], opts["overwrite"])  # before any cluster
     with open_client(opts["scheduler"], opts["workers"], opts["memory_limit"], inputs,
                      opts["axes"]) as client:  # fmt: skip
-        for path in inputs:
-            dest = output / f"{file_key(path)}.ome.zarr"
+
+        def one(path: Path, dest: Path, resume: bool) -> None:
             gen = iter_run_pipeline(
                 pipeline, path, dest, client=client, block_shape=opts["block_size"],
-                axes=opts["axes"], overwrite=opts["overwrite"],
+                axes=opts["axes"], overwrite=opts["overwrite"], resume=resume,
             )  # fmt: skip
             for item in block_progress(gen):
                 if isinstance(item, PipelineReport):
                     typer.echo(f"{path.name}: {item.n_objects} object(s); wrote {item.dest}")
+
+        run_inputs(inputs, output, opts["resume"], one)
 
 
 @pipeline_app.command("run")
@@ -144,24 +250,30 @@ def run(
     block_size: BlockSizeOption = None,
     workers: WorkersOption = None,
     memory_limit: MemoryLimitOption = None,
+    resume: ResumeOption = False,
 ) -> None:
     """Apply a pipeline to every image; write labels, measurements.csv and overlays.
 
     A file that cannot be read or processed is listed at the end (FAILED ...) and
     the others are still processed; the exit status is then 2. Block-wise runs
     (``--scheduler``, or Zarr / HDF5 / large inputs) write ``OUTPUT/NAME.ome.zarr``
-    (the segmented channel with levels, labels in ``labels/``) chunk by chunk.
+    (the segmented channel with levels, labels in ``labels/``) chunk by chunk; an
+    interrupted one continues with ``--resume``.
     """
     from biakit.cli._batch import finish_batch, run_batch
     from biakit.io import list_images
     from biakit.pipeline import Pipeline
     from biakit.pipeline._files import FileRun
 
+    check_resume(resume, overwrite)
     pipeline = Pipeline.from_yaml(config)
     inputs = list_images(input)
-    if use_blockwise(scheduler, inputs):
+    blockwise = use_blockwise(scheduler, inputs)
+    require_blockwise(resume, blockwise)
+    if blockwise:
         opts = {"scheduler": scheduler, "workers": workers, "memory_limit": memory_limit,
-                "block_size": block_size, "axes": axes, "overwrite": overwrite}  # fmt: skip
+                "block_size": block_size, "axes": axes, "overwrite": overwrite,
+                "resume": resume}  # fmt: skip
         _run_blockwise(pipeline, inputs, output, opts)
         return
     file_run = FileRun(pipeline, inputs, output, overwrite=overwrite, axes=axes)

@@ -13,6 +13,7 @@ from biakit.cli._batch import AxesOption
 from biakit.cli._pipeline import (
     BlockSizeOption,
     MemoryLimitOption,
+    ResumeOption,
     SchedulerOption,
     WorkersOption,
 )
@@ -29,10 +30,15 @@ def _load(path: Path, axes: str | None = None) -> tuple[np.ndarray, Any, int | N
     A single channel is dropped (``channel_axis`` None). NaN or infinite pixels are
     refused (a classifier would turn them into garbage), and so are time-lapses.
     """
+    from biakit.cli._pipeline import timelapse_hint
+    from biakit.errors import DataError
     from biakit.io import read_channel_first
     from biakit.pipeline._files import check_pixels
 
-    image, meta = read_channel_first(path, axes=axes)
+    try:
+        image, meta = read_channel_first(path, axes=axes)
+    except DataError as err:
+        raise DataError(timelapse_hint(str(err))) from None
     check_pixels(image, path)
     if image.shape[0] == 1:
         return image[0], meta, None
@@ -190,26 +196,31 @@ def predict(
     block_size: BlockSizeOption = None,
     workers: WorkersOption = None,
     memory_limit: MemoryLimitOption = None,
+    resume: ResumeOption = False,
 ) -> None:
     """Classify every pixel; write <name>_labels.tif (+ probabilities, uncertainty, overlay).
 
     A file that cannot be read or classified is listed at the end (FAILED ...) and
     the others are still processed; the exit status is then 2. Block-wise runs
     (``--scheduler``, or Zarr / HDF5 / large inputs) write ``OUTPUT/NAME.ome.zarr``:
-    probabilities as the image, ``labels/classes``, and ``uncertainty`` when asked.
+    probabilities as the image, ``labels/classes``, and ``uncertainty`` when asked;
+    time-lapses frame by frame; an interrupted run continues with ``--resume``.
     """
     from biakit._outputs import check_outputs
     from biakit.cli._batch import finish_batch, run_batch
-    from biakit.cli._pipeline import use_blockwise
+    from biakit.cli._pipeline import check_resume, require_blockwise, use_blockwise
     from biakit.io import list_images
     from biakit.pixel import PixelClassifier
 
+    check_resume(resume, overwrite)
     clf = PixelClassifier.load(model)
     inputs = list_images(input)
-    if use_blockwise(scheduler, inputs):
+    blockwise = use_blockwise(scheduler, inputs)
+    require_blockwise(resume, blockwise)
+    if blockwise:
         opts = {"scheduler": scheduler, "workers": workers, "memory_limit": memory_limit,
                 "block_shape": block_size, "axes": axes, "overwrite": overwrite,
-                "uncertainty": uncertainty}  # fmt: skip
+                "uncertainty": uncertainty, "resume": resume}  # fmt: skip
         predict_inputs_blockwise(clf, inputs, output, opts)
         return
     planned = [p for path in inputs for p in _outputs(path, output, probabilities, uncertainty)]
@@ -226,21 +237,29 @@ def predict(
 
 
 def predict_inputs_blockwise(model: Any, inputs: list[Path], output: Path, opts: dict) -> None:
-    """Predict each input block-wise into ``OUTPUT/NAME.ome.zarr`` (shared with ``predict``)."""
-    from biakit.cli._pipeline import block_progress, open_client
+    """Predict each input block-wise into ``OUTPUT/NAME.ome.zarr`` (shared with ``predict``).
+
+    Time-lapses are predicted frame by frame; ``opts["resume"]`` continues interrupted
+    inputs and skips finished ones (see :func:`biakit.cli._pipeline.run_inputs`).
+    """
+    from biakit.cli._pipeline import block_progress, open_client, resume_modes, run_inputs
     from biakit.distributed import PredictReport, iter_predict_blockwise
-    from biakit.io import file_key
 
     opts = dict(opts)
+    resume = bool(opts.pop("resume", False))
+    resume_modes(inputs, output, resume, bool(opts.get("overwrite")))  # before any cluster
     client = open_client(opts.pop("scheduler"), opts.pop("workers"), opts.pop("memory_limit"),
-                         inputs, opts.get("axes"))  # fmt: skip
+                         inputs, opts.get("axes"), time=True)  # fmt: skip
+
+    def one(path: Path, dest: Path, again: bool) -> None:
+        gen = iter_predict_blockwise(model, path, dest, client=client, resume=again, **opts)
+        for item in block_progress(gen):
+            if isinstance(item, PredictReport):
+                frames = f" in {item.n_frames} frame(s)" if item.n_frames else ""
+                typer.echo(f"{path.name}: {item.n_blocks} block(s){frames}; wrote {item.dest}")
+
     with client:
-        for path in inputs:
-            dest = output / f"{file_key(path)}.ome.zarr"
-            gen = iter_predict_blockwise(model, path, dest, client=client, **opts)
-            for item in block_progress(gen):
-                if isinstance(item, PredictReport):
-                    typer.echo(f"{path.name}: {item.n_blocks} block(s); wrote {item.dest}")
+        run_inputs(inputs, output, resume, one)
 
 
 def _outputs(path: Path, output: Path, probabilities: bool, uncertainty: bool) -> list[Path]:

@@ -16,8 +16,11 @@ interrupted run).
   statistics (Otsu, percentiles, min / max) from a chunk-wise pass, the labelling
   tail through :func:`label_blockwise` (instance labels stitched across blocks).
 * :func:`predict_blockwise` / :func:`iter_predict_blockwise` -- a pixel classifier's
-  probabilities, a network workflow's maps, restoration outputs.
+  probabilities, a network workflow's maps, restoration outputs. Time-lapses
+  (``TYX``, ``TCZYX``) are predicted frame by frame (blocks never span frames,
+  per-frame normalisation); isotropic restoration writes the up-sampled stack.
 * :func:`open_source`, :func:`global_statistics`, :func:`plan_blocks`,
+  :func:`default_block_shape`,
   :class:`OmeZarrWriter` -- the pieces.
 
 On a cluster (SLURM with dask-jobqueue)
@@ -66,6 +69,7 @@ _ATTRS = {
     "open_source": "_source",
     "BlockProgress": "_engine",
     "plan_blocks": "_engine",
+    "default_block_shape": "_engine",
     "run_blocks": "_engine",
     "OmeZarrWriter": "_output",
     "global_statistics": "_stats",

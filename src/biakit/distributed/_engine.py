@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,37 @@ def auto_block_shape(
     return tuple(max(o // m * m, m) if o < n else o for o, n, m in zip(out, shape, multiple))
 
 
+def default_block_shape(
+    shape: Sequence[int], n_workers: int, *, per_worker: int = 8, max_voxels: int = 1 << 22,
+    min_voxels: int = 1 << 16,
+) -> tuple[int, ...]:  # fmt: skip
+    """Block shape for ``n_workers``: about ``per_worker`` blocks each, cubes of power-of-two side.
+
+    The largest side whose blocks hold at most ``max_voxels`` and give at least
+    ``per_worker * n_workers`` blocks (so that no worker waits long for the last
+    block of a stage), but never below ``min_voxels`` (per-task overhead, halo cost).
+
+    Examples
+    --------
+    >>> default_block_shape((4096, 4096), 2)
+    (1024, 1024)
+    >>> default_block_shape((2048, 2048), 2), default_block_shape((4096, 4096), 8)
+    ((512, 512), (512, 512))
+    >>> default_block_shape((100, 2048, 2048), 2)
+    (100, 128, 128)
+    """
+    ndim = len(shape)
+    side = 1 << int(math.log2(max_voxels) // ndim)
+    floor = 1 << math.ceil(math.log2(min_voxels) / ndim)
+
+    def count(b: int) -> int:
+        return math.prod(-(-int(n) // b) for n in shape)
+
+    while side > floor and count(side) < per_worker * max(1, int(n_workers)):
+        side //= 2
+    return tuple(min(side, int(n)) for n in shape)
+
+
 def plan_blocks(
     shape: Sequence[int],
     block_shape: Sequence[int],
@@ -117,6 +149,116 @@ def _call(task: Callable[[Block], Any], block: Block) -> Any:
     return task(block)
 
 
+def same_signature(func: Callable[..., Any], returns: Any) -> inspect.Signature:
+    """``func``'s signature returning ``returns``: for a plain wrapper taking ``**options``.
+
+    A wrapper ``f(a, **options)`` that drains the generator ``iter_f(a, **options)``
+    states its parameters once (on ``iter_f``); ``f.__signature__`` shows them.
+    """
+    return inspect.signature(func).replace(return_annotation=returns)
+
+
+def drain(gen: Generator[Any, None, Any]) -> Any:
+    """Run a generator to its end; return its return value.
+
+    Examples
+    --------
+    >>> def count():
+    ...     yield 1
+    ...     return "done"
+    >>> drain(count())
+    'done'
+    """
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
+#: Objects whose pickle is larger than this are sent to the workers once (scattered).
+SHARE_BYTES = 1 << 16
+
+
+def share(client: Any, obj: Any) -> Any:
+    """``obj``, or a future of it on every worker when its pickle is large.
+
+    A task argument travels with every task; a large one (an in-memory image, a
+    network) is scattered once instead, which costs one round trip to all workers.
+    ``client`` is a :class:`BlockClient` or a ``distributed.Client``.
+    """
+    dask_client = getattr(client, "client", client)
+    if dask_client is None or not _larger(obj, SHARE_BYTES):
+        return obj
+    return dask_client.scatter(obj, broadcast=True, hash=False)
+
+
+class _Enough(Exception):
+    pass
+
+
+class _Counter:
+    """A file that counts the bytes written to it and stops the pickler past a limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.size = limit, 0
+
+    def write(self, data: Any) -> int:
+        n = memoryview(data).nbytes
+        self.size += n
+        if self.size > self.limit:
+            raise _Enough
+        return n
+
+
+def _larger(obj: Any, limit: int) -> bool:
+    """Whether ``obj``'s pickle exceeds ``limit`` bytes (stops early; never holds the pickle)."""
+    import cloudpickle
+
+    try:
+        cloudpickle.dump(obj, _Counter(limit))
+    except _Enough:
+        return True
+    return False
+
+
+def _then(func: Callable[..., Any], args: tuple[Any, ...], *_deps: Any) -> Any:
+    return func(*args)
+
+
+def _wait_then(func: Callable[..., Any], args: tuple[Any, ...], deps: Sequence[Any]) -> Any:
+    for dep in deps:
+        dep.result()
+    return func(*args)
+
+
+def submit_after(
+    client: Any, func: Callable[..., Any], *args: Any, after: Sequence[Any] = (),
+    key: str | None = None, priority: int = 0,
+) -> Any:  # fmt: skip
+    """Submit ``func(*args)`` to a :class:`BlockClient`, to start once ``after`` are done.
+
+    No round trip through this process between a task and the ones it waits for:
+    Dask starts it on a worker as soon as its dependencies finish (threads: FIFO
+    pool, dependencies always submitted earlier, so a waiting thread never blocks
+    the tasks it waits for). ``key`` names the Dask task (default: a random key);
+    ``priority``: Dask runs a runnable task of higher priority first (threads: FIFO).
+
+    Examples
+    --------
+    >>> from biakit.distributed import get_client
+    >>> with get_client("threads", n_workers=2) as bc:
+    ...     first = bc.submit(sum, [1, 2])
+    ...     submit_after(bc, max, 0, 5, after=[first]).result()
+    5
+    """
+    if client.client is None:
+        return client.submit(_wait_then, func, args, tuple(after))
+    return client.client.submit(
+        _then, func, args, *after, key=key, priority=priority, pure=False, retries=2
+    )
+
+
 def iter_run_blocks(
     client: Any,
     task: Callable[[Block], Any],
@@ -133,8 +275,9 @@ def iter_run_blocks(
         Where tasks run.
     task : callable
         Picklable; reads its input region, computes, writes its output region and
-        returns something small. Running it twice on a block must give the same
-        output (idempotent writes), since Dask retries tasks of lost workers.
+        returns something small (sent to the workers once when large, see
+        :func:`share`). Running it twice on a block must give the same output
+        (idempotent writes), since Dask retries tasks of lost workers.
     blocks : sequence of Block
         The blocks.
     stage : str
@@ -160,7 +303,7 @@ def iter_run_blocks(
     if not todo:
         return
     check_cancelled()
-    ref = client.scatter(task)
+    ref = share(client, task)
     token = uuid.uuid4().hex[:8]
     futures = {}
     for i in todo:

@@ -155,13 +155,13 @@ class OmeZarrWriter:
     def _prepare(self, *, overwrite: bool, resume: bool) -> bool:
         if resume and overwrite:
             raise ImageWriteError(f"{self.dest}: resume and overwrite exclude each other")
+        if resume and self.partial.exists():
+            return True  # an interrupted run replacing dest (overwrite) continues, too
         if self.dest.exists() and not overwrite:
             raise ImageWriteError(
                 f"{self.dest}: output exists; pass overwrite=True (--overwrite) to replace it"
             )
         if self.partial.exists():
-            if resume:
-                return True
             if not overwrite:
                 raise ImageWriteError(
                     f"{self.partial}: holds an interrupted run; continue it with resume=True "
@@ -172,6 +172,35 @@ class OmeZarrWriter:
             raise ImageWriteError(f"{self.partial}: no interrupted run to resume")
         zarr.open_group(str(self.partial), mode="w", zarr_format=self.zarr_format)
         return False
+
+    def check_plan(self, plan: dict[str, Any]) -> None:
+        """Record the run's plan (block grid, shapes); resuming, refuse a different one.
+
+        Done-markers name blocks by their index in the plan, so a resumed run must
+        cut the image into the same blocks: a changed block shape, halo, input or
+        model would otherwise leave a silently mixed output.
+
+        Raises
+        ------
+        ImageWriteError
+            Resuming a run recorded with another plan.
+        """
+        import json
+
+        path = self.partial / MARKS / "plan.json"
+        new = json.loads(json.dumps(plan))
+        if self.resumed and path.is_file():
+            old = json.loads(path.read_text())
+            changed = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+            if changed:
+                k = changed[0]
+                raise ImageWriteError(
+                    f"{self.partial}: the interrupted run used {k}={old.get(k)}, this run "
+                    f"{k}={new.get(k)}; resume with the same model, input and options (e.g. "
+                    "--block-size) or start afresh with overwrite=True (--overwrite)"
+                )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(new, sort_keys=True))
 
     def marks(self, stage: str) -> Path:
         """Folder of done-markers of one stage."""

@@ -10,11 +10,20 @@ equals the whole-image result. The *tail* (connected components, watershed, size
 filters, everything from the first step that needs whole objects) goes through
 :func:`biakit.distributed.label_blockwise`, which stitches instance labels across
 blocks.
+
+Scheduling: after the statistics (a barrier each: they are global), every task is
+submitted with its dependencies instead of stage by stage. The head runs inside the
+labelling's blocks (one task per block from the input to its provisional labels,
+no scratch array in between); the copy of the input and its resolution levels run
+alongside (a level chunk starts once the chunks under it are written); the label
+levels follow the relabelling. The only barrier left is the global relabelling.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +32,19 @@ import numpy as np
 
 from biakit.errors import PipelineError
 
-from ._engine import BlockProgress, check_block_shape, iter_run_blocks, plan_blocks
-from ._output import OmeZarrWriter, ZarrTarget
+from ._engine import (
+    BlockProgress,
+    check_block_shape,
+    default_block_shape,
+    plan_blocks,
+    same_signature,
+    share,
+    submit_after,
+)
+from ._output import Levels, OmeZarrWriter, ZarrTarget
+from ._pipeline_tasks import _Chain, _Copy, _HeadView, _Tail, submit_levels
 
 _STAT_STEPS = ("threshold", "normalize_percentile", "rescale_intensity")
-DEFAULT_BLOCK = 512
 DEFAULT_HALO = 32
 
 
@@ -56,73 +73,6 @@ class PipelineReport:
     statistics: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class _Chain:
-    """Task body: run the head steps on a block plus halo, return the centre's fields."""
-
-    source: Any
-    steps: tuple[Any, ...]
-    spacing: tuple[float, ...]
-
-    def state(self, block: Any) -> dict[str, Any]:
-        from biakit.pipeline._pipeline import _apply_step
-
-        region = np.asarray(self.source.read(block.read))
-        state: dict[str, Any] = {"image": region.astype(np.float32, copy=False)}
-        state["mask"] = state["labels"] = None
-        for index, cfg in enumerate(self.steps, start=1):
-            _apply_step(state, index, cfg, self.spacing)
-        return {k: (None if v is None else np.asarray(v)[block.crop]) for k, v in state.items()}
-
-    def __call__(self, block: Any) -> np.ndarray:
-        return self.state(block)["image"]
-
-
-@dataclass(frozen=True)
-class _WriteFields:
-    """Task: the head's fields of one block into the tail's input array (and the image copy)."""
-
-    chain: _Chain
-    fields: tuple[str, ...]
-    target: ZarrTarget | None
-    image: ZarrTarget
-
-    def __call__(self, block: Any) -> None:
-        self.image.write(block.write, self.chain.source.read(block.write))
-        if self.target is None:
-            return
-        state = self.chain.state(block)
-        parts = [np.asarray(state[f]) for f in self.fields]
-        if len(parts) > 1:
-            parts = [p.astype(np.float32) for p in parts]
-        data = parts[0] if len(parts) == 1 else np.stack(parts)
-        region = block.write if len(parts) == 1 else (slice(None), *block.write)
-        self.target.write(region, data)
-
-
-@dataclass(frozen=True)
-class _Tail:
-    """``segment(block) -> labels``: the tail steps on one block of the head's output."""
-
-    steps: tuple[Any, ...]
-    fields: tuple[str, ...]
-    spacing: tuple[float, ...]
-    start: int
-
-    def __call__(self, block: np.ndarray) -> np.ndarray:
-        from biakit.pipeline._pipeline import _apply_step
-        from biakit.segment import label
-
-        parts = [block] if len(self.fields) == 1 else list(block)
-        state: dict[str, Any] = {"image": None, "mask": None, "labels": None}
-        for name, part in zip(self.fields, parts):
-            state[name] = part.astype(bool) if name == "mask" else part
-        for index, cfg in enumerate(self.steps, start=self.start):
-            _apply_step(state, index, cfg, self.spacing)
-        labels = state["labels"] if state["labels"] is not None else label(state["mask"])
-        return np.asarray(labels).astype(np.int32, copy=False)
-
-
 def _kwargs(cfg: Any, spacing: tuple[float, ...]) -> dict[str, Any]:
     from biakit.pipeline._steps import accepts_spacing
 
@@ -136,6 +86,8 @@ def _tail_fields(steps: Sequence[Any], have: set[str]) -> tuple[str, ...]:
     """State fields the tail reads: its first step's input, and the image if a step takes it."""
     from biakit.pipeline._steps import STEPS
 
+    if not steps:  # labels of the head's mask (or image)
+        return ("mask",) if "mask" in have else ("image",)
     need = []
     for cfg in steps:
         spec = STEPS[cfg.step]
@@ -245,96 +197,105 @@ def iter_run_pipeline(
     spacing = tuple(float(s) for s in (cfg.spacing or src.meta.spatial_spacing))
     if len(spacing) != ndim:
         raise PipelineError(f"spacing {spacing} does not fit the image's axes {src.axes!r}")
-    blocks_shape = check_block_shape(block_shape or DEFAULT_BLOCK, ndim)
     obj_halo = check_block_shape(halo, ndim, "halo")
     name = label_name or cfg.name
     writer = OmeZarrWriter(dest, overwrite=overwrite, resume=resume, ngff_version=ngff_version)
     stats: dict[str, float] = {}
-    with get_client(client) if not isinstance(client, BlockClient) else _Keep(client) as bc:
-        chain, head_halo, start, have = _split(bc, src, cfg.steps, spacing, blocks_shape, stats)
-        tail = tuple(cfg.steps[start:])
-        fields = ("mask",) if "mask" in have else ("image",)
-        fields = _tail_fields(tail, have) if tail else fields
+    with get_client(client) if not isinstance(client, BlockClient) else nullcontext(client) as bc:
+        blocks_shape = _block_shape(block_shape, src.shape, bc, writer)
         image = writer.image(src.shape, src.dtype, src.meta, chunks=blocks_shape, levels=levels)
-        k = len(fields)
-        tshape = src.shape if k == 1 else (k, *src.shape)
-        tchunks = blocks_shape if k == 1 else (k, *blocks_shape)
-        dtype = np.uint8 if fields == ("mask",) else np.float32
-        tail_in = writer.scratch("tail_input", tshape, dtype, tchunks)
-        task = _WriteFields(chain, fields, tail_in, image.base)
-        blocks = plan_blocks(src.shape, blocks_shape, head_halo)
-        yield from (p for p, _ in iter_run_blocks(bc, task, blocks, stage="head",
-                                                 marks=writer.marks("head")))  # fmt: skip
-        labels = writer.labels(name, src.shape, np.int32, src.meta, chunks=blocks_shape,
-                               levels=len(image.targets))  # fmt: skip
-        segment = _Tail(tail, fields, spacing, start + 1)
-        yield BlockProgress("labels", 0, 1)
-        n_objects = _label(bc, tail_in, segment, blocks_shape, obj_halo, labels.base, k)
-        yield BlockProgress("labels", 1, 1)
-        yield from writer.iter_levels(bc, image)
-        yield from writer.iter_levels(bc, labels)
+        pending = _submit_copy(bc, src, image)
+        try:
+            chain, head_halo, start, have = _split(bc, src, cfg.steps, spacing, blocks_shape, stats)
+            tail = tuple(cfg.steps[start:])
+            fields = _tail_fields(tail, have)
+            labels = writer.labels(name, src.shape, np.int32, src.meta, chunks=blocks_shape,
+                                   levels=len(image.targets))  # fmt: skip
+            view = _HeadView(chain, head_halo, fields)
+            segment = _Tail(tail, fields, spacing, start + 1)
+            n_objects = yield from _label(bc, view, segment, blocks_shape, obj_halo, labels.base)
+            pending |= submit_levels(bc, labels, (), "labels ")
+            yield from _wait(bc, pending)
+        except BaseException:
+            bc.cancel(list(pending))
+            raise
     out = writer.commit()
     yield PipelineReport(out, name, n_objects, blocks_shape, stats)
 
 
+def _block_shape(
+    block_shape: Any, shape: tuple[int, ...], bc: Any, writer: OmeZarrWriter
+) -> tuple[int, ...]:
+    """Return the given block shape, else a resumed run's chunks, else ~8 blocks per worker."""
+    if block_shape is not None:
+        return check_block_shape(block_shape, len(shape))
+    if writer.resumed:  # blocks must keep matching the chunks already written
+        import zarr
+
+        try:
+            return tuple(int(c) for c in zarr.open_array(str(writer.partial / "0")).chunks)
+        except (FileNotFoundError, KeyError, ValueError, zarr.errors.ArrayNotFoundError):
+            pass
+    return default_block_shape(shape, bc.n_workers)
+
+
 def _label(
-    bc: Any, tail_in: ZarrTarget, segment: _Tail, block_shape: tuple[int, ...],
-    halo: tuple[int, ...], out: ZarrTarget, k: int,
-) -> int:  # fmt: skip
-    """Instance labels of the whole image through ``label_blockwise``; return the count."""
-    from biakit.distributed._stitch import label_blockwise
+    bc: Any, view: _HeadView, segment: _Tail, block_shape: tuple[int, ...],
+    halo: tuple[int, ...], out: ZarrTarget,
+) -> Generator[BlockProgress, None, int]:  # fmt: skip
+    """Instance labels of the whole image through ``label_blockwise``; return the count.
 
-    source = tail_in.open("r")
-    target = out.open("r+")
-    kwargs = {"block_shape": block_shape, "halo": halo, "out": target, "client": bc.client}
-    label_blockwise(source, segment, **kwargs)  # labels 1..N
-    return _count(bc, out)
+    The head runs inside the labelling's blocks (``view``), so each block goes from
+    the input to its provisional labels in one task, started as soon as a worker is free.
+    """
+    from ._stitch import iter_label_blockwise
 
-
-def _count(bc: Any, labels: ZarrTarget) -> int:
-    """Largest label (``label_blockwise`` numbers objects 1..N)."""
-    from ._engine import run_blocks
-
-    arr = labels.open("r")
-    blocks = plan_blocks(arr.shape, arr.chunks, (0,) * arr.ndim)
-    return int(max(run_blocks(bc, _Max(labels), blocks, stage="count")))
+    gen = iter_label_blockwise(view, segment, block_shape=block_shape, halo=halo,
+                               out=out.open("r+"), client=bc.client)  # fmt: skip
+    n_objects = 0
+    for p in gen:
+        n_objects = p.n_objects or 0
+        yield BlockProgress(p.stage, p.done, p.total)
+    return n_objects
 
 
-@dataclass(frozen=True)
-class _Max:
-    labels: ZarrTarget
+def _submit_copy(bc: Any, src: Any, image: Levels) -> dict[Any, str]:
+    """Submit the input's copy and its levels; return ``{future: stage}``.
 
-    def __call__(self, block: Any) -> int:
-        return int(self.labels.read(block.write).max())
-
-
-class _Keep:
-    def __init__(self, client: Any) -> None:
-        self.client = client
-
-    def __enter__(self) -> Any:
-        return self.client
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
+    Submitted first and at low priority: they need nothing else, so a worker runs
+    them whenever it would otherwise wait (between the statistics passes, at the end
+    of the labelling's blocks) instead of in a stage of their own.
+    """
+    copy = share(bc, _Copy(src, image.base))
+    token = uuid.uuid4().hex[:8]
+    grid = plan_blocks(image.shapes[0], image.chunks, (0,) * len(image.chunks))
+    copies = [submit_after(bc, copy, b, key=f"biakit-image-{token}-{i}", priority=-1)
+              for i, b in enumerate(grid)]  # fmt: skip
+    return {f: "image" for f in copies} | submit_levels(bc, image, copies, "image ", -1)
 
 
-def run_pipeline(
-    pipeline: Any,
-    source: Any,
-    dest: str | Path,
-    *,
-    client: Any = None,
-    block_shape: int | Sequence[int] | None = None,
-    halo: int | Sequence[int] = DEFAULT_HALO,
-    axes: str | None = None,
-    levels: int | None = None,
-    label_name: str | None = None,
-    overwrite: bool = False,
-    resume: bool = False,
-    ngff_version: str = "0.4",
+def _wait(bc: Any, pending: dict[Any, str]) -> Iterator[BlockProgress]:
+    """Wait for submitted tasks; yield the progress of each stage."""
+    from biakit.cancel import check_cancelled
+
+    totals: dict[str, int] = {}
+    for stage in pending.values():
+        totals[stage] = totals.get(stage, 0) + 1
+    done = dict.fromkeys(totals, 0)
+    for future in bc.as_completed(list(pending)):
+        future.result()
+        stage = pending[future]
+        done[stage] += 1
+        yield BlockProgress(stage, done[stage], totals[stage])
+        check_cancelled()
+
+
+def run_pipeline(  # noqa: D417 (the options are documented one by one)
+    pipeline: Any, source: Any, dest: str | Path, **options: Any
 ) -> PipelineReport:
     """Run a classical pipeline block by block and write an OME-Zarr image with its labels.
+
+    The plain wrapper of :func:`iter_run_pipeline` (same keyword arguments).
 
     Parameters
     ----------
@@ -349,7 +310,9 @@ def run_pipeline(
         ``"local"``, ``"threads"``, ``"tcp://HOST:PORT"``, a ``distributed.Client`` or a
         :class:`BlockClient`; None: the default distributed client, else threads.
     block_shape : int or sequence of int, optional
-        Spatial block (and chunk) shape; default 512 per axis.
+        Spatial block (and chunk) shape; default: about 8 blocks per worker, of
+        power-of-two side up to 2048 (2D) / 128 (3D)
+        (``biakit.distributed._engine.default_block_shape``).
     halo : int or sequence of int
         Context of the labelling tail: at least the largest object's extent.
     axes : str, optional
@@ -359,7 +322,8 @@ def run_pipeline(
     label_name : str, optional
         Name of the label image (default: the pipeline's name).
     overwrite, resume : bool
-        Replace an existing output / continue the run interrupted in ``DEST.partial``.
+        Replace an existing output / finish the run interrupted in ``DEST.partial``
+        (its blocks are computed again; the output equals an uninterrupted run's).
     ngff_version : {"0.4", "0.5"}
         NGFF version of the output.
 
@@ -384,13 +348,8 @@ def run_pipeline(
     >>> run_pipeline(Pipeline.default(), image, dest, client="threads", block_shape=24).n_objects
     1
     """
-    report = None
-    for item in iter_run_pipeline(
-        pipeline, source, dest, client=client, block_shape=block_shape, halo=halo, axes=axes,
-        levels=levels, label_name=label_name, overwrite=overwrite, resume=resume,
-        ngff_version=ngff_version,
-    ):  # fmt: skip
-        if isinstance(item, PipelineReport):
-            report = item
-    assert report is not None
+    *_, report = iter_run_pipeline(pipeline, source, dest, **options)
     return report
+
+
+run_pipeline.__signature__ = same_signature(iter_run_pipeline, PipelineReport)  # type: ignore[attr-defined]

@@ -2,29 +2,33 @@
 
 Instance workflows also write their stitched labels (``labels/<name>``), detection
 workflows a point table beside the zarr, both from the written maps (see
-:mod:`biakit.distributed._predict_labels`).
+:mod:`biakit.distributed._predict_labels`); isotropic restoration restores XZ and YZ
+slices with per-slice statistics (see :mod:`biakit.distributed._predict_iso`);
+time-lapses are predicted frame by frame (see :mod:`biakit.distributed._predict_frames`).
 
 Each block is read with the model's halo (the feature bank's for a pixel classifier,
 the network's receptive field for a U-Net, rounded up to its divisor so every read
 starts on the pooling grid of a whole-image prediction), predicted without blending
 and cropped to its centre, so the maps equal whole-image prediction (within float
-rounding). Intensity normalisation uses statistics of the whole image computed
-once before the blocks (:meth:`biakit.nn.datasets.Normalizer.stats` on the lazy
-image: all voxels up to its ``max_voxels``, else its seeded windows; an in-memory
-NumPy image above ``max_voxels`` is subsampled voxel-wise instead, so statistics of
-images that large agree only approximately).
+rounding). Intensity normalisation uses statistics of the whole image (of each
+frame of a time-lapse) computed once before the blocks
+(:meth:`biakit.nn.datasets.Normalizer.stats` on the lazy image: all voxels up to its
+``max_voxels``, else its seeded windows; an in-memory NumPy image above
+``max_voxels`` is subsampled voxel-wise instead, so statistics of images that large
+agree only approximately). Super-resolution networks whose output depends on the
+whole tile (RCAN-lite's channel attention, ``config.is_local`` False) give
+tiling-dependent results, block-wise as in their own tiled prediction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from biakit.errors import ParameterError
 
 from . import _predict_labels as pl
 from ._engine import (
@@ -33,11 +37,20 @@ from ._engine import (
     check_block_shape,
     iter_run_blocks,
     plan_blocks,
+    round_up,
 )
-from ._output import OmeZarrWriter, ZarrTarget
-
-_NET_TASKS = {"semantic": "softmax", "instance": "sigmoid", "detection": "sigmoid",
-              "denoise": None, "super_resolution": None}  # fmt: skip
+from ._output import Levels, OmeZarrWriter, ZarrTarget
+from ._predict_frames import (
+    FrameTarget,
+    PerFrame,
+    frame_blocks,
+    frame_fields,
+    iter_frames,
+    over_frames,
+)
+from ._predict_tasks import NET_TASKS, NetTask, PixelTask, Plan, make_plan
+from ._predict_tasks import model_kind as _model_kind
+from ._predict_tasks import net_stats as _net_stats
 
 
 @dataclass(frozen=True)
@@ -51,15 +64,18 @@ class PredictReport:
     block_shape, halo : tuple of int
         Block core and network halo (voxels).
     n_blocks : int
-        Blocks predicted.
+        Blocks predicted (over all frames of a time-lapse).
     labels : str or None
         Name of the label image (``"classes"``, or the instance labels' name).
     extra : dict
         Further outputs (``"uncertainty"``).
     n_objects : int or None
-        Instance labels: number of objects; detection: number of points.
+        Instance labels: number of objects; detection: number of points (summed over
+        the frames of a time-lapse).
     points : Path or None
         Detection: the point table beside ``dest``.
+    n_frames : int or None
+        Frames of a time-lapse input (None for a single image or volume).
     """
 
     dest: Path
@@ -70,135 +86,150 @@ class PredictReport:
     extra: dict[str, Any] = field(default_factory=dict)
     n_objects: int | None = None
     points: Path | None = None
+    n_frames: int | None = None
 
 
 @dataclass(frozen=True)
-class _View:
-    """``(C, *spatial)`` array-like of a source (for the normaliser's statistics)."""
-
-    source: Any
-    dtype: Any
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        s = tuple(self.source.shape)
-        return s if "C" in self.source.axes else (1, *s)
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    def __getitem__(self, key: Any) -> np.ndarray:
-        key = (slice(None),) * len(self.shape) if key is Ellipsis else tuple(key)
-        return read_channels(self.source, key[1:], key[0]).astype(self.dtype, copy=False)
-
-
-def read_channels(source: Any, region: tuple[slice, ...], channels: Any = slice(None)) -> Any:
-    """``(C, *region)`` of a source with or without a ``C`` axis."""
-    if "C" in source.axes:
-        return source.read((channels, *region))
-    return source.read(tuple(region))[None][channels]
-
-
-@dataclass(frozen=True)
-class _PixelTask:
-    source: Any
-    classifier: Any
-    spacing: Any
-    maps: ZarrTarget
-    labels: ZarrTarget
+class _Outputs:
+    maps: Levels
+    classes: Levels | None
+    objects: Levels | None
     uncertainty: ZarrTarget | None
-
-    def __call__(self, block: Any) -> None:
-        from biakit.pixel import uncertainty_from_proba
-
-        region = read_channels(self.source, block.read)
-        channel_axis = 0 if region.shape[0] > 1 else None
-        image = region if channel_axis == 0 else region[0]
-        spatial = image.shape[-len(block.read) :]
-        proba = self.classifier.predict_proba(
-            image, spacing=self.spacing, channel_axis=channel_axis, block_shape=spatial
-        )[block.crop]
-        self.maps.write((slice(None), *block.write), np.moveaxis(proba, -1, 0))
-        classes = np.asarray(self.classifier.classes_)
-        self.labels.write(block.write, classes[np.argmax(proba, axis=-1)])
-        if self.uncertainty is not None:
-            self.uncertainty.write((slice(None), *block.write), uncertainty_from_proba(proba)[None])
+    spatial_meta: Any
 
 
-@dataclass(frozen=True)
-class _NetTask:
-    source: Any
-    model: Any
-    stats_in: Any
-    stats_out: Any
-    activation: str | None
-    scale: tuple[int, ...]
-    halo: tuple[int, ...]
-    options: dict[str, Any]
-    maps: ZarrTarget
-    labels: ZarrTarget | None
-
-    def __call__(self, block: Any) -> None:
-        from biakit.nn.datasets import denormalize_with_stats, normalize_with_stats
-        from biakit.nn.infer import predict_tiled, predict_tiled_scaled
-
-        x = normalize_with_stats(read_channels(self.source, block.read), self.stats_in)
-        opts = dict(self.options)
-        if any(s != 1 for s in self.scale):
-            shape = tuple(int(n) for n in x.shape[1:])
-            y = predict_tiled_scaled(self.model, x, tile_shape=shape, **opts)
-        else:
-            opts.setdefault("tile_shape", _tile(x.shape[1:], self.model.config.divisor))
-            y = predict_tiled(self.model, x, overlap=self.halo, blending="none",
-                              activation=self.activation, **opts)  # fmt: skip
-        crop = tuple(slice(c.start * f, c.stop * f) for c, f in zip(block.crop, self.scale))
-        y = y[(slice(None), *crop)]
-        if self.stats_out is not None:
-            y = denormalize_with_stats(y, self.stats_out)
-        write = tuple(slice(w.start * f, w.stop * f) for w, f in zip(block.write, self.scale))
-        self.maps.write((slice(None), *write), y)
-        if self.labels is not None:
-            self.labels.write(write, np.argmax(y, axis=0).astype(np.uint8))
+def _metas(meta: Any, plan: Plan, movie: bool) -> tuple[Any, Any, Any]:
+    """Metadata of the maps, of label images and of one frame's spatial grid."""
+    ndim = len(plan.spatial)
+    spatial_axes = meta.spatial_axes[-ndim:]
+    sp = tuple(s / f for s, f in zip(meta.spatial_spacing[-ndim:], plan.scale))
+    extra = {k: v for k, v in meta.extra.items() if k == "time_unit"}
+    lead, lead_sp = ("T", (float(meta.spacing[meta.axes.index("T")]),)) if movie else ("", ())
+    make = type(meta)
+    maps = make(lead + "C" + spatial_axes, (*lead_sp, 1.0, *sp), unit=meta.unit, extra=extra)
+    labels = make(lead + spatial_axes, (*lead_sp, *sp), unit=meta.unit, extra=extra)
+    return maps, labels, make(spatial_axes, sp, unit=meta.unit)
 
 
-def _tile(shape: Sequence[int], divisor: Any) -> tuple[int, ...]:
-    """One tile over the whole (divisor-padded) region."""
-    div = np.broadcast_to(np.asarray(divisor, int), (len(shape),))
-    return tuple(int(-(-n // d) * d) for n, d in zip(shape, div))
+def _create_outputs(
+    writer: OmeZarrWriter, plan: Plan, meta: Any, shape_b: tuple[int, ...], *, task: str,
+    n_frames: int | None, levels: int | None, uncertainty: bool, name: str | None,
+) -> _Outputs:  # fmt: skip
+    lead = () if n_frames is None else (n_frames,)
+    one = () if n_frames is None else (1,)
+    maps_meta, label_meta, spatial_meta = _metas(meta, plan, n_frames is not None)
+    out_spatial = tuple(n * f for n, f in zip(plan.spatial, plan.scale))
+    chunks = tuple(b * f for b, f in zip(shape_b, plan.scale))
+    maps = writer.image((*lead, plan.n_out, *out_spatial), np.float32, maps_meta,
+                        chunks=(*one, plan.n_out, *chunks), levels=levels)  # fmt: skip
+    n_levels = len(maps.targets)
+    classes = objects = unc = None
+    if task in ("pixel", "semantic"):
+        classes = writer.labels("classes", (*lead, *out_spatial),
+                                np.uint16 if task == "pixel" else np.uint8, label_meta,
+                                chunks=(*one, *chunks), levels=n_levels)  # fmt: skip
+    if task == "instance":
+        objects = writer.labels(str(name), (*lead, *out_spatial), np.int32, label_meta,
+                                chunks=(*one, *chunks), levels=n_levels)  # fmt: skip
+    if uncertainty and task == "pixel":
+        unc = writer.scratch("uncertainty", (*lead, 1, *plan.spatial), np.float32,
+                             (*one, 1, *shape_b))  # fmt: skip
+    return _Outputs(maps, classes, objects, unc, spatial_meta)
 
 
-def _pixel_plan(clf: Any, src: Any, spacing: Any) -> tuple[tuple[int, ...], tuple[int, ...], int]:
-    from biakit.features import feature_halo
-
-    ndim = int(clf.ndim_)
-    spatial = src.shape[-ndim:]
-    spacing = clf.spacing_ if spacing is None else spacing
-    halo = tuple(int(h) for h in feature_halo(clf.spec_, ndim, spacing))
-    return tuple(spatial), halo, len(clf.classes_)
-
-
-def _net_stats(workflow: Any, src: Any) -> tuple[Any, Any]:
-    from biakit.nn.datasets import NormStats
-
-    if workflow.task == "denoise":
-        norm = workflow.training["normalization"]
-        return NormStats.from_dict(norm["input"]), NormStats.from_dict(norm["target"])
-    if workflow.task == "super_resolution":
-        stats = workflow.config.normalizer.stats(_View(src, np.float32))
-        return stats, stats
-    return workflow.config.normalizer.stats(_View(src, src.dtype)), None
+def _block_shape(block_shape: Any, plan: Plan) -> tuple[int, ...]:
+    ndim = len(plan.spatial)
+    if block_shape:
+        shape = check_block_shape(block_shape, ndim)
+    else:
+        shape = auto_block_shape(plan.spatial, plan.bytes_per_voxel, 256 << 20, plan.divisor)
+    return tuple(round_up(b, d) for b, d in zip(shape, plan.divisor))
 
 
-def _model_kind(model: Any) -> str:
-    if hasattr(model, "spec_") and hasattr(model, "predict_proba"):
-        return "pixel"
-    if getattr(model, "task", None) in _NET_TASKS and getattr(model, "model", None) is not None:
-        return "network"
-    raise ParameterError(
-        f"model: expected a fitted PixelClassifier or a trained {', '.join(_NET_TASKS)} "
-        f"workflow, got {type(model).__name__}"
-    )
+def _frame_task_fields(
+    bc: Any, model: Any, kind: str, src: Any, plan: Plan, frame: int, n_frames: int
+) -> Generator[BlockProgress, None, dict[str, Any]]:
+    """Statistics of one frame (or the image) for its task; yield the progress of computing them."""
+    if kind == "pixel":
+        return {}
+    if model.task == "isotropic":
+        from ._predict_iso import iter_slice_stats
+
+        n_channels = src.shape[src.axes.index("C")] if "C" in src.axes else 1
+        stats = None
+        for item in iter_slice_stats(bc, src, model.config.normalizer, plan.spatial, n_channels):
+            if isinstance(item, BlockProgress):
+                yield BlockProgress(item.stage, frame * item.total + item.done,
+                                    n_frames * item.total)  # fmt: skip
+            else:
+                stats = item
+        assert stats is not None
+        return {"xz": stats[0], "yz": stats[1]}
+    stats_in, stats_out = _net_stats(model, src)
+    return {"stats_in": stats_in, "stats_out": stats_out}
+
+
+def _base_task(model: Any, kind: str, plan: Plan, out: _Outputs, spacing: Any,
+               options: dict[str, Any], source: Any, fields: dict[str, Any]) -> Any:  # fmt: skip
+    if kind == "pixel":
+        return PixelTask(source, model, spacing, out.maps.base, out.classes.base,  # type: ignore[union-attr]
+                         out.uncertainty)  # fmt: skip
+    tta = getattr(model.config, "resolved_tta", False)  # the model's own default (2D N2V: on)
+    options = {"amp": model.config.train.amp, "device": "cpu", "tta": tta, **options}
+    if options.get("tta") is None:
+        options["tta"] = tta
+    if model.task == "isotropic":
+        from ._predict_iso import IsoTask
+
+        return IsoTask(source, model.model, fields["xz"], fields["yz"], plan.scale[0], options,
+                       out.maps.base)  # fmt: skip
+    halo = tuple(round_up(h, d) for h, d in zip(plan.halo, plan.divisor))
+    classes = out.classes.base if out.classes is not None else None
+    return NetTask(source, model.model, fields["stats_in"], fields["stats_out"],
+                   NET_TASKS[model.task], plan.scale, halo, options, out.maps.base,
+                   classes)  # fmt: skip
+
+
+def _iter_task(
+    bc: Any, model: Any, kind: str, frames: list[Any], movie: bool, plan: Plan, out: _Outputs,
+    spacing: Any, options: dict[str, Any],
+) -> Generator[BlockProgress, None, Any]:  # fmt: skip
+    """Build the per-block task (per frame for a time-lapse) after its statistics."""
+    per_frame = []
+    for t, src in enumerate(frames):
+        fields = yield from _frame_task_fields(bc, model, kind, src, plan, t, len(frames))
+        per_frame.append((src, fields))
+    task = _base_task(model, kind, plan, out, spacing, options, *per_frame[0])
+    if not movie:
+        return task
+    return PerFrame(task, tuple(frame_fields(task, t, source=src, **fields)
+                                for t, (src, fields) in enumerate(per_frame)))  # fmt: skip
+
+
+def _at(target: ZarrTarget, frame: int | None) -> Any:
+    return target if frame is None else FrameTarget(target, frame)
+
+
+def _iter_results(
+    bc: Any, out: _Outputs, model: Any, task: str, plan: Plan, shape_b: tuple[int, ...],
+    obj_halo: Any, n_frames: int | None,
+) -> Generator[BlockProgress, None, tuple[int | None, Any]]:  # fmt: skip
+    """Instance labels or points from the written maps, frame by frame."""
+    if task == "instance":
+        total = 0
+        for t, n in iter_frames(n_frames):
+            gen = pl.iter_label_maps(bc, _at(out.maps.base, t), _at(out.objects.base, t),  # type: ignore[union-attr]
+                                     model, shape_b, obj_halo)  # fmt: skip
+            total += yield from over_frames(gen, t or 0, n)
+        return total, None
+    if task == "detection":
+        parts = []
+        for t, n in iter_frames(n_frames):
+            gen = pl.iter_detect_points(bc, _at(out.maps.base, t), plan.spatial, shape_b, model)
+            parts.append((yield from over_frames(gen, t or 0, n)))
+        found = pl.join_frames(parts, n_frames is not None)
+        return len(found[0]), found
+    return None, None
 
 
 def iter_predict_blockwise(
@@ -221,91 +252,52 @@ def iter_predict_blockwise(
 ) -> Iterator[BlockProgress | PredictReport]:
     """Predict block-wise; yield :class:`BlockProgress`, then the :class:`PredictReport`."""
     from ._client import BlockClient, get_client
-    from ._source import open_source
+    from ._source import frame_sources, open_source
 
     kind = _model_kind(model)
     task_name = "pixel" if kind == "pixel" else model.task
     pl.require_instance(task_name, object_halo=object_halo, label_name=label_name)
-    name: str | None = None
+    name, obj_halo = ("classes" if task_name in ("pixel", "semantic") else None), None
     if task_name == "instance":
         obj_halo, name = pl.object_halo_of(model, object_halo), pl.label_name(model, label_name)
+    src = open_source(source, axes=axes, time=True)
+    frames, n_frames = frame_sources(src), (src.shape[0] if "T" in src.axes else None)
+    plan = make_plan(model, kind, frames[0], spacing)
+    shape_b = _block_shape(block_shape, plan)
     table = pl.points_path(dest) if task_name == "detection" else None
-    if table is not None:
-        pl.check_points_path(table, overwrite or resume)
-    src = open_source(source, axes=axes)
+    if table is not None and not Path(f"{dest}.partial").exists():
+        pl.check_points_path(table, overwrite)
     writer = OmeZarrWriter(dest, overwrite=overwrite, resume=resume, ngff_version=ngff_version)
-    meta = src.meta
-    if kind == "pixel":
-        spatial, halo, n_out = _pixel_plan(model, src, spacing)
-        divisor, scale = (1,) * len(spatial), (1,) * len(spatial)
-    else:
-        cfg = model.model.config
-        spatial = tuple(src.shape[-int(cfg.ndim) :])
-        divisor = tuple(np.broadcast_to(np.asarray(getattr(cfg, "divisor", 1), int), len(spatial)))
-        halo = tuple(int(h) for h in np.broadcast_to(np.asarray(cfg.halo), len(spatial)))
-        scale = tuple(int(f) for f in getattr(cfg, "factors", (1,) * len(spatial)))
-        n_out = int(cfg.out_channels)
-    bytes_per_voxel = 4.0 * (n_out + 8) * (64 if kind == "network" else 1)
-    shape_b = check_block_shape(block_shape, len(spatial)) if block_shape else auto_block_shape(
-        spatial, bytes_per_voxel, 256 << 20, divisor)  # fmt: skip
-    shape_b = tuple(-(-b // d) * d for b, d in zip(shape_b, divisor))
-    out_spatial = tuple(n * f for n, f in zip(spatial, scale))
-    spatial_axes = meta.spatial_axes[-len(spatial) :]
-    sp = tuple(s / f for s, f in zip(meta.spatial_spacing[-len(spatial) :], scale))
-    maps_meta = type(meta)("C" + spatial_axes, (1.0, *sp), unit=meta.unit)
-    label_meta = type(meta)(spatial_axes, sp, unit=meta.unit)
-    chunks = tuple(b * f for b, f in zip(shape_b, scale))
-    maps = writer.image((n_out, *out_spatial), np.float32, maps_meta, chunks=(n_out, *chunks),
-                        levels=levels)  # fmt: skip
-    labels = objects = None
-    if kind == "pixel" or model.task == "semantic":
-        name = "classes"
-        labels = writer.labels("classes", out_spatial, np.uint16 if kind == "pixel" else np.uint8,
-                               label_meta, chunks=chunks, levels=len(maps.targets))  # fmt: skip
-    if task_name == "instance":
-        objects = writer.labels(name, out_spatial, np.int32, label_meta, chunks=chunks,
-                                levels=len(maps.targets))  # fmt: skip
-    blocks = plan_blocks(spatial, shape_b, halo, divisor)
-    with get_client(client) if not isinstance(client, BlockClient) else _Keep(client) as bc:
-        if kind == "pixel":
-            unc = (
-                writer.scratch("uncertainty", (1, *spatial), np.float32, (1, *shape_b))
-                if uncertainty
-                else None
-            )
-            task: Any = _PixelTask(src, model, spacing, maps.base, labels.base, unc)  # type: ignore[union-attr]
-        else:
-            stats_in, stats_out = _net_stats(model, src)
-            options.setdefault("amp", model.config.train.amp)
-            options.setdefault("device", "cpu")
-            task = _NetTask(src, model.model, stats_in, stats_out, _NET_TASKS[model.task], scale,
-                            tuple(-(-h // d) * d for h, d in zip(halo, divisor)), options,
-                            maps.base, labels.base if labels else None)  # fmt: skip
-        for progress, _ in iter_run_blocks(bc, task, blocks, stage="predict",
+    writer.check_plan({"task": task_name, "shape": src.shape, "axes": src.axes,
+                       "block_shape": shape_b, "halo": plan.halo, "scale": plan.scale})  # fmt: skip
+    out = _create_outputs(writer, plan, src.meta, shape_b, task=task_name, n_frames=n_frames,
+                          levels=levels, uncertainty=uncertainty, name=name)  # fmt: skip
+    blocks = plan_blocks(plan.spatial, shape_b, plan.halo, plan.divisor)
+    todo = blocks if n_frames is None else frame_blocks(blocks, n_frames)
+    with get_client(client) if not isinstance(client, BlockClient) else nullcontext(client) as bc:
+        task = yield from _iter_task(bc, model, kind, frames, n_frames is not None, plan, out,
+                                     spacing, options)  # fmt: skip
+        for progress, _ in iter_run_blocks(bc, task, todo, stage="predict",
                                            marks=writer.marks("predict")):  # fmt: skip
             yield progress
-        n_found, found = None, None
-        if objects is not None:
-            n_found = yield from pl.iter_label_maps(bc, maps.base, objects.base, model, shape_b,
-                                                 obj_halo)  # fmt: skip
-            labels = objects
-        if table is not None:
-            found = yield from pl.iter_detect_points(bc, maps.base, spatial, shape_b, model)
-            n_found = len(found[0])
-        yield from writer.iter_levels(bc, maps)
-        if labels is not None:
-            yield from writer.iter_levels(bc, labels)
+        n_found, found = yield from _iter_results(bc, out, model, task_name, plan, shape_b,
+                                                  obj_halo, n_frames)  # fmt: skip
+        yield from writer.iter_levels(bc, out.maps)
+        label_levels = out.objects or out.classes
+        if label_levels is not None:
+            yield from writer.iter_levels(bc, label_levels)
         extra: dict[str, Any] = {}
-        if kind == "pixel" and uncertainty:
-            extra["uncertainty"] = _move_uncertainty(writer, label_meta)
-    out = writer.commit()
-    if table is not None and found is not None:
-        pl.write_points_table(table, *found, label_meta, overwrite=True)
-    yield PredictReport(out, shape_b, halo, len(blocks), name, extra,
-                        n_found, table)  # fmt: skip
+        if out.uncertainty is not None:
+            extra["uncertainty"] = _move_uncertainty(writer, out.spatial_meta, n_frames)
+    if table is not None and found is not None:  # before the commit: a complete zarr has its table
+        points, classes, scores, frame = found
+        pl.write_points_table(table, points, classes, scores, out.spatial_meta, overwrite=True,
+                              frames=frame)  # fmt: skip
+    yield PredictReport(writer.commit(), shape_b, plan.halo, len(todo), name, extra, n_found,
+                        table, n_frames)  # fmt: skip
 
 
-def _move_uncertainty(writer: OmeZarrWriter, meta: Any) -> str:
+def _move_uncertainty(writer: OmeZarrWriter, meta: Any, n_frames: int | None) -> str:
     """Move the uncertainty map to the plain Zarr array ``DEST/uncertainty`` (with axes)."""
     import shutil
 
@@ -313,22 +305,12 @@ def _move_uncertainty(writer: OmeZarrWriter, meta: Any) -> str:
 
     dst = writer.partial / "uncertainty"
     shutil.move(str(writer.partial / ".biakit-work" / "uncertainty"), str(dst))
-    spatial = meta.spatial_axes
+    lead = "" if n_frames is None else "T"
+    spacing = [1.0] * len(lead) + [1.0, *meta.spatial_spacing]
     zarr.open_array(str(dst), mode="r+").attrs.update(
-        {"axes": "C" + spatial, "spacing": [1.0, *meta.spatial_spacing], "unit": meta.unit}
+        {"axes": lead + "C" + meta.spatial_axes, "spacing": spacing, "unit": meta.unit}
     )
     return "uncertainty"
-
-
-class _Keep:
-    def __init__(self, client: Any) -> None:
-        self.client = client
-
-    def __enter__(self) -> Any:
-        return self.client
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
 
 
 def predict_blockwise(model: Any, source: Any, dest: str | Path, **kwargs: Any) -> PredictReport:
@@ -338,9 +320,14 @@ def predict_blockwise(model: Any, source: Any, dest: str | Path, **kwargs: Any) 
     ----------
     model : PixelClassifier or workflow
         A fitted :class:`biakit.pixel.PixelClassifier`, or a trained semantic,
-        instance, detection, denoise or super-resolution workflow.
+        instance, detection, denoise, super-resolution or isotropic-restoration
+        workflow.
     source : path, array or LazySource
-        The image (see :func:`open_source`), channels as the model expects.
+        The image (see :func:`open_source`), channels as the model expects. A
+        time-lapse (``TYX``, ``TCZYX``, ...; ``axes`` for arrays and files without
+        metadata) is predicted frame by frame: blocks never span frames, each frame
+        is normalised with its own statistics (as ``workflow.predict(movie[t])``),
+        the outputs keep ``T`` in front.
     dest : str or Path
         Output ``.ome.zarr``: the maps (class probabilities, heat maps, restored
         image) channels first as the image, with ``labels/classes`` (most probable
@@ -348,7 +335,9 @@ def predict_blockwise(model: Any, source: Any, dest: str | Path, **kwargs: Any) 
         ``labels/<label_name>`` for instance segmentation, and an ``uncertainty``
         array (``uncertainty=True``, pixel classifiers). Detection writes its points
         beside it, ``NAME_points.csv`` for ``NAME.ome.zarr`` (columns ``z,y,x``
-        (pixels), ``class``, ``score``, ``z_<unit>, ...`` (physical)).
+        (pixels), ``class``, ``score``, ``z_<unit>, ...`` (physical); a ``frame``
+        column first for a time-lapse). Isotropic restoration writes the restored
+        stack ``(C, Z * factor, Y, X)``.
     **kwargs
         ``client``, ``block_shape`` (default: from a 256 MiB working-set budget),
         ``axes``, ``levels`` (default 1), ``uncertainty``, ``spacing`` (pixel
@@ -366,6 +355,10 @@ def predict_blockwise(model: Any, source: Any, dest: str | Path, **kwargs: Any) 
 
     Notes
     -----
+    ``resume=True`` continues an interrupted run from its ``DEST.partial`` (blocks
+    whose done-marker exists are not predicted again); it must be started with the
+    same model, input and block shape (a different plan is refused).
+
     Instance labels and points are computed from the written maps with the
     workflow's own decoder / peak finder and tuned parameters (see
     :mod:`biakit.distributed._predict_labels`): instance labels equal
@@ -380,11 +373,12 @@ def predict_blockwise(model: Any, source: Any, dest: str | Path, **kwargs: Any) 
         ``block_shape`` / ``client`` / ``object_halo`` / ``label_name``, or instance
         options for another task.
     DataError
-        An object reaches the edge of a block's object halo (the message gives the
+        The image has another number of spatial axes than the model, or an object
+        reaches the edge of a block's object halo (the message gives the
         halo needed).
     ImageWriteError
-        ``dest`` (or the point table) exists (without ``overwrite``), or an
-        interrupted run is in the way.
+        ``dest`` (or the point table) exists (without ``overwrite``), an
+        interrupted run is in the way, or ``resume`` finds another plan.
 
     Examples
     --------
@@ -396,6 +390,11 @@ def predict_blockwise(model: Any, source: Any, dest: str | Path, **kwargs: Any) 
     >>> dest = Path(tempfile.mkdtemp()) / "p.ome.zarr"
     >>> predict_blockwise(clf, image, dest, client="threads", block_shape=16).n_blocks
     9
+    >>> movie = np.stack([image, image.T, 2 * image])  # a time-lapse: frame by frame
+    >>> report = predict_blockwise(clf, movie, dest.with_name("m.ome.zarr"), axes="TYX",
+    ...                            client="threads", block_shape=16)
+    >>> report.n_frames, report.n_blocks
+    (3, 27)
     """
     report = None
     for item in iter_predict_blockwise(model, source, dest, **kwargs):

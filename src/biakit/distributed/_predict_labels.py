@@ -268,6 +268,24 @@ def iter_detect_points(
     return points[order], classes[order], scores[order]
 
 
+def join_frames(
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], movie: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Points, classes, scores of all frames, with each point's frame (None: one image).
+
+    Examples
+    --------
+    >>> one = (np.array([[1.0, 2.0]]), np.array([0]), np.array([0.5], np.float32))
+    >>> join_frames([one, one], True)[3].tolist()
+    [0, 1]
+    """
+    if not movie:
+        return (*parts[0], None)
+    frames = np.concatenate([np.full(len(p[0]), t, np.int64) for t, p in enumerate(parts)])
+    joined = [np.concatenate([p[k] for p in parts]) for k in range(3)]
+    return joined[0], joined[1], joined[2], frames
+
+
 def points_path(dest: str | Path) -> Path:
     """Return the point table beside an output zarr: ``NAME.ome.zarr`` -> ``NAME_points.csv``.
 
@@ -300,11 +318,13 @@ def write_points_table(
     scores: np.ndarray,
     meta: Any,
     overwrite: bool,
+    frames: np.ndarray | None = None,
 ) -> Path:
     """Write ``z,y,x`` (pixels), ``class``, ``score`` and ``z_<unit>, ...`` (physical).
 
     Physical coordinates are ``pixel * spacing`` (the NGFF scale of the output),
-    pixel coordinates are those :func:`biakit.io.read_points_csv` reads back.
+    pixel coordinates are those :func:`biakit.io.read_points_csv` reads back. With
+    ``frames`` (time-lapses) a first column ``frame`` gives each point's frame.
 
     Examples
     --------
@@ -325,13 +345,15 @@ def write_points_table(
     sp = np.asarray(meta.spatial_spacing[-points.shape[1] :], float)
     unit = str(meta.unit or "pixel").replace(",", "_")
     header = [*axes, "class", "score", *(f"{a}_{unit}" for a in axes)]
+    header = header if frames is None else ["frame", *header]
+    lead = [[]] * len(points) if frames is None else [[int(t)] for t in frames]
     physical = points * sp
     with atomic_path(path, overwrite=overwrite) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(header)
-        for p, c, s, q in zip(points.tolist(), classes.tolist(), scores.tolist(),
-                              physical.tolist()):  # fmt: skip
-            writer.writerow([*p, int(c), float(s), *q])
+        for f, p, c, s, q in zip(lead, points.tolist(), classes.tolist(), scores.tolist(),
+                                 physical.tolist()):  # fmt: skip
+            writer.writerow([*f, *p, int(c), float(s), *q])
     return path
 
 

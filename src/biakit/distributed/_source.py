@@ -109,7 +109,12 @@ def _read_stored(src: LazySource, key: tuple[Any, ...]) -> Any:
 
 
 def open_source(
-    source: Any, *, axes: str | None = None, level: int = 0, channel: int | None = None
+    source: Any,
+    *,
+    axes: str | None = None,
+    level: int = 0,
+    channel: int | None = None,
+    time: bool = False,
 ) -> LazySource:
     """Open an image file (or wrap an array) for region-wise reading by any worker.
 
@@ -126,6 +131,10 @@ def open_source(
         OME-Zarr resolution level.
     channel : int, optional
         Keep only this channel (the ``C`` axis is dropped).
+    time : bool
+        Keep a time axis of more than one frame (``TYX``, ``TCZYX``, ...; see
+        :func:`frame_sources`). By default such an image is refused; a time axis of
+        one frame is always dropped.
 
     Returns
     -------
@@ -136,7 +145,8 @@ def open_source(
     ImageReadError
         Unreadable file (see :func:`biakit.io.read_image`).
     DataError
-        A time axis with more than one frame, or ``channel`` out of range.
+        A time axis with more than one frame (without ``time``), or ``channel`` out
+        of range.
 
     Examples
     --------
@@ -149,20 +159,22 @@ def open_source(
     if isinstance(source, LazySource):
         src = source
     elif isinstance(source, str | os.PathLike):
-        src = _open_path(source, axes, level)
+        src = _open_path(source, axes, level, time)
     else:
         from biakit.io._meta import ImageMeta as _Meta
 
         ndim = np.ndim(source)
-        meta = _Meta(axes) if axes else _Meta.default(ndim)
+        meta = _Meta(axes, unit="pixel") if axes else _Meta.default(ndim)  # no physical size
         if len(meta.axes) != ndim:
             raise DataError(f"axes {axes!r} do not fit an array of shape {np.shape(source)}")
         data = source if hasattr(source, "dask") else np.asarray(source)
-        src = _canonical("array", None, None, meta, data.shape, data.dtype, array=data)
+        src = _canonical("array", None, None, meta, data.shape, data.dtype, data, time)
     return _select(src, channel)
 
 
-def _open_path(path: str | os.PathLike[str], axes: str | None, level: int) -> LazySource:
+def _open_path(
+    path: str | os.PathLike[str], axes: str | None, level: int, time: bool
+) -> LazySource:
     from biakit.io import read_image
     from biakit.io._paths import parse_target
 
@@ -173,22 +185,23 @@ def _open_path(path: str | os.PathLike[str], axes: str | None, level: int) -> La
         key = None
         if meta.extra.get("format") == "ome-zarr":
             key = meta.extra["levels"][level]
-        return _canonical("zarr", str(p), key, meta, data.shape, data.dtype)
+        return _canonical("zarr", str(p), key, meta, data.shape, data.dtype, time=time)
     if target.format == "hdf5":
         data, meta = read_image(path, lazy=True, axes=axes)
-        return _canonical("hdf5", str(p), meta.extra["dataset"], meta, data.shape, data.dtype)
+        return _canonical("hdf5", str(p), meta.extra["dataset"], meta, data.shape, data.dtype,
+                          time=time)  # fmt: skip
     if target.format == "npy":
         data, meta = read_image(p, lazy=True, axes=axes)
-        return _canonical("npy", str(p), None, meta, data.shape, data.dtype)
+        return _canonical("npy", str(p), None, meta, data.shape, data.dtype, time=time)
     if target.format in ("tiff", "ome-tiff"):
-        found = _tiff_source(p, axes)
+        found = _tiff_source(p, axes, time)
         if found is not None:
             return found
     data, meta = read_image(p, lazy=False, axes=axes)
-    return _canonical("array", None, None, meta, data.shape, data.dtype, array=np.asarray(data))
+    return _canonical("array", None, None, meta, data.shape, data.dtype, np.asarray(data), time)
 
 
-def _tiff_source(path: Path, axes: str | None) -> LazySource | None:
+def _tiff_source(path: Path, axes: str | None, time: bool) -> LazySource | None:
     """Open a big TIFF page-wise; None when it is better read whole (small, RGB, ...)."""
     import tifffile
 
@@ -224,14 +237,15 @@ def _tiff_source(path: Path, axes: str | None) -> LazySource | None:
         path, len(shape), file_axes, override=axes, spacing=spacing, unit=unit,
         channel_names=names, extra={"format": fmt, "source": str(path)},
     )  # fmt: skip
-    return _canonical("tiff", str(path), None, meta, shape, np.dtype(series.dtype))
+    return _canonical("tiff", str(path), None, meta, shape, np.dtype(series.dtype), time=time)
 
 
 def _canonical(
     kind: str, path: str | None, key: str | None, meta: ImageMeta, shape: Any, dtype: Any,
     array: Any = None,
+    time: bool = False,
 ) -> LazySource:  # fmt: skip
-    """Order the stored axes canonically; refuse time-lapses with more than one frame."""
+    """Order the stored axes canonically; drop a single frame, refuse more unless ``time``."""
     axes = meta.axes
     order = tuple(sorted(range(len(axes)), key=lambda i: CANONICAL.index(axes[i])))
     spacing = tuple((meta.spacing or (1.0,) * len(axes))[i] for i in order)
@@ -239,6 +253,8 @@ def _canonical(
     new = meta.with_(axes="".join(axes[i] for i in order), spacing=spacing)
     if "T" in new.axes:
         t = new.axes.index("T")
+        if shape[t] != 1 and time:
+            return LazySource(kind, path, key, order, new, shape, np.dtype(dtype), array)
         if shape[t] != 1:
             raise DataError(
                 f"{path or 'image'}: a time-lapse with {shape[t]} frames (axes {meta.axes!r}); "
@@ -277,6 +293,29 @@ class _Indexed:
         full = list(key)
         full.insert(self.axis, slice(self.index, self.index + 1))
         return self.source.read(tuple(full)).squeeze(axis=self.axis)
+
+
+def frame_sources(src: LazySource) -> list[LazySource]:
+    """One source per frame of a time-lapse (``T`` dropped); ``[src]`` without a ``T`` axis.
+
+    Examples
+    --------
+    >>> movie = open_source(np.arange(24).reshape(2, 3, 4), axes="TYX", time=True)
+    >>> frames = frame_sources(movie)
+    >>> len(frames), frames[1].axes, int(frames[1].read()[0, 0])
+    (2, 'YX', 12)
+    """
+    if "T" not in src.axes:
+        return [src]
+    t = src.axes.index("T")
+    keep = [i for i in range(len(src.axes)) if i != t]
+    meta = src.meta.with_(
+        axes="".join(src.axes[i] for i in keep),
+        spacing=tuple(src.meta.spacing[i] for i in keep),  # type: ignore[index]
+    )
+    shape = tuple(src.shape[i] for i in keep)
+    return [LazySource("array", src.path, None, tuple(range(len(keep))), meta, shape, src.dtype,
+                       _Indexed(src, t, i)) for i in range(src.shape[t])]  # fmt: skip
 
 
 def _select(src: LazySource, channel: int | None) -> LazySource:

@@ -21,6 +21,7 @@ sums the partial results on the client. Nothing holds the whole image.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -261,7 +262,7 @@ def global_statistics(
     shape = tuple(src.shape)
     blocks = plan_blocks(shape, check_block_shape(block_shape, len(shape)), (0,) * len(shape))
     producer = _Reader(src)
-    with get_client(client) if not isinstance(client, BlockClient) else _Same(client) as bc:
+    with get_client(client) if not isinstance(client, BlockClient) else nullcontext(client) as bc:
         lo, hi = _minmax(bc, producer, blocks)
         out: dict[str, Any] = {"min": float(lo), "max": float(hi)}
         if percentiles:
@@ -279,16 +280,3 @@ class _Reader:
 
     def __call__(self, block: Any) -> np.ndarray:
         return self.source.read(block.write)
-
-
-class _Same:
-    """Context manager returning a client that is not closed afterwards."""
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-
-    def __enter__(self) -> Any:
-        return self.client
-
-    def __exit__(self, *exc: Any) -> None:
-        return None

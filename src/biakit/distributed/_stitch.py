@@ -44,6 +44,7 @@ import numpy as np
 from biakit.blocks import GLOBAL, get_halo
 from biakit.errors import ParameterError
 
+from ._engine import drain, same_signature
 from ._stitch_block import Geometry
 from ._stitch_match import Stitcher
 from ._stitch_run import pass1, pass2
@@ -250,21 +251,12 @@ def _run(
     return out
 
 
-def label_blockwise(
-    source: Any,
-    segment: Callable[[np.ndarray], Any],
-    *,
-    block_shape: int | Sequence[int],
-    halo: int | Sequence[int] | None = None,
-    max_extent: float | Sequence[float] | None = None,
-    spacing: float | Sequence[float] | None = None,
-    out: Any = None,
-    client: Any = None,
-    iou_threshold: float = 0.5,
-    band: int = 4,
-    large: str = "raise",
+def label_blockwise(  # noqa: D417 (the options are documented one by one)
+    source: Any, segment: Callable[[np.ndarray], Any], **options: Any
 ) -> Any:
     """Segment a large image block by block into one consistent instance label image.
+
+    The plain wrapper of :func:`iter_label_blockwise` (same keyword arguments).
 
     See the module documentation for the rules (core ownership, anchors, IoU matching
     in the overlap band, global relabelling). The output equals ``segment(whole
@@ -337,13 +329,7 @@ def label_blockwise(
     >>> int(labels.max()), bool(np.array_equal(labels, ndi.label(image)[0]))
     (2, True)
     """
-    gen = iter_label_blockwise(
-        source, segment, block_shape=block_shape, halo=halo, max_extent=max_extent,
-        spacing=spacing, out=out, client=client, iou_threshold=iou_threshold, band=band,
-        large=large,
-    )  # fmt: skip
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
+    return drain(iter_label_blockwise(source, segment, **options))
+
+
+label_blockwise.__signature__ = same_signature(iter_label_blockwise, Any)  # type: ignore[attr-defined]

@@ -233,7 +233,8 @@ def segment_block(
     check_cancelled()
     read, core = geom.read(index), geom.core(index)
     block = read_region(source, read) if data is None else data
-    labels = _sequential(segment(block), block_name(core), block.shape)
+    shape = tuple(r.stop - r.start for r in read)  # a source may give fields first: (k, *read)
+    labels = _sequential(segment(block), block_name(core), shape)
     crop = tuple(slice(c.start - r.start, c.stop - r.start) for c, r in zip(core, read))
     core_labels = labels[crop]
     present, anchors = _anchors(core_labels, core, geom.shape)

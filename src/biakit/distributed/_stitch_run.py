@@ -2,19 +2,23 @@
 
 Without a client: Dask's threaded scheduler, one wave of as many blocks as threads at
 a time (memory: a few blocks). With a ``distributed`` client: at most two blocks per
-worker in flight; a NumPy source is sliced here and only the block is sent.
+worker in flight; a NumPy source is sliced here and only the block is sent; any other
+source and the decoder go to the workers once (scattered) when their pickle is large
+(an in-memory image inside a lazy source, e.g. the pipeline's head view).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from biakit.cancel import check_cancelled
 
+from ._engine import share
 from ._stitch_block import Geometry, read_region, relabel_block, relabel_core, segment_block
 
 
@@ -60,26 +64,32 @@ def pass1(source: Any, segment: Any, geom: Geometry, out: Any, client: Any) -> I
         yield from _threaded(tasks)
         return
     remote_out = None if isinstance(out, np.ndarray) else out
+    inputs = share(client, _Inputs(None if isinstance(source, np.ndarray) else source, segment))
     for table in _distributed(
-        client, [_remote_call(source, segment, geom, i, remote_out) for i in indices]
+        client, [_remote_call(source, inputs, geom, i, remote_out) for i in indices]
     ):
         if table.core is not None:
             out[geom.core(table.index)] = table.core.astype(out.dtype, copy=False)
         yield table
 
 
-def _remote_call(source: Any, segment: Any, geom: Geometry, index: Any, out: Any) -> tuple:
+@dataclass(frozen=True)
+class _Inputs:
+    """What every block's task reads: the source (None: sliced here) and the decoder."""
+
+    source: Any
+    segment: Any
+
+
+def _segment_shared(data: Any, inputs: _Inputs, geom: Geometry, index: Any, out: Any) -> Any:
+    return segment_block(data, inputs.source, inputs.segment, geom, index, out)
+
+
+def _remote_call(source: Any, inputs: Any, geom: Geometry, index: Any, out: Any) -> tuple:
+    """Return the task of one block; ``inputs`` is an :class:`_Inputs` or its future."""
     if isinstance(source, np.ndarray):  # send only the block, not the whole array
-        return (
-            segment_block,
-            read_region(source, geom.read(index)),
-            None,
-            segment,
-            geom,
-            index,
-            out,
-        )
-    return (segment_block, None, source, segment, geom, index, out)
+        return (_segment_shared, read_region(source, geom.read(index)), inputs, geom, index, out)
+    return (_segment_shared, None, inputs, geom, index, out)
 
 
 def pass2(out: Any, geom: Geometry, luts: dict, client: Any) -> Iterator[None]:
