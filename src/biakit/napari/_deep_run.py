@@ -9,9 +9,9 @@ widget's job) is set. The generator yields ``{"done": ticks, "total": ..., "text
 ...}`` records (what :class:`~biakit.napari._widgets_common.ProgressRow` shows)
 plus whatever ``poll`` finds, and returns the call's result.
 
-:func:`iter_train` trains a *new* workflow object that way and yields each epoch's
-record as soon as the trainer has written it (``metrics.csv`` of the run's
-checkpoint folder, the trainer's documented per-epoch output), then returns the
+:func:`iter_train` trains a *new* workflow object that way, in memory, through the
+workflow's own :meth:`~biakit.workflows.NetworkWorkflow.iter_train`: it yields each
+epoch's record as soon as the trainer has written its checkpoint, then returns the
 trained workflow. Cancelled or failed training leaves the caller's current model
 untouched: nothing is swapped before training has finished.
 """
@@ -20,16 +20,13 @@ from __future__ import annotations
 
 import contextvars
 import queue
-import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 from biakit.cancel import cancellable, is_cancelled
 
-__all__ = ["epoch_poller", "iter_call", "iter_train"]
+__all__ = ["iter_call", "iter_train"]
 
 _DONE = object()
 
@@ -144,53 +141,6 @@ def iter_call(
     return box.get("result")
 
 
-def epoch_poller(csv: Path) -> Callable[[], list[dict[str, Any]]]:
-    r"""Return a function giving the rows of ``csv`` (a trainer's ``metrics.csv``) not seen yet.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> folder = Path(tempfile.mkdtemp())
-    >>> poll = epoch_poller(folder / "metrics.csv")
-    >>> poll()
-    []
-    >>> _ = (folder / "metrics.csv").write_text("epoch,train_loss\n1,0.5\n")
-    >>> poll(), poll()
-    ([{'epoch': 1, 'train_loss': 0.5}], [])
-    """
-    state = {"stamp": None, "seen": 0}
-
-    def poll() -> list[dict[str, Any]]:
-        import pandas as pd
-
-        try:
-            stat = csv.stat()
-        except OSError:
-            return []
-        stamp = (stat.st_mtime_ns, stat.st_size)
-        if stamp == state["stamp"]:
-            return []
-        state["stamp"] = stamp
-        try:
-            rows = pd.read_csv(csv).to_dict("records")
-        except (OSError, ValueError):  # replaced while read: next look
-            state["stamp"] = None
-            return []
-        new = rows[state["seen"] :]
-        state["seen"] = len(rows)
-        return [_plain(r) for r in new]
-
-    return poll
-
-
-def _plain(record: dict[str, Any]) -> dict[str, Any]:
-    """NumPy scalars of a CSV row as Python numbers (epoch as int)."""
-    out = {str(k): (v.item() if hasattr(v, "item") else v) for k, v in record.items()}
-    if "epoch" in out:
-        out["epoch"] = int(out["epoch"])
-    return out
-
-
 def iter_train(
     make_workflow: Callable[[], Any],
     train_args: tuple,
@@ -221,30 +171,18 @@ def iter_train(
     cfg = workflow.config
     epochs = int(cfg.train.epochs)
     batches = -(-int(getattr(cfg, "samples_per_epoch", 0) or 0) // int(cfg.train.batch_size))
-    seen: set[int] = set()
-    # not a TemporaryDirectory context: a worker that is quit abandons this generator, and
-    # its finally clause (run when the generator is closed or collected) still cleans up
-    tmp = Path(tempfile.mkdtemp(prefix="biakit-napari-"))
-    try:
-        target = tmp / "model"
-        csv = target.with_name(f"{target.name}.partial") / "training" / "metrics.csv"
-        poll = epoch_poller(csv)
+    found: queue.Queue = queue.Queue()
 
-        def records() -> list[dict[str, Any]]:
-            found = [r for r in poll() if r.get("epoch") not in seen]
-            seen.update(r["epoch"] for r in found)
-            return [{**r, "epochs": epochs} for r in found]
+    def train() -> None:  # in iter_call's helper thread: its tick token reaches the trainer
+        for record in workflow.iter_train(*train_args, **(train_kwargs or {})):
+            found.put(record)
 
-        kwargs = {**(train_kwargs or {}), "output_dir": target}
-        history = yield from iter_call(
-            workflow.train, *train_args, total=epochs * batches or None, poll=records,
-            cancel=cancel, **kwargs,
-        )  # fmt: skip
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    for row in history.to_dict("records") if history is not None else ():
-        row = _plain(row)
-        if row.get("epoch") not in seen:  # the last epochs, written just before the end
-            seen.add(row["epoch"])
-            yield {**row, "epochs": epochs}
+    def records() -> list[dict[str, Any]]:
+        out = []
+        while not found.empty():
+            out.append({"epochs": epochs, **found.get_nowait()})
+        return out
+
+    yield from iter_call(train, total=epochs * batches or None, poll=records, cancel=cancel)
+    yield from records()  # the last epoch, if it came just before the end
     return workflow

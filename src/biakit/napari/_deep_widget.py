@@ -39,8 +39,11 @@ from biakit.napari._deep_tasks import (
     predict_layers,
     training_args,
 )
+from biakit.napari._layers import LayerPicker
+from biakit.napari._panels import ModelRow, TableView
 from biakit.napari._plot_widget import CurvePlot
-from biakit.napari._widgets_common import LayerPicker, ProgressRow, TableView, layer_to_array
+from biakit.napari._progress import ProgressRow
+from biakit.napari._reader import layer_to_array
 
 __all__ = ["DeepWidget", "add_layers"]
 
@@ -101,7 +104,8 @@ class DeepWidget(QWidget):
         self.progress.cancel_button.clicked.connect(self._cancel.set)
         self.plot = CurvePlot(title="training curves")
         self.table = TableView()
-        self.model_label = QLabel("model: none")
+        self.model_row = ModelRow(load=self.load_model, save=self.save_model)
+        self.model_label = self.model_row.status
         self._layout()
         self.task.currentTextChanged.connect(self.set_task)
         self.source.currentTextChanged.connect(self._source_changed)
@@ -112,14 +116,14 @@ class DeepWidget(QWidget):
             "Load config…": self._ask_config,
             "Train": self.train,
             "Predict": self.predict,
-            "Save model…": self._ask_save,
-            "Load model…": self._ask_load,
         }
         self.buttons = {}
         for text, slot in buttons.items():
             button = QPushButton(text)
             button.clicked.connect(lambda _=False, s=slot: s())
             self.buttons[text] = button
+        self.buttons["Save model…"] = self.model_row.save_button
+        self.buttons["Load model…"] = self.model_row.load_button
         form = QFormLayout()
         form.addRow("task", self.task)
         form.addRow("", self.buttons["Load config…"])
@@ -132,14 +136,14 @@ class DeepWidget(QWidget):
             self.folder_rows.append(edit)
         form.addRow("predict on", self.predict_on)
         row = QHBoxLayout()
-        for text in ("Train", "Predict", "Save model…", "Load model…"):
+        for text in ("Train", "Predict"):
             row.addWidget(self.buttons[text])
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.form)
         layout.addLayout(row)
+        layout.addWidget(self.model_row)
         layout.addWidget(self.progress)
-        layout.addWidget(self.model_label)
         layout.addWidget(self.plot)
         layout.addWidget(self.table)
         self.table.setVisible(False)
@@ -292,16 +296,6 @@ class DeepWidget(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Training config", "", "YAML (*.yaml *.yml)")
         if path:
             self.load_config(path)
-
-    def _ask_save(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Save model into (new or empty) folder")
-        if path:
-            self.save_model(path, overwrite=True)
-
-    def _ask_load(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Model folder")
-        if path:
-            self.load_model(path)
 
 
 def _points_in(points: Any, image: Any) -> Any:

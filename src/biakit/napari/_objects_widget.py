@@ -32,13 +32,10 @@ from qtpy.QtWidgets import (
 )
 
 from biakit.errors import ModelFileError, ParameterError
-from biakit.napari._widgets_common import (
-    LayerPicker,
-    ProgressRow,
-    TableView,
-    layer_to_array,
-    show_layer,
-)
+from biakit.napari._layers import LayerPicker, show_layer
+from biakit.napari._panels import ModelRow, TableView
+from biakit.napari._progress import ProgressRow
+from biakit.napari._reader import layer_to_array
 
 __all__ = ["ObjectClassifierWidget", "annotated_classes", "classify_layer_objects", "load_model"]
 
@@ -135,18 +132,19 @@ class ObjectClassifierWidget(QWidget):
         self.image = LayerPicker(napari_viewer, ("image",))
         self.labels = LayerPicker(napari_viewer, ("labels",))
         self.model: Any = None
-        self.model_label = QLabel("no model")
+        self.model_row = ModelRow(load=self.load_model, save=self.save_model,
+                                  default_name="object_model", status="no model",
+                                  on_error=self._error)  # fmt: skip
+        self.model_label = self.model_row.status
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.progress = ProgressRow()
         self.table = TableView()
         self.buttons = {}
         for key, text, slot in [
-            ("load", "Load model...", self._load_dialog),
             ("annotate", "Annotate objects", self.annotate),
             ("train", "Train from annotations", self.train),
             ("classify", "Classify objects", self.classify),
-            ("save", "Save model...", self._save_dialog),
             ("csv", "Save CSV...", self._csv_dialog),
         ]:
             self.buttons[key] = QPushButton(text)
@@ -154,10 +152,12 @@ class ObjectClassifierWidget(QWidget):
         form = QFormLayout()
         form.addRow("image", self.image)
         form.addRow("labels", self.labels)
-        form.addRow("model", self.model_label)
+        form.addRow("model", self.model_row)
         grid = QGridLayout()
         for i, key in enumerate(self.buttons):
             grid.addWidget(self.buttons[key], i // 2, i % 2)
+        self.buttons["load"] = self.model_row.load_button
+        self.buttons["save"] = self.model_row.save_button
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(grid)
@@ -179,8 +179,11 @@ class ObjectClassifierWidget(QWidget):
         try:
             return func()
         except (ValueError, TypeError, OSError) as err:
-            self.message.setText(f"error: {err}")
+            self._error(err)
             return None
+
+    def _error(self, err: BaseException) -> None:
+        self.message.setText(f"error: {err}")
 
     def load_model(self, path: str | Path) -> Any:
         """Use the model folder at ``path`` (ObjectClassifier or ImageClassifier)."""
@@ -252,16 +255,6 @@ class ObjectClassifierWidget(QWidget):
         if self.model is None:
             raise ParameterError("model: nothing to save; train from annotations first")
         return Path(self.model.save(path, overwrite=overwrite))
-
-    def _load_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open model folder")
-        if path:
-            self._report(lambda: self.load_model(path))
-
-    def _save_dialog(self) -> None:
-        path = QFileDialog.getSaveFileName(self, "Save model folder", "object_model")[0]
-        if path:
-            self._report(lambda: self.save_model(path, overwrite=True))
 
     def _csv_dialog(self) -> None:
         path = QFileDialog.getSaveFileName(self, "Save table", "", "CSV (*.csv)")[0]

@@ -18,7 +18,6 @@ from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QGridLayout,
     QLabel,
@@ -30,60 +29,14 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from biakit.cancel import check_cancelled
 from biakit.errors import ParameterError
-from biakit.napari._widgets_common import LayerPicker, ProgressRow, layer_to_array, visible_region
+from biakit.napari._layers import LayerPicker, visible_region
+from biakit.napari._panels import ModelRow
+from biakit.napari._pixel_run import _live_update, _spacing, iter_predict_image
+from biakit.napari._progress import ProgressRow
+from biakit.napari._reader import layer_to_array
 
 __all__ = ["PixelClassifierWidget", "iter_predict_image"]
-
-
-def iter_predict_image(live: Any, image: Any, meta: Any, *, chunk: int = 256):
-    """Predict the whole image, yielding ``(done, total)`` per chunk; return labels, uncertainty.
-
-    With ``live`` (a trained :class:`~biakit.pixel.LiveClassifier`) the stored
-    features are reused, ``chunk`` rows (2D) or planes (3D) at a time; otherwise
-    ``image`` goes through ``live.classifier.iter_predict_proba`` block by block.
-    Nothing is returned until the end, so a cancelled run changes nothing.
-    """
-    from biakit.pixel import LiveClassifier, uncertainty_from_proba
-
-    if isinstance(live, LiveClassifier):
-        shape = live.shape
-        starts = list(range(0, shape[0], chunk if len(shape) == 2 else 1))
-        labels = np.zeros(shape, np.uint16)
-        uncertainty = np.zeros(shape, np.float32)
-        for done, start in enumerate(starts, start=1):
-            check_cancelled()
-            view = (slice(start, start + (chunk if len(shape) == 2 else 1)),)
-            part = live.predict(view + tuple(slice(0, n) for n in shape[1:]))
-            labels[part.view], uncertainty[part.view] = part.labels, part.uncertainty
-            yield done, len(starts)
-        return labels.astype(part.labels.dtype), uncertainty
-    clf = live
-    channel_axis = meta.axes.index("C") if "C" in meta.axes else None
-    proba = None
-    for done, total, out in clf.iter_predict_proba(
-        np.asarray(image), spacing=_spacing(meta), channel_axis=channel_axis
-    ):
-        proba = out
-        yield done, total
-    labels = clf.classes_.astype(np.uint16)[np.argmax(proba, axis=-1)]
-    return labels, uncertainty_from_proba(proba)
-
-
-def _spacing(meta: Any) -> tuple[float, ...] | None:
-    """Relative spatial spacing (smallest = 1): filter scales stay in pixels, anisotropy kept."""
-    spacing = np.asarray(meta.spatial_spacing, dtype=float)
-    if np.allclose(spacing, spacing.min()):
-        return None
-    return tuple(float(s) for s in spacing / spacing.min())
-
-
-def _live_update(live: Any, factory: Any, scribbles: np.ndarray, view: tuple) -> tuple:
-    """Build the live classifier on first use (features), then refit and predict ``view``."""
-    if live is None:
-        live = factory()
-    return live, live.update(scribbles, view)
 
 
 class PixelClassifierWidget(QWidget):
@@ -134,31 +87,33 @@ class PixelClassifierWidget(QWidget):
         self.classes.itemChanged.connect(self._names_changed)
 
     def _build_layout(self) -> None:
-        self.buttons = {}
-        for key, text, slot in [
+        self.buttons, grid = {}, QGridLayout()
+        for i, (key, text, slot) in enumerate([
             ("start", "Start painting", self.start),
             ("add", "Add class", self.add_class),
             ("retrain", "Retrain view", self.retrain),
             ("full", "Predict image", self.predict_image),
-            ("save", "Save model...", self._save_dialog),
-            ("load", "Load model...", self._load_dialog),
-        ]:
+        ]):  # fmt: skip
             self.buttons[key] = QPushButton(text)
             self.buttons[key].clicked.connect(slot)
+            grid.addWidget(self.buttons[key], i // 2, i % 2)
+        self.model_row = ModelRow(load=self.load_model, save=self.save_model,
+                                  default_name="pixel_model", on_error=self._error)  # fmt: skip
+        self.model_label = self.model_row.status
+        self.buttons["save"] = self.model_row.save_button
+        self.buttons["load"] = self.model_row.load_button
         form = QFormLayout()
         form.addRow("image", self.image)
         form.addRow("features", self.preset)
         form.addRow("classifier", self.classifier_choice)
         form.addRow("trees / iterations", self.n_estimators)
-        grid = QGridLayout()
-        for i, key in enumerate(("start", "add", "retrain", "full", "save", "load")):
-            grid.addWidget(self.buttons[key], i // 2, i % 2)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(QLabel("classes (double-click to rename; the selected one is painted)"))
         layout.addWidget(self.classes)
         layout.addWidget(self.live_box)
         layout.addLayout(grid)
+        layout.addWidget(self.model_row)
         layout.addWidget(self.progress)
         layout.addWidget(self.message)
 
@@ -210,9 +165,6 @@ class PixelClassifierWidget(QWidget):
             )
         return layer, data, meta
 
-    def _spatial_shape(self, data: Any, meta: Any) -> tuple[int, ...]:
-        return tuple(n for n, a in zip(data.shape, meta.axes) if a != "C")
-
     def _reset_features(self, *_: Any) -> None:
         self.live = None
 
@@ -237,7 +189,7 @@ class PixelClassifierWidget(QWidget):
         self.live = None
         scribbles = self._layer("scribbles")
         if scribbles is None:
-            shape = self._spatial_shape(data, meta)
+            shape = tuple(n for n, a in zip(data.shape, meta.axes) if a != "C")
             scribbles = self.viewer.add_labels(
                 np.zeros(shape, np.uint8), name=f"{layer.name} scribbles",
                 scale=layer.scale, translate=layer.translate,
@@ -301,6 +253,7 @@ class PixelClassifierWidget(QWidget):
         def done(result: tuple) -> None:
             self.live, prediction = result
             self._paint(prediction)
+            self.model_label.setText("model: trained on the scribbles")
             self.last_seconds = time.perf_counter() - started
             self.message.setText(
                 f"view {'x'.join(str(s.stop - s.start) for s in prediction.view)} retrained in "
@@ -391,20 +344,8 @@ class PixelClassifierWidget(QWidget):
 
         self.model, self.live = PixelClassifier.load(path), None
         self.message.setText(f"loaded {Path(path).name}: classes {self.model.classes_.tolist()}")
+        self.model_label.setText(f"model: loaded from {Path(path).name}")
         return self.model
 
-    def _save_dialog(self) -> None:
-        path = QFileDialog.getSaveFileName(self, "Save model folder", "pixel_model")[0]
-        if path:
-            try:
-                self.save_model(path, overwrite=True)
-            except (ValueError, OSError) as err:
-                self.message.setText(f"error: {err}")
-
-    def _load_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open model folder")
-        if path:
-            try:
-                self.load_model(path)
-            except (ValueError, OSError) as err:
-                self.message.setText(f"error: {err}")
+    def _error(self, err: BaseException) -> None:
+        self.message.setText(f"error: {err}")

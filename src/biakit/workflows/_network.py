@@ -1,19 +1,24 @@
 """Workflows around one network from the architecture registry.
 
-Training with exact resume, tiled prediction, weights in the model folder.
+Training with exact resume, tiled prediction, weights in the model folder;
+:meth:`NetworkWorkflow.iter_train` follows training epoch by epoch.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import queue
 import shutil
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from biakit.cancel import cancellable, is_cancelled
 from biakit.errors import DataError
 from biakit.workflows import _folder
 from biakit.workflows._base import Workflow, channels_first
@@ -43,6 +48,68 @@ class NetworkWorkflow(Workflow):
         return 1 if self.network_config is None else int(self.network_config.in_channels)
 
     # ------------------------------------------------------------------ training
+    def iter_train(self, *args: Any, **kwargs: Any) -> Generator[dict[str, Any], None, Any]:
+        """Train as :meth:`train` does (same arguments), yielding each epoch's record.
+
+        The records are the trainer's (:meth:`biakit.nn.train.Trainer.iter_fit`:
+        ``epoch``, ``train_loss``, ``val_loss``, ``val_<metric>``, ``lr``, ...,
+        the rows of the run's ``metrics.csv``) plus ``epochs``, the planned
+        number of epochs; each comes once its checkpoint is written. When the
+        generator is exhausted, training is finished exactly as by :meth:`train`
+        (tuning, post-training fits, reports, the model folder), and its return
+        value (``StopIteration.value``) is what :meth:`train` returns.
+
+        ``train`` runs in a helper thread (in a copy of the caller's context, so
+        an enclosing :func:`biakit.cancel.cancellable` token still applies).
+        Closing the generator early stops training at its next batch, as an
+        interruption of :meth:`train` does: no model is swapped in, no model
+        folder is written, and ``NAME.partial`` keeps the last finished epoch
+        for ``resume=True`` (closed after the last epoch, finishing steps that
+        do not check cancellation, such as tuning, still complete). An error of
+        ``train`` (:class:`biakit.cancel.Cancelled` too) is raised here.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from biakit.workflows import SemanticConfig, SemanticSegmenter
+        >>> image = np.random.default_rng(0).random((16, 16), np.float32)
+        >>> seg = SemanticSegmenter(SemanticConfig(patch_shape=(16, 16), samples_per_epoch=2,
+        ...     model={"depth": 1, "base_filters": 2},
+        ...     train={"epochs": 2, "batch_size": 2, "device": "cpu"}))
+        >>> [(r["epoch"], r["epochs"]) for r in seg.iter_train([image], [image > 0.5])]
+        [(1, 2), (2, 2)]
+        >>> seg.is_trained, len(seg.history)
+        (True, 2)
+        """
+        stop = threading.Event()
+        events: queue.Queue = queue.Queue()
+        token = _StopToken(stop, contextvars.copy_context())
+
+        def work() -> None:
+            _EPOCH_SINK.set(lambda record: events.put(("epoch", record)))
+            try:
+                with cancellable(token):
+                    events.put(("done", self.train(*args, **kwargs)))
+            except BaseException as exc:  # handed to the caller's thread
+                events.put(("error", exc))
+
+        thread = threading.Thread(
+            target=contextvars.copy_context().run, args=(work,), name="biakit-train", daemon=True
+        )
+        thread.start()
+        try:
+            while True:
+                kind, value = events.get()
+                if kind == "epoch":
+                    yield value
+                elif kind == "error":
+                    raise value
+                else:
+                    return value
+        finally:
+            stop.set()  # the run ended already, or is left early: stop at the next batch
+            thread.join()
+
     def _fit(
         self,
         images: list[np.ndarray],
@@ -139,7 +206,7 @@ class NetworkWorkflow(Workflow):
             else:
                 trainer = Trainer(model, cfg.train, train_ds, val_ds, output_dir=ckpt,
                                   plots=work is not None, **kwargs)  # fmt: skip
-            self.history = trainer.fit(progress=progress)
+            self.history = _run_epochs(trainer, progress=progress)
         trained = dd.revert_sync_batchnorm(trainer.model)  # the same module, trained in place
         self.model = (trained if model is network else network).eval()
         self.training = {
@@ -226,6 +293,35 @@ class NetworkWorkflow(Workflow):
         state = _folder.load_weights(path / _folder.WEIGHTS)
         _folder.check_state(self.model, state, path / _folder.WEIGHTS)
         self.model.eval()
+
+
+# where _train_network hands each epoch's record (set by iter_train in its helper thread)
+_EPOCH_SINK: contextvars.ContextVar[Callable[[dict[str, Any]], None] | None] = (
+    contextvars.ContextVar("biakit_epoch_sink", default=None)
+)
+
+
+class _StopToken:
+    """Cancel token of :meth:`NetworkWorkflow.iter_train`: its own flag or the caller's token."""
+
+    def __init__(self, stop: threading.Event, caller: contextvars.Context) -> None:
+        self.stop, self.caller = stop, caller
+
+    def is_set(self) -> bool:
+        return self.stop.is_set() or self.caller.run(is_cancelled)
+
+
+def _run_epochs(trainer: Any, *, progress: bool) -> Any:
+    """``trainer.fit``, handing each epoch's record (plus ``epochs``) to the epoch sink."""
+    import pandas as pd
+
+    sink = _EPOCH_SINK.get()
+    for record in trainer.iter_fit(progress=progress):
+        if sink is not None:
+            sink({**record, "epochs": trainer.cfg.epochs})
+    frame = pd.DataFrame(trainer.history)
+    frame.attrs["summary"] = trainer.summary
+    return frame
 
 
 def _check_finite(image: np.ndarray, name: str) -> None:
