@@ -27,6 +27,20 @@ class AfterBlocks:
         return len(done) >= self.k
 
 
+class AfterSegments:
+    """Cancel token: set once ``k`` blocks of a pipeline's labelling are marked segmented."""
+
+    def __init__(self, partial: Path, k: int) -> None:
+        self.folder, self.k = partial / ".biakit-blocks" / "labels" / "segment", k
+
+    def is_set(self) -> bool:
+        return self.folder.is_dir() and len(_segmented(self.folder)) >= self.k
+
+
+def _segmented(folder: Path) -> set[int]:
+    return {int(p.name) for p in folder.iterdir() if p.name.isdigit()}
+
+
 class AfterChecks:
     """Cancel token: set from the ``k``-th check on (runs that keep no done-markers)."""
 
@@ -51,8 +65,11 @@ def job(tmp_path):
     return tmp_path
 
 
-def _interrupt_then_resume(cli, tools, args, out_a, out_b, token):
-    """Run uninterrupted into ``out_a``; interrupted by ``token``, then resumed, into ``out_b``."""
+def _interrupt_then_resume(cli, tools, args, out_a, out_b, token, before_resume=None):
+    """Run uninterrupted into ``out_a``; interrupted by ``token``, then resumed, into ``out_b``.
+
+    ``before_resume(partial)`` is called just before the resumed run.
+    """
     assert cli(*args, "-o", out_a).code == 0
     partial = out_b / "cells.ome.zarr.partial"
     with cancellable(token(partial)):
@@ -62,6 +79,8 @@ def _interrupt_then_resume(cli, tools, args, out_a, out_b, token):
     assert partial.is_dir() and not (out_b / "cells.ome.zarr").exists()
     again = cli(*args, "-o", out_b)  # without --resume: refused, with the way out
     assert again.code == 2 and "--resume" in again.err and len(again.err_lines) == 1
+    if before_resume is not None:
+        before_resume(partial)
     resumed = cli(*args, "-o", out_b, "--resume")
     assert resumed.code == 0, resumed.err
     assert not partial.exists()
@@ -90,6 +109,26 @@ def test_pipeline_run_resume_gives_the_uninterrupted_output(cli, tools, job):
     _interrupt_then_resume(cli, tools, args, job / "a", job / "b", lambda _: AfterChecks(3))
     labels, _ = read_labels(job / "b" / "cells.ome.zarr", lazy=False)
     assert labels.max() >= 1
+
+
+def test_pipeline_run_resume_does_not_segment_finished_blocks(cli, tools, job, monkeypatch):
+    from biakit.distributed import _stitch_run
+
+    (job / "p.yaml").write_text(tools.PIPELINE_YAML)
+    args = ["pipeline", "run", job / "p.yaml", "-i", job / "cells.ome.zarr", "--scheduler",
+            "threads", "--block-size", "16"]  # fmt: skip
+    found, seen, original = set(), [], _stitch_run.segment_block
+
+    def count_from_now(partial):
+        found.update(_segmented(partial / ".biakit-blocks" / "labels" / "segment"))
+        monkeypatch.setattr(_stitch_run, "segment_block",
+                            lambda *a: (seen.append(a[4]), original(*a))[1])  # fmt: skip
+
+    _interrupt_then_resume(cli, tools, args, job / "a", job / "b",
+                           lambda partial: AfterSegments(partial, 5), count_from_now)  # fmt: skip
+    assert 5 <= len(found) < 16  # a 4 x 4 grid: some blocks were done, some not
+    flat = {int(np.ravel_multi_index(i, (4, 4))) for i in seen}
+    assert len(seen) == len(flat) and flat == set(range(16)) - found
 
 
 def test_resume_with_other_block_size_is_refused(cli, job, deep_model_dir):

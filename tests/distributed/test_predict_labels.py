@@ -153,6 +153,25 @@ def test_instance_halo_too_small_raises_then_resumes(tmp_path):
     assert np.array_equal(labels, _by_first_voxel(wf.predict(image)))
 
 
+def test_instance_labels_resume_keeps_decoded_blocks(tmp_path):
+    wf = _instance(2)
+    image = _blobs((64, 64), 10, 4.0, seed=5)
+    dest = tmp_path / "r.ome.zarr"
+    gen = iter_predict_blockwise(wf, image, dest, client="threads", block_shape=16,
+                                 object_halo=30)  # fmt: skip
+    for item in gen:  # stop after 6 of the 16 label blocks are decoded (a cancel button)
+        if getattr(item, "stage", "") == "labels (segment)" and item.done == 6:
+            gen.close()
+            break
+    segmented = [p.done for p in iter_predict_blockwise(
+        wf, image, dest, client="threads", block_shape=16, object_halo=30, resume=True)
+        if getattr(p, "stage", "") == "labels (segment)"]  # fmt: skip
+    assert segmented[0] >= 6 and segmented[-1] == 16  # started past the decoded blocks
+    assert len(segmented) <= 16 - 6 + 1
+    labels, _ = read_labels(dest, "instance", lazy=False)
+    assert np.array_equal(labels, _by_first_voxel(wf.predict(image)))
+
+
 @pytest.mark.parametrize(
     ("shape", "sigma", "block"), [((90, 70), 2.0, 16), ((16, 36, 40), 3.0, (8, 12, 12))]
 )

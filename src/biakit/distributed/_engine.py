@@ -232,6 +232,36 @@ def _wait_then(func: Callable[..., Any], args: tuple[Any, ...], deps: Sequence[A
     return func(*args)
 
 
+def done_marks(folder: Path) -> set[int]:
+    """Numbers of the blocks marked done in ``folder`` (created if missing).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp()) / "stage"
+    >>> done_marks(folder)
+    set()
+    >>> run_marked(len, "abc", str(folder / "2"))
+    3
+    >>> done_marks(folder)
+    {2}
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    return {int(p.name) for p in folder.iterdir() if p.name.isdigit()}
+
+
+def run_marked(task: Callable[[Any], Any], block: Any, marker: str | None) -> Any:
+    """Run ``task(block)``, then create the done-marker file ``marker`` (None: no marker).
+
+    The marker is written by the task itself, after its output: a task interrupted
+    before it returns leaves no marker and is run again by a resumed run.
+    """
+    result = task(block)
+    if marker is not None:
+        Path(marker).touch()
+    return result
+
+
 def submit_after(
     client: Any, func: Callable[..., Any], *args: Any, after: Sequence[Any] = (),
     key: str | None = None, priority: int = 0,
@@ -294,8 +324,7 @@ def iter_run_blocks(
     todo = list(range(len(blocks)))
     done = 0
     if marks is not None:
-        marks.mkdir(parents=True, exist_ok=True)
-        finished = {int(p.name) for p in marks.iterdir() if p.name.isdigit()}
+        finished = done_marks(marks)
         todo = [i for i in todo if i not in finished]
         done = len(blocks) - len(todo)
         if done:

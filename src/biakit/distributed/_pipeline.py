@@ -17,11 +17,16 @@ labelling's blocks (one task per block from the input to its provisional labels,
 no scratch array in between); the copy of the input and its resolution levels run
 alongside (a level chunk starts once the chunks under it are written); the label
 levels follow the relabelling. The only barrier left is the global relabelling.
+
+Resuming (``resume=True``): the statistics are kept in ``DEST.partial`` (JSON) and
+reused; each segmented block leaves its stitching table and a done-marker after its
+provisional labels, each relabelled block, copied chunk and level chunk a marker
+after its write. A resumed run submits only the unmarked ones, in the same
+structure (no extra barrier), and writes the same bytes.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -38,11 +43,18 @@ from ._engine import (
     default_block_shape,
     plan_blocks,
     same_signature,
-    share,
-    submit_after,
 )
-from ._output import Levels, OmeZarrWriter, ZarrTarget
-from ._pipeline_tasks import _Chain, _Copy, _HeadView, _Tail, submit_levels
+from ._output import MARKS, OmeZarrWriter, ZarrTarget
+from ._pipeline_tasks import (
+    Skipped,
+    StatsCache,
+    _Chain,
+    _HeadView,
+    _Tail,
+    submit_copy,
+    submit_levels,
+    wait_all,
+)
 
 _STAT_STEPS = ("threshold", "normalize_percentile", "rescale_intensity")
 DEFAULT_HALO = 32
@@ -100,13 +112,11 @@ def _tail_fields(steps: Sequence[Any], have: set[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(f for f in need if f in have)) or ("mask",)
 
 
-def _fixed(
+def _statistic(
     client: Any, chain: _Chain, cfg: Any, index: int, shape: tuple[int, ...],
-    block_shape: tuple[int, ...], halo: tuple[int, ...], stats: dict[str, float],
-) -> Any:  # fmt: skip
-    """Compute the step's global statistic chunk-wise; return the step with it fixed."""
-    from biakit.pipeline import StepConfig
-
+    block_shape: tuple[int, ...], halo: tuple[int, ...],
+) -> dict[str, float]:  # fmt: skip
+    """Compute the step's global statistic chunk-wise: ``{"<name> low": ..., ...}``."""
     from ._stats import STAT_METHODS, _minmax, exact_percentile, global_threshold
 
     blocks = plan_blocks(shape, block_shape, halo)
@@ -119,26 +129,49 @@ def _fixed(
                 f"step {index} (threshold): method {method!r} needs the whole image at once; "
                 f"block-wise thresholds are {', '.join(STAT_METHODS)} or manual"
             )
-        value = global_threshold(client, chain, blocks, method, np.float32)
-        stats[name] = value
-        return StepConfig(step="threshold", params={"method": "manual", "value": value})
+        return {name: global_threshold(client, chain, blocks, method, np.float32)}
     if cfg.step == "normalize_percentile":
         low, high = float(params.get("low", 1.0)), float(params.get("high", 99.8))
         size = int(np.prod(shape))
         lo, hi = exact_percentile(client, chain, blocks, [low, high], np.float32, size,
                                   scalar=True)  # fmt: skip
-        stats[f"{name} low"], stats[f"{name} high"] = lo, hi
-        return StepConfig(step=cfg.step, params={**params, "low_value": lo, "high_value": hi})
+        return {f"{name} low": lo, f"{name} high": hi}
     lo, hi = _minmax(client, chain, blocks)
-    stats[f"{name} min"], stats[f"{name} max"] = float(lo), float(hi)
-    return StepConfig(step=cfg.step, params={**params, "in_range": (float(lo), float(hi))})
+    return {f"{name} min": float(lo), f"{name} max": float(hi)}
+
+
+def _fixed(
+    client: Any, chain: _Chain, cfg: Any, index: int, shape: tuple[int, ...],
+    block_shape: tuple[int, ...], halo: tuple[int, ...], stats: dict[str, float],
+    cache: StatsCache | None = None,
+) -> Any:  # fmt: skip
+    """Return the step with its global statistic fixed (computed, or reused from ``cache``)."""
+    from biakit.pipeline import StepConfig
+
+    name = f"step {index} {cfg.step}"
+    keys = {"threshold": [name], "normalize_percentile": [f"{name} low", f"{name} high"]}
+    known = cache.get(keys.get(cfg.step, [f"{name} min", f"{name} max"])) if cache else None
+    values = known or _statistic(client, chain, cfg, index, shape, block_shape, halo)
+    if cache is not None and known is None:
+        cache.put(values)
+    stats.update(values)
+    v = list(values.values())
+    if cfg.step == "threshold":
+        return StepConfig(step="threshold", params={"method": "manual", "value": v[0]})
+    if cfg.step == "normalize_percentile":
+        return StepConfig(step=cfg.step, params={**cfg.params, "low_value": v[0],
+                                                 "high_value": v[1]})  # fmt: skip
+    return StepConfig(step=cfg.step, params={**cfg.params, "in_range": (v[0], v[1])})
 
 
 def _split(
     client: Any, source: Any, steps: Sequence[Any], spacing: tuple[float, ...],
-    block_shape: tuple[int, ...], stats: dict[str, float],
+    block_shape: tuple[int, ...], stats: dict[str, float], cache: StatsCache | None = None,
 ) -> tuple[_Chain, tuple[int, ...], int, set[str]]:  # fmt: skip
-    """Build the head chain (statistics fixed); return it, its halo, where the tail starts."""
+    """Build the head chain (statistics fixed); return it, its halo, where the tail starts.
+
+    ``cache``: statistics saved by an interrupted run (reused), and where to save new ones.
+    """
     from biakit.blocks import GLOBAL, get_halo
     from biakit.pipeline._steps import STEPS
 
@@ -158,7 +191,8 @@ def _split(
             if cfg.step not in _STAT_STEPS or reads != "image":
                 return _Chain(source, tuple(head), spacing), tuple(halo), index - 1, have
             chain = _Chain(source, tuple(head), spacing)
-            cfg = _fixed(client, chain, cfg, index, source.shape, block_shape, tuple(halo), stats)
+            cfg = _fixed(client, chain, cfg, index, source.shape, block_shape, tuple(halo), stats,
+                         cache)  # fmt: skip
             step_halo = (0,) * ndim
         head.append(cfg)
         halo += np.asarray(step_halo, int)
@@ -203,21 +237,28 @@ def iter_run_pipeline(
     stats: dict[str, float] = {}
     with get_client(client) if not isinstance(client, BlockClient) else nullcontext(client) as bc:
         blocks_shape = _block_shape(block_shape, src.shape, bc, writer)
+        writer.check_plan({"task": "pipeline", "shape": src.shape, "axes": src.axes,
+                           "block_shape": blocks_shape, "halo": obj_halo, "spacing": spacing,
+                           "channel": cfg.channel, "levels": levels, "label_name": name,
+                           "steps": [s.model_dump(mode="json") for s in cfg.steps]})  # fmt: skip
         image = writer.image(src.shape, src.dtype, src.meta, chunks=blocks_shape, levels=levels)
-        pending = _submit_copy(bc, src, image)
+        pending = submit_copy(bc, src, image, writer.marks)
         try:
-            chain, head_halo, start, have = _split(bc, src, cfg.steps, spacing, blocks_shape, stats)
+            cache = StatsCache(writer.partial / MARKS / "statistics.json")
+            chain, head_halo, start, have = _split(bc, src, cfg.steps, spacing, blocks_shape,
+                                                   stats, cache)  # fmt: skip
             tail = tuple(cfg.steps[start:])
             fields = _tail_fields(tail, have)
             labels = writer.labels(name, src.shape, np.int32, src.meta, chunks=blocks_shape,
                                    levels=len(image.targets))  # fmt: skip
             view = _HeadView(chain, head_halo, fields)
             segment = _Tail(tail, fields, spacing, start + 1)
-            n_objects = yield from _label(bc, view, segment, blocks_shape, obj_halo, labels.base)
-            pending |= submit_levels(bc, labels, (), "labels ")
-            yield from _wait(bc, pending)
+            n_objects = yield from _label(bc, view, segment, blocks_shape, obj_halo, labels.base,
+                                          writer.marks("labels"))  # fmt: skip
+            pending |= submit_levels(bc, labels, (), "labels ", marks=writer.marks)
+            yield from wait_all(bc, pending)
         except BaseException:
-            bc.cancel(list(pending))
+            bc.cancel([f for f in pending if not isinstance(f, Skipped)])
             raise
     out = writer.commit()
     yield PipelineReport(out, name, n_objects, blocks_shape, stats)
@@ -241,53 +282,24 @@ def _block_shape(
 
 def _label(
     bc: Any, view: _HeadView, segment: _Tail, block_shape: tuple[int, ...],
-    halo: tuple[int, ...], out: ZarrTarget,
+    halo: tuple[int, ...], out: ZarrTarget, checkpoint: Path,
 ) -> Generator[BlockProgress, None, int]:  # fmt: skip
     """Instance labels of the whole image through ``label_blockwise``; return the count.
 
     The head runs inside the labelling's blocks (``view``), so each block goes from
     the input to its provisional labels in one task, started as soon as a worker is free.
+    ``checkpoint``: each finished block's table and done-marker (a resumed run skips it).
     """
     from ._stitch import iter_label_blockwise
 
     gen = iter_label_blockwise(view, segment, block_shape=block_shape, halo=halo,
-                               out=out.open("r+"), client=bc.client)  # fmt: skip
+                               out=out.open("r+"), client=bc.client,
+                               checkpoint=checkpoint)  # fmt: skip
     n_objects = 0
     for p in gen:
         n_objects = p.n_objects or 0
         yield BlockProgress(p.stage, p.done, p.total)
     return n_objects
-
-
-def _submit_copy(bc: Any, src: Any, image: Levels) -> dict[Any, str]:
-    """Submit the input's copy and its levels; return ``{future: stage}``.
-
-    Submitted first and at low priority: they need nothing else, so a worker runs
-    them whenever it would otherwise wait (between the statistics passes, at the end
-    of the labelling's blocks) instead of in a stage of their own.
-    """
-    copy = share(bc, _Copy(src, image.base))
-    token = uuid.uuid4().hex[:8]
-    grid = plan_blocks(image.shapes[0], image.chunks, (0,) * len(image.chunks))
-    copies = [submit_after(bc, copy, b, key=f"biakit-image-{token}-{i}", priority=-1)
-              for i, b in enumerate(grid)]  # fmt: skip
-    return {f: "image" for f in copies} | submit_levels(bc, image, copies, "image ", -1)
-
-
-def _wait(bc: Any, pending: dict[Any, str]) -> Iterator[BlockProgress]:
-    """Wait for submitted tasks; yield the progress of each stage."""
-    from biakit.cancel import check_cancelled
-
-    totals: dict[str, int] = {}
-    for stage in pending.values():
-        totals[stage] = totals.get(stage, 0) + 1
-    done = dict.fromkeys(totals, 0)
-    for future in bc.as_completed(list(pending)):
-        future.result()
-        stage = pending[future]
-        done[stage] += 1
-        yield BlockProgress(stage, done[stage], totals[stage])
-        check_cancelled()
 
 
 def run_pipeline(  # noqa: D417 (the options are documented one by one)
@@ -323,7 +335,9 @@ def run_pipeline(  # noqa: D417 (the options are documented one by one)
         Name of the label image (default: the pipeline's name).
     overwrite, resume : bool
         Replace an existing output / finish the run interrupted in ``DEST.partial``
-        (its blocks are computed again; the output equals an uninterrupted run's).
+        with the same pipeline, input and options: the blocks it finished (segmented,
+        relabelled, copied, downsampled) and its statistics are not computed again;
+        the output equals an uninterrupted run's.
     ngff_version : {"0.4", "0.5"}
         NGFF version of the output.
 
@@ -337,7 +351,8 @@ def run_pipeline(  # noqa: D417 (the options are documented one by one)
         A threshold method that needs the whole image (``li``), or an image that is
         not 2D / 3D.
     ImageWriteError
-        ``dest`` exists (without ``overwrite``), or an interrupted run is in the way.
+        ``dest`` exists (without ``overwrite``), an interrupted run is in the way, or
+        ``resume`` finds a run made with another pipeline, block shape or halo.
 
     Examples
     --------

@@ -212,14 +212,20 @@ def _at(target: ZarrTarget, frame: int | None) -> Any:
 
 def _iter_results(
     bc: Any, out: _Outputs, model: Any, task: str, plan: Plan, shape_b: tuple[int, ...],
-    obj_halo: Any, n_frames: int | None,
+    obj_halo: Any, n_frames: int | None, writer: OmeZarrWriter,
 ) -> Generator[BlockProgress, None, tuple[int | None, Any]]:  # fmt: skip
-    """Instance labels or points from the written maps, frame by frame."""
+    """Instance labels or points from the written maps, frame by frame.
+
+    Decoded label blocks are checkpointed per frame and object halo (a resume with
+    a larger ``object_halo`` starts the labelling afresh, keeping the maps).
+    """
     if task == "instance":
         total = 0
+        halo_key = "x".join(str(int(h)) for h in obj_halo)
         for t, n in iter_frames(n_frames):
+            marks = writer.marks(f"labels halo {halo_key} frame {t or 0}")
             gen = pl.iter_label_maps(bc, _at(out.maps.base, t), _at(out.objects.base, t),  # type: ignore[union-attr]
-                                     model, shape_b, obj_halo)  # fmt: skip
+                                     model, shape_b, obj_halo, checkpoint=marks)  # fmt: skip
             total += yield from over_frames(gen, t or 0, n)
         return total, None
     if task == "detection":
@@ -281,7 +287,7 @@ def iter_predict_blockwise(
                                            marks=writer.marks("predict")):  # fmt: skip
             yield progress
         n_found, found = yield from _iter_results(bc, out, model, task_name, plan, shape_b,
-                                                  obj_halo, n_frames)  # fmt: skip
+                                                  obj_halo, n_frames, writer)  # fmt: skip
         yield from writer.iter_levels(bc, out.maps)
         label_levels = out.objects or out.classes
         if label_levels is not None:

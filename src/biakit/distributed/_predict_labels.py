@@ -176,15 +176,21 @@ def iter_label_maps(
     workflow: Any,
     block_shape: tuple[int, ...],
     halo: tuple[int, ...],
+    checkpoint: Any = None,
 ) -> Generator[BlockProgress, None, int]:
-    """Decode the written maps into stitched labels; yield progress, return the count."""
+    """Decode the written maps into stitched labels; yield progress, return the count.
+
+    ``checkpoint``: folder of the labelling's block tables and done-markers (see
+    :func:`~biakit.distributed.label_blockwise`), so a resumed run skips decoded blocks.
+    """
     from ._stitch import iter_label_blockwise
 
     out = labels.open("r+")
     view = ChannelRecords(maps, tuple(int(n) for n in out.shape), int(maps.open("r").shape[0]))
     decoder = InstanceDecoder(workflow.encoding, workflow.decode_params)
     gen = iter_label_blockwise(view, decoder, block_shape=block_shape, halo=halo, out=out,
-                               client=getattr(client, "client", None))  # fmt: skip
+                               client=getattr(client, "client", None),
+                               checkpoint=checkpoint)  # fmt: skip
     n_objects = 0
     try:
         for item in gen:

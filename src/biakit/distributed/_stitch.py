@@ -30,6 +30,11 @@ decoder's declared context) and the halo covers the largest object:
 Memory: a few blocks at a time plus the per-block tables (objects present,
 anchors, compressed band slabs until the neighbour's arrives). Pass 2 only rewrites
 provisional (negative) values, so a retried task never corrupts the output.
+
+Resuming: with a ``checkpoint`` folder every finished block leaves its table and a
+done-marker (written after its labels); a run interrupted at any point and started
+again skips the blocks marked done in either pass. The matching is independent of
+the order in which blocks finish, so the resumed output equals an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,7 +53,7 @@ from biakit.errors import ParameterError
 from ._engine import drain, same_signature
 from ._stitch_block import Geometry
 from ._stitch_match import Stitcher
-from ._stitch_run import pass1, pass2
+from ._stitch_run import Checkpoint, pass1, pass2
 
 __all__ = ["StitchProgress", "iter_label_blockwise", "label_blockwise"]
 
@@ -203,6 +209,7 @@ def iter_label_blockwise(
     iou_threshold: float = 0.5,
     band: int = 4,
     large: str = "raise",
+    checkpoint: str | Path | None = None,
 ) -> Generator[StitchProgress, None, Any]:
     """Block-wise instance segmentation as a generator of progress; see :func:`label_blockwise`.
 
@@ -223,22 +230,48 @@ def iter_label_blockwise(
     margin = _margin(segment, ndim)
     halo = _halo(halo, max_extent, spacing, ndim, margin)
     geom = _geometry(source, block_shape, halo, band, margin, large)
+    ckpt = _check_checkpoint(checkpoint, out)
     out = _check_out(out, geom.shape, geom.block_shape)
-    return _run(source, segment, geom, out, client, float(iou_threshold))
+    return _run(source, segment, geom, out, client, float(iou_threshold), ckpt)
+
+
+def _check_checkpoint(checkpoint: Any, out: Any) -> Checkpoint | None:
+    if checkpoint is None:
+        return None
+    if not isinstance(checkpoint, str | Path):
+        raise ParameterError(
+            f"checkpoint must be a folder (str or Path) or None, got {type(checkpoint).__name__}"
+        )
+    if out is None:
+        raise ParameterError(
+            "checkpoint needs out: the array the labels are written to (e.g. a Zarr array), "
+            "kept together with the checkpoint folder; got out=None"
+        )
+    return Checkpoint(Path(checkpoint))
 
 
 def _run(
-    source: Any, segment: Any, geom: Geometry, out: Any, client: Any, thresh: float
-) -> Generator[StitchProgress, None, Any]:
+    source: Any, segment: Any, geom: Geometry, out: Any, client: Any, thresh: float,
+    ckpt: Checkpoint | None,
+) -> Generator[StitchProgress, None, Any]:  # fmt: skip
     total = int(np.prod(geom.grid))
     stitcher = Stitcher(thresh)
     limit = int(np.iinfo(np.dtype(out.dtype)).max)
-    for done, table in enumerate(pass1(source, segment, geom, out, client), start=1):
+    found = ckpt.tables(geom) if ckpt is not None else []
+    for table in found:  # segmented before an interruption: not segmented again
+        stitcher.add(table)
+    if found:
+        yield StitchProgress("segment", len(found), total, None, stitcher.n_matched, stitcher.n_cut)
+    seen = {t.index for t in found}
+    todo = [i for i in np.ndindex(*geom.grid) if i not in seen]
+    for done, table in enumerate(pass1(source, segment, geom, out, client, todo), len(found) + 1):
         if len(table.present) and int(table.present.max()) > limit:
             raise ParameterError(
                 f"out's dtype {np.dtype(out.dtype)} cannot hold the {int(table.present.max())} "
                 "labels of one block; use an int64 out or smaller blocks"
             )
+        if ckpt is not None:  # its labels are written: keep its table, then mark it done
+            ckpt.save(geom, table)
         stitcher.add(table)
         yield StitchProgress("segment", done, total, None, stitcher.n_matched, stitcher.n_cut)
     luts, n_objects = stitcher.finish()
@@ -246,7 +279,14 @@ def _run(
         raise ParameterError(
             f"out's dtype {np.dtype(out.dtype)} cannot hold {n_objects} objects; use an int64 out"
         )
-    for done, _ in enumerate(pass2(out, geom, luts, client), start=1):
+    finished = ckpt.done(geom, "relabel") if ckpt is not None else set()
+    if finished:
+        yield StitchProgress("relabel", len(finished), total, n_objects, stitcher.n_matched,
+                             stitcher.n_cut)  # fmt: skip
+    todo = [i for i in np.ndindex(*geom.grid) if i not in finished]
+    for done, index in enumerate(pass2(out, geom, luts, client, todo), len(finished) + 1):
+        if ckpt is not None:
+            ckpt.mark(geom, "relabel", index)
         yield StitchProgress("relabel", done, total, n_objects, stitcher.n_matched, stitcher.n_cut)
     return out
 
@@ -304,6 +344,13 @@ def label_blockwise(  # noqa: D417 (the options are documented one by one)
         labels are the connected components of a per-voxel mask, e.g. threshold +
         connected components; approximate otherwise; counted in
         :attr:`StitchProgress.n_cut`).
+    checkpoint : str or Path, optional
+        Folder that makes the run resumable: each segmented block's table (its
+        objects, anchors and band slabs) and a done-marker are written there after
+        its labels, each relabelled block's marker after its labels. Run again with
+        the same arguments, the same ``out`` and this folder, blocks marked done are
+        neither segmented nor relabelled again; the output equals an uninterrupted
+        run's. Needs ``out`` (a Zarr array, kept with the folder).
 
     Returns
     -------
@@ -317,7 +364,7 @@ def label_blockwise(  # noqa: D417 (the options are documented one by one)
         (the message names the block and the halo needed), or ``segment`` returned
         something other than integer labels of the block's shape.
     ParameterError
-        Invalid geometry, threshold, ``out`` or ``client``.
+        Invalid geometry, threshold, ``out``, ``client`` or ``checkpoint``.
 
     Examples
     --------

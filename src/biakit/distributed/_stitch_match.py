@@ -96,7 +96,11 @@ class Stitcher:
                 self.pending[key] = (index, entry)
                 continue
             first, first_entry = self.pending.pop(key)
-            self._match(first, decode_band(first_entry), index, decode_band(entry))
+            if first > index:  # lower grid index first: the same matches in any arrival order
+                first, first_entry, index_b, entry_b = index, entry, first, first_entry
+            else:
+                index_b, entry_b = index, entry
+            self._match(first, decode_band(first_entry), index_b, decode_band(entry_b))
 
     def _match(
         self, ia: tuple[int, ...], a: np.ndarray, ib: tuple[int, ...], b: np.ndarray

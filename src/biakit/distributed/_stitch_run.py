@@ -1,10 +1,15 @@
-"""Where the blocks of :func:`biakit.distributed.label_blockwise` run.
+"""Where the blocks of :func:`biakit.distributed.label_blockwise` run, and its checkpoint.
 
 Without a client: Dask's threaded scheduler, one wave of as many blocks as threads at
 a time (memory: a few blocks). With a ``distributed`` client: at most two blocks per
 worker in flight; a NumPy source is sliced here and only the block is sent; any other
 source and the decoder go to the workers once (scattered) when their pickle is large
 (an in-memory image inside a lazy source, e.g. the pipeline's head view).
+
+A :class:`Checkpoint` folder lets an interrupted labelling resume: after a block's
+provisional labels are written, its :class:`BlockTable` (objects, anchors, band
+slabs: all the stitcher needs) is saved, then its done-marker; after a block is
+relabelled, its relabel marker. A crash anywhere before a marker redoes that block.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +25,16 @@ import numpy as np
 from biakit.cancel import check_cancelled
 
 from ._engine import share
-from ._stitch_block import Geometry, read_region, relabel_block, relabel_core, segment_block
+from ._stitch_block import (
+    BlockTable,
+    Geometry,
+    read_region,
+    relabel_block,
+    relabel_core,
+    segment_block,
+)
+
+Index = tuple[int, ...]
 
 
 def _threaded(tasks: Sequence[Callable[[], Any]]) -> Iterator[Any]:
@@ -53,12 +68,16 @@ def _distributed(client: Any, calls: Sequence[tuple[Any, ...]]) -> Iterator[Any]
                 futures.add(client.submit(*call, pure=False))
             yield result
     finally:
-        for future in futures.futures:
+        with futures.lock:  # finishing tasks remove themselves from it meanwhile
+            left = list(futures.futures)
+        for future in left:
             future.cancel()
 
 
-def pass1(source: Any, segment: Any, geom: Geometry, out: Any, client: Any) -> Iterator[Any]:
-    indices = list(np.ndindex(*geom.grid))
+def pass1(
+    source: Any, segment: Any, geom: Geometry, out: Any, client: Any, indices: Sequence[Index]
+) -> Iterator[Any]:
+    """Segment the blocks at ``indices``; yield their tables as they finish."""
     if client is None:
         tasks = [(lambda i=i: segment_block(None, source, segment, geom, i, out)) for i in indices]
         yield from _threaded(tasks)
@@ -92,16 +111,112 @@ def _remote_call(source: Any, inputs: Any, geom: Geometry, index: Any, out: Any)
     return (_segment_shared, None, inputs, geom, index, out)
 
 
-def pass2(out: Any, geom: Geometry, luts: dict, client: Any) -> Iterator[None]:
-    indices = list(np.ndindex(*geom.grid))
+def _relabel_at(out: Any, geom: Geometry, index: Index, lut: np.ndarray) -> Index:
+    relabel_block(out, geom.core(index), lut)
+    return index
+
+
+def pass2(
+    out: Any, geom: Geometry, luts: dict, client: Any, indices: Sequence[Index]
+) -> Iterator[Index]:
+    """Relabel the blocks at ``indices``; yield each one's index as it finishes."""
     if client is not None and not isinstance(out, np.ndarray):
-        calls = [(relabel_block, out, geom.core(i), luts[i]) for i in indices]
+        calls = [(_relabel_at, out, geom, i, luts[i]) for i in indices]
         yield from _distributed(client, calls)
         return
     if client is not None:
         for i in indices:
             core = geom.core(i)
             out[core] = relabel_core(out[core], luts[i]).astype(out.dtype, copy=False)
-            yield None
+            yield i
         return
-    yield from _threaded([(lambda i=i: relabel_block(out, geom.core(i), luts[i])) for i in indices])
+    yield from _threaded([(lambda i=i: _relabel_at(out, geom, i, luts[i])) for i in indices])
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Done-markers and block tables of a labelling, kept in ``folder`` for resuming.
+
+    ``folder/segment/<n>`` marks block ``n`` (flat index in the grid) segmented, its
+    table in ``folder/segment/<n>.npz``; ``folder/relabel/<n>`` marks it relabelled.
+    Each file is written after what it vouches for, so a marker is never ahead of
+    the labels it stands for; a table is written whole (renamed into place).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> geom = Geometry((4, 4), (2, 2), (1, 1), (1, 1), (0, 0))
+    >>> ckpt = Checkpoint(Path(tempfile.mkdtemp()))
+    >>> table = BlockTable((0, 1), np.array([3]), np.array([2]), {})
+    >>> ckpt.save(geom, table)
+    >>> [t.index for t in ckpt.tables(geom)], ckpt.done(geom, "segment")
+    ([(0, 1)], {(0, 1)})
+    """
+
+    folder: Path
+
+    def _path(self, geom: Geometry, stage: str, index: Index) -> Path:
+        return self.folder / stage / str(int(np.ravel_multi_index(index, geom.grid)))
+
+    def done(self, geom: Geometry, stage: str) -> set[Index]:
+        """Grid indices of the blocks marked done in ``stage`` (``segment``, ``relabel``)."""
+        folder = self.folder / stage
+        if not folder.is_dir():
+            return set()
+        size = int(np.prod(geom.grid))
+        flat = [int(p.name) for p in folder.iterdir() if p.name.isdigit() and int(p.name) < size]
+        return {tuple(int(i) for i in np.unravel_index(n, geom.grid)) for n in flat}
+
+    def mark(self, geom: Geometry, stage: str, index: Index) -> None:
+        """Mark block ``index`` done in ``stage`` (call after its output is written)."""
+        path = self._path(geom, stage, index)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+
+    def save(self, geom: Geometry, table: BlockTable) -> None:
+        """Save a segmented block's table, then its marker (after its labels are written)."""
+        path = self._path(geom, "segment", table.index)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".npz.tmp")
+        with open(tmp, "wb") as f:
+            np.savez(f, **_table_arrays(table))
+        os.replace(tmp, path.with_name(path.name + ".npz"))
+        self.mark(geom, "segment", table.index)
+
+    def tables(self, geom: Geometry) -> list[BlockTable]:
+        """Tables of the blocks marked segmented (in grid order)."""
+        out = []
+        for index in sorted(self.done(geom, "segment")):
+            path = self._path(geom, "segment", index)
+            with np.load(path.with_name(path.name + ".npz"), allow_pickle=False) as data:
+                out.append(_table_from(data))
+        return out
+
+
+def _table_arrays(table: BlockTable) -> dict[str, np.ndarray]:
+    keys = list(table.bands)
+    arrays = {
+        "index": np.asarray(table.index, np.int64),
+        "present": np.asarray(table.present, np.int64),
+        "anchors": np.asarray(table.anchors, np.int64),
+        "cut": np.asarray(table.cut, np.int64),
+        "band_index": np.asarray(keys, np.int64).reshape(len(keys), len(table.index)),
+        "band_shape": np.asarray([table.bands[k][0] for k in keys], np.int64).reshape(
+            len(keys), len(table.index)
+        ),
+        "band_dtype": np.asarray([table.bands[k][1] for k in keys], dtype="U8"),
+    }
+    for n, k in enumerate(keys):
+        arrays[f"band_{n}"] = np.frombuffer(table.bands[k][2], np.uint8)
+    return arrays
+
+
+def _table_from(data: Any) -> BlockTable:
+    bands = {}
+    for n, (key, shape, dtype) in enumerate(
+        zip(data["band_index"], data["band_shape"], data["band_dtype"])
+    ):
+        entry = (tuple(int(s) for s in shape), str(dtype), data[f"band_{n}"].tobytes())
+        bands[tuple(int(i) for i in key)] = entry
+    index = tuple(int(i) for i in data["index"])
+    return BlockTable(index, data["present"], data["anchors"], bands, data["cut"])
