@@ -35,6 +35,7 @@ def _train(model):
         for p in fp.model.parameters():
             p.add_(0.1 * torch.randn_like(p))
     fp.training["horizon_blend"] = [0.5, 0.9]  # the last weight repeats for horizon 3
+    fp.training["horizon_hold"] = [False, False, True]  # horizon 3 holds frame 2 (n_output)
     return fp, movies
 
 
@@ -268,3 +269,19 @@ def test_3d_frame_package(tmp_path):
         assert test_package(path, weight_format=fmt).status == "passed", fmt
         ours = load_package(path, weight_format=fmt).predict_maps(movie)
         np.testing.assert_allclose(ours, fp.predict_maps(movie, horizon=2), atol=1e-4)
+
+
+def test_frame_forecaster_holds_the_last_direct_frame():
+    from torch import nn
+
+    from biakit.bioimageio._frame_net import FrameForecaster
+
+    class Plus(nn.Module):  # 1 frame in, 2 out: last + 1, last + 2
+        def forward(self, x):
+            return torch.cat([x[:, -1:] + 1, x[:, -1:] + 2], dim=1)
+
+    x = torch.zeros(1, 1, 1, 2, 2)
+    rolled = FrameForecaster(Plus(), 1, 2, horizon=5)(x)[0, :, 0, 0, 0].tolist()
+    held = FrameForecaster(Plus(), 1, 2, horizon=5, hold=(False, False, True))(x)
+    assert rolled == [1.0, 2.0, 3.0, 4.0, 5.0]  # autoregressive: 2 passes, then a third
+    assert held[0, :, 0, 0, 0].tolist() == [1.0, 2.0, 2.0, 2.0, 2.0]  # one pass, frame 2 held

@@ -9,7 +9,7 @@ from biakit.errors import ConfigError, DataError
 from biakit.io import read_image, write_timelapse
 from biakit.metrics import psnr
 from biakit.workflows import load_model, parse_workflow_config, register_workflow
-from biakit.workflows._frame_blend import fit_blend, forecast_sums
+from biakit.workflows._frame_blend import choose_hold, fit_blend, forecast_sums, held_forecast
 from biakit.workflows._frame_config import FramePredictionConfig
 from biakit.workflows._frame_tools import (
     FrameWindows,
@@ -166,9 +166,16 @@ def test_blend_fitted_on_validation_rollouts(trained):
     weights = trained.training["horizon_blend"]
     assert len(weights) == 7
     assert trained.training["blend_fit"]["source"] == "validation movies"
-    sums = [forecast_sums(trained.predict(val[:o], 10 - o, blend=False), val[o - 1 : o],
-                          val[o:]) for o in range(3, 10)]  # fmt: skip
-    np.testing.assert_allclose(weights, fit_blend(sums), atol=6e-3)
+    preds = [(trained.predict(val[:o], 10 - o, blend=False), o) for o in range(3, 10)]
+    sums = [forecast_sums(p, val[o - 1 : o], val[o:]) for p, o in preds]
+    held = [forecast_sums(held_forecast(p, 2), val[o - 1 : o], val[o:]) for p, o in preds]
+    hold, expected, _ = choose_hold(sums, held, 2)
+    assert trained.training["horizon_hold"] == hold
+    np.testing.assert_allclose(weights, expected, atol=6e-3)
+    # the weights of the horizons that roll out are fit_blend's on the roll-outs alone
+    rolled = [k for k, h in enumerate(hold) if not h]
+    np.testing.assert_allclose(np.take(weights, rolled), np.take(fit_blend(sums), rolled),
+                               atol=6e-3)  # fmt: skip
     # on those frames the blend is never worse than persistence (mean PSNR gain per horizon)
     assert min(trained.training["blend_fit"]["gain_db"]) >= 0.0
     # a still movie: any change the network predicts is wrong, so every weight is 0
@@ -185,6 +192,14 @@ def test_blended_forecast_shrinks_toward_persistence(trained):
         out = trained.predict(movie, 4)
         expected = movie[-1] + np.array([1.0, 0.5, 0.0, 0.0])[:, None, None] * (raw - movie[-1])
         np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-3)
+        hold_saved = trained.training.get("horizon_hold")
+        trained.training["horizon_hold"] = [False, False, True]  # n_output 2: frame 2 held
+        held = np.stack([raw[0], raw[1], raw[1], raw[1]])
+        expected = movie[-1] + np.array([1.0, 0.5, 0.0, 0.0])[:, None, None] * (held - movie[-1])
+        np.testing.assert_allclose(trained.predict(movie, 4), expected, rtol=1e-4, atol=1e-3)
+        trained.training["horizon_blend"] = [1.0]
+        np.testing.assert_allclose(trained.predict(movie, 4), held, rtol=1e-4, atol=1e-3)
+        trained.training["horizon_hold"] = hold_saved
         trained.training.pop("horizon_blend")  # models saved before the blend: no blend
         np.testing.assert_array_equal(trained.predict(movie, 4), raw)
     finally:

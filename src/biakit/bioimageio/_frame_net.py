@@ -38,6 +38,9 @@ class FrameForecaster(nn.Module):
         Average every pass over the 8 flips / quarter turns of its input.
     ndim : int
         Spatial axes of a frame (for ``tta``).
+    hold : sequence of bool
+        Per horizon (the last one repeats): hold the network's last direct frame
+        (frame ``n_output``) instead of rolling out; empty: roll out everywhere.
 
     Examples
     --------
@@ -47,7 +50,8 @@ class FrameForecaster(nn.Module):
     """
 
     def __init__(self, net: nn.Module, n_input: int, n_output: int, horizon: int,
-                 blend: tuple = (), tta: bool = False, ndim: int = 2) -> None:  # fmt: skip
+                 blend: tuple = (), tta: bool = False, ndim: int = 2,
+                 hold: tuple = ()) -> None:  # fmt: skip
         super().__init__()
         self.net, self.tta = net, bool(tta)
         self.transforms = _transforms(int(ndim)) if self.tta else [((), 0)]
@@ -55,18 +59,20 @@ class FrameForecaster(nn.Module):
         weights = [float(blend[min(k, len(blend) - 1)]) for k in range(self.horizon)] if len(
             blend) else []  # fmt: skip
         self.blended = bool(weights)
+        self.sources = [min(k, self.n_output - 1) if hold and hold[min(k, len(hold) - 1)] else k
+                        for k in range(self.horizon)]  # fmt: skip
         self.register_buffer("weights", torch.tensor(weights or [1.0]), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Predict the ``horizon`` frames after ``x`` ``(B, T, C, *S)``."""
         b, c, spatial = x.shape[0], x.shape[2], x.shape[3:]
         seq, out = x[:, -self.n_input :], []
-        for _ in range(-(-self.horizon // self.n_output)):
+        for _ in range(-(-(max(self.sources) + 1) // self.n_output)):
             flat = seq[:, -self.n_input :].reshape(b, self.n_input * c, *spatial)
             pred = self._pass(flat).reshape(b, self.n_output, c, *spatial)
             out.append(pred)
             seq = torch.cat([seq, pred], dim=1)
-        frames = torch.cat(out, dim=1)[:, : self.horizon]
+        frames = torch.cat(out, dim=1)[:, self.sources]
         if self.blended:
             last = x[:, -1:]
             shape = (1, self.horizon) + (1,) * (x.dim() - 2)

@@ -29,10 +29,10 @@ from biakit.errors import ParameterError
 
 _CALLABLE = '''
 
-def {name}(network, horizon, blend=(), tta=False):
+def {name}(network, horizon, blend=(), tta=False, hold=()):
     """Build the frame forecaster: ``{inner}(**network)`` wrapped for time axes."""
     return FrameForecaster({inner}(**network), network["n_input"], network["n_output"],
-                           horizon, tuple(blend), tta, network["ndim"])
+                           horizon, tuple(blend), tta, network["ndim"], tuple(hold))
 '''
 
 
@@ -42,6 +42,10 @@ def _horizon(workflow: Any) -> int:
 
 def _blend(workflow: Any) -> list[float]:
     return [float(a) for a in (workflow.training.get("horizon_blend") or [])]
+
+
+def _hold(workflow: Any) -> list[bool]:
+    return [bool(h) for h in (workflow.training.get("horizon_hold") or [])]
 
 
 def _tta(workflow: Any) -> bool:
@@ -66,9 +70,10 @@ def frame_network(workflow: Any) -> Any:
     net_cfg = workflow.network_config
     model = FrameForecaster(workflow.model.eval().to("cpu"), net_cfg.n_input, net_cfg.n_output,
                             _horizon(workflow), tuple(_blend(workflow)), _tta(workflow),
-                            int(net_cfg.ndim))  # fmt: skip
+                            int(net_cfg.ndim), tuple(_hold(workflow)))  # fmt: skip
     kwargs = {"network": net_cfg.model_dump(mode="json"), "horizon": _horizon(workflow),
-              "blend": _blend(workflow), "tta": _tta(workflow)}  # fmt: skip
+              "blend": _blend(workflow), "tta": _tta(workflow),
+              "hold": _hold(workflow)}  # fmt: skip
     comment = f"biakit architecture {arch.id!r} version {arch.version}, time axes"
     return NetworkSource(model.eval(), source, name, kwargs, comment)
 

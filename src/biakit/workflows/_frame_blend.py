@@ -1,5 +1,12 @@
 """Per-horizon blend of a forecast toward persistence, fitted on held-out frames.
 
+Beyond the network's ``n_output`` frames a horizon may also *hold* the
+network's last direct frame instead of rolling out (feeding predictions back
+drifts; the furthest direct forecast, shrunk toward persistence, often does
+not): :func:`choose_hold` picks per horizon whichever scored better on the
+held-out forecasts, :func:`horizon_sources` says which roll-out frame gives
+each horizon.
+
 The forecast at horizon ``h`` becomes ``last + a_h * (pred_h - last)``:
 ``a_h = 1`` trusts the network, ``a_h = 0`` is persistence (copy-last-frame).
 For one forecast ``f`` with ``d = pred - last`` and ``e = truth - last``
@@ -182,3 +189,69 @@ def holdout_band(movies: list[np.ndarray], fraction: float,
         train.append(m[..., :cut])
         band.append(m[..., cut:])
     return train, band
+
+
+def held_forecast(pred: np.ndarray, n_output: int) -> np.ndarray:
+    """``pred`` with every frame after the first ``n_output`` replaced by frame ``n_output``.
+
+    Examples
+    --------
+    >>> held_forecast(np.arange(5.0).reshape(5, 1), 2).ravel().tolist()
+    [0.0, 1.0, 1.0, 1.0, 1.0]
+    """
+    if len(pred) <= n_output:
+        return pred
+    rest = np.repeat(pred[n_output - 1 : n_output], len(pred) - n_output, axis=0)
+    return np.concatenate([pred[:n_output], rest])
+
+
+def horizon_sources(hold: list[bool] | None, horizon: int, n_output: int) -> list[int]:
+    """Index of the roll-out frame that gives each of ``horizon`` frames.
+
+    Horizon ``k`` (0-based) takes roll-out frame ``k``, or frame ``n_output - 1``
+    (the network's last direct frame) where ``hold[k]`` is true; horizons past
+    ``hold`` follow its last entry.
+
+    Examples
+    --------
+    >>> horizon_sources([False, False, False, True], 6, 2)
+    [0, 1, 2, 1, 1, 1]
+    >>> horizon_sources(None, 3, 2)
+    [0, 1, 2]
+    """
+    out = []
+    for k in range(horizon):
+        held = bool(hold[min(k, len(hold) - 1)]) if hold else False
+        out.append(min(k, n_output - 1) if held else k)
+    return out
+
+
+def choose_hold(roll: list[np.ndarray], held: list[np.ndarray],
+                n_output: int) -> tuple[list[bool], list[float], list[float]]:  # fmt: skip
+    """Per horizon: roll out or hold, whichever blend gains more on the fitted forecasts.
+
+    ``roll`` and ``held`` are the :func:`forecast_sums` of the same forecasts, as
+    rolled out and as held (:func:`held_forecast`). Each gets its own
+    :func:`fit_blend` weights; past ``n_output`` a horizon holds when its
+    blended gain (:func:`blend_gains`) is higher held than rolled out.
+
+    Returns
+    -------
+    hold : list of bool
+    weights, gains : list of float
+        The chosen blend weight and mean PSNR gain (dB) per horizon.
+
+    Examples
+    --------
+    >>> last, truth = np.zeros((1, 2)), np.ones((3, 2))
+    >>> pred = np.array([[1.0, 1.0], [1.0, 0.9], [4.0, -3.0]])  # the roll-out drifts at h = 3
+    >>> s = lambda p: [forecast_sums(p, last, truth)]
+    >>> choose_hold(s(pred), s(held_forecast(pred, 2)), 2)[0]
+    [False, False, True]
+    """
+    w_roll, w_held = fit_blend(roll), fit_blend(held)
+    g_roll, g_held = blend_gains(roll, w_roll), blend_gains(held, w_held)
+    hold = [k >= n_output and g_held[k] > g_roll[k] for k in range(len(w_roll))]
+    weights = [w_held[k] if h else w_roll[k] for k, h in enumerate(hold)]
+    gains = [g_held[k] if h else g_roll[k] for k, h in enumerate(hold)]
+    return hold, weights, gains

@@ -144,8 +144,12 @@ class FramePredictionConfig(WorkflowConfig):
     ``blend_horizon`` frames of held-out frames: the validation movies, or,
     without them, a band of every training movie (the right-most
     ``blend_holdout`` of its width) that training never sees; longer horizons
-    use the last weight. ``blend_horizon: 0`` turns the blend off;
-    ``blend_holdout: 0`` with a single movie fits it on the training frames.
+    use the last weight. Past ``n_output`` frames each horizon either rolls the
+    network out (its predictions fed back) or holds its last direct frame,
+    whichever the blended forecast scores higher on those held-out frames
+    (roll-outs drift; on slowly changing movies the held frame wins).
+    ``blend_horizon: 0`` turns the blend off; ``blend_holdout: 0`` with a
+    single movie fits it on the training frames.
 
     ``tta`` averages every network pass of a forecast over the flips and
     quarter turns of its input frames (8x the prediction time; the blend is

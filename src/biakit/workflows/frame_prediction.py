@@ -32,9 +32,11 @@ from biakit.workflows._disk import FileOutcome, PredictionReport
 from biakit.workflows._frame_blend import (
     blend_forecast,
     blend_gains,
-    fit_blend,
+    choose_hold,
     forecast_sums,
+    held_forecast,
     holdout_band,
+    horizon_sources,
 )
 from biakit.workflows._frame_config import FramePredictionConfig
 from biakit.workflows._frame_eval import BASELINES, evaluate_movies, write_evaluation
@@ -161,6 +163,7 @@ class FramePredictor(NetworkWorkflow):
         self.training["rollout_frames"] = cfg.target_frames
         weights, fit = self._fit_blend([self._normalize(m) for m in (val or movies)])
         self.training["horizon_blend"] = weights
+        self.training["horizon_hold"] = fit.pop("hold", None)
         self.training["blend_fit"] = {"source": blend_source, **fit} if fit else None
         self.test_evaluation = score_test_movies(self, test, work) if test else None
         self._finish(work, output_dir, overwrite=overwrite)
@@ -183,10 +186,13 @@ class FramePredictor(NetworkWorkflow):
         """Per-horizon weights toward persistence, fitted on roll-outs of normalised ``movies``.
 
         Forecasts start at up to ``blend_forecasts`` origins spread evenly over
-        all movies (see :func:`~biakit.workflows._frame_blend.fit_blend`).
-        Returns the weights and a record of the fit: ``forecasts`` and, per
-        horizon, the mean PSNR gain over persistence on those frames of the
-        raw roll-out (``raw_gain_db``) and of the blend (``gain_db``, >= 0).
+        all movies (see :func:`~biakit.workflows._frame_blend.fit_blend`); past
+        ``n_output`` each horizon rolls out or holds the network's last direct
+        frame, whichever the blend scores higher there (``choose_hold``).
+        Returns the weights and a record of the fit: ``forecasts``, ``hold``
+        (per horizon) and, per horizon, the mean PSNR gain over persistence on
+        those frames of the raw roll-out (``raw_gain_db``) and of the blended
+        forecast (``gain_db``, >= 0).
         """
         from biakit.cancel import check_cancelled
 
@@ -196,17 +202,19 @@ class FramePredictor(NetworkWorkflow):
         if h_max == 0 or not origins:
             return None, {}
         pick = np.linspace(0, len(origins) - 1, min(cfg.blend_forecasts, len(origins)))
-        runs = []
+        runs, held = [], []
         for k in np.unique(np.round(pick).astype(int)):
             check_cancelled()
             i, o = origins[k]
             h = min(h_max, len(movies[i]) - o)
             pred = self._rollout(movies[i][o - cfg.n_input : o], h)
-            runs.append(forecast_sums(pred, movies[i][o - 1 : o], movies[i][o : o + h]))
-        weights = fit_blend(runs)
+            last, truth = movies[i][o - 1 : o], movies[i][o : o + h]
+            runs.append(forecast_sums(pred, last, truth))
+            held.append(forecast_sums(held_forecast(pred, cfg.n_output), last, truth))
+        hold, weights, gains = choose_hold(runs, held, cfg.n_output)
         raw = blend_gains(runs, [1.0] * len(weights))
-        return weights, {"forecasts": len(runs), "raw_gain_db": raw,
-                         "gain_db": blend_gains(runs, weights)}  # fmt: skip
+        return weights, {"forecasts": len(runs), "hold": hold, "raw_gain_db": raw,
+                         "gain_db": gains}  # fmt: skip
 
     def _stats(self) -> Any:
         from biakit.nn.datasets import NormStats
@@ -226,7 +234,9 @@ class FramePredictor(NetworkWorkflow):
         beyond that its predictions are fed back (autoregressive roll-out).
         With ``blend`` (and weights fitted after training, ``training
         ["horizon_blend"]``), horizon ``h`` is ``last + a_h * (pred_h - last)``:
-        shrunk toward persistence as much as the held-out roll-outs asked.
+        shrunk toward persistence as much as the held-out roll-outs asked; past
+        ``n_output``, ``pred_h`` is the roll-out's frame ``h`` or, where
+        ``training["horizon_hold"]`` says so, the network's last direct frame.
         """
         from biakit.nn.datasets import denormalize_with_stats
 
@@ -246,7 +256,9 @@ class FramePredictor(NetworkWorkflow):
                 f"movie has {frames.shape[1]} channel(s) per frame; the model was trained on "
                 f"{self.in_channels}"
             )
-        pred = self._rollout(self._normalize(frames[-cfg.n_input :]), horizon)
+        hold = self.training.get("horizon_hold") if blend else None
+        sources = horizon_sources(hold, horizon, cfg.n_output)
+        pred = self._rollout(self._normalize(frames[-cfg.n_input :]), max(sources) + 1)[sources]
         if blend and self.training.get("horizon_blend"):
             pred = blend_forecast(pred, self._normalize(frames[-1:]),
                                   self.training["horizon_blend"])  # fmt: skip
