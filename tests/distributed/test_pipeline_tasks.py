@@ -158,10 +158,10 @@ def test_share_scatters_only_large_objects():
 @pytest.mark.parametrize(
     ("shape", "workers", "expected"),
     [
-        ((4096, 4096), 1, (1024, 1024)),  # 16 blocks
-        ((4096, 4096), 2, (1024, 1024)),  # 8 per worker
-        ((4096, 4096), 4, (512, 512)),  # 64 blocks: 16 per worker
-        ((8192, 8192), 2, (2048, 2048)),  # the largest 2D block
+        ((4096, 4096), 1, (2048, 2048)),  # the largest 2D block, 4 blocks
+        ((4096, 4096), 2, (2048, 2048)),  # 2 per worker
+        ((4096, 4096), 4, (1024, 1024)),  # 16 blocks: 4 per worker (2 would need 8)
+        ((8192, 8192), 2, (2048, 2048)),  # never above 2048 x 2048 (2**22 voxels)
         ((300, 300), 2, (256, 256)),  # never below 256 x 256 (2**16 voxels)
         ((512, 512, 512), 2, (128, 128, 128)),  # the largest 3D block
         ((10, 40), 2, (10, 40)),  # clipped to the image

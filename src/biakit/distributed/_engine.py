@@ -93,21 +93,24 @@ def auto_block_shape(
 
 
 def default_block_shape(
-    shape: Sequence[int], n_workers: int, *, per_worker: int = 8, max_voxels: int = 1 << 22,
+    shape: Sequence[int], n_workers: int, *, per_worker: int = 2, max_voxels: int = 1 << 22,
     min_voxels: int = 1 << 16,
 ) -> tuple[int, ...]:  # fmt: skip
-    """Block shape for ``n_workers``: about ``per_worker`` blocks each, cubes of power-of-two side.
+    """Block shape for ``n_workers``: at least ``per_worker`` blocks each, power-of-two side.
 
     The largest side whose blocks hold at most ``max_voxels`` and give at least
-    ``per_worker * n_workers`` blocks (so that no worker waits long for the last
-    block of a stage), but never below ``min_voxels`` (per-task overhead, halo cost).
+    ``per_worker * n_workers`` blocks (so that no worker idles while another
+    finishes its last block), but never below ``min_voxels``. Large blocks pay
+    off: every block recomputes its halo and adds a task and a stitching table
+    (a 4096 x 4096 classical pipeline on one worker took 2.7 s in 2048^2 blocks,
+    3.6 s in 1024^2 and 6.5 s in 512^2).
 
     Examples
     --------
     >>> default_block_shape((4096, 4096), 2)
-    (1024, 1024)
+    (2048, 2048)
     >>> default_block_shape((2048, 2048), 2), default_block_shape((4096, 4096), 8)
-    ((512, 512), (512, 512))
+    ((1024, 1024), (1024, 1024))
     >>> default_block_shape((100, 2048, 2048), 2)
     (100, 128, 128)
     """

@@ -267,7 +267,7 @@ def iter_run_pipeline(
 def _block_shape(
     block_shape: Any, shape: tuple[int, ...], bc: Any, writer: OmeZarrWriter
 ) -> tuple[int, ...]:
-    """Return the given block shape, else a resumed run's chunks, else ~8 blocks per worker."""
+    """Return the given block shape, else a resumed run's chunks, else >= 2 blocks per worker."""
     if block_shape is not None:
         return check_block_shape(block_shape, len(shape))
     if writer.resumed:  # blocks must keep matching the chunks already written
@@ -322,8 +322,8 @@ def run_pipeline(  # noqa: D417 (the options are documented one by one)
         ``"local"``, ``"threads"``, ``"tcp://HOST:PORT"``, a ``distributed.Client`` or a
         :class:`BlockClient`; None: the default distributed client, else threads.
     block_shape : int or sequence of int, optional
-        Spatial block (and chunk) shape; default: about 8 blocks per worker, of
-        power-of-two side up to 2048 (2D) / 128 (3D)
+        Spatial block (and chunk) shape; default: the largest power-of-two side up
+        to 2048 (2D) / 128 (3D) that gives each worker at least 2 blocks
         (``biakit.distributed._engine.default_block_shape``).
     halo : int or sequence of int
         Context of the labelling tail: at least the largest object's extent.
