@@ -9,7 +9,13 @@ from biakit.errors import ConfigError, DataError
 from biakit.io import read_image, write_timelapse
 from biakit.metrics import psnr
 from biakit.workflows import load_model, parse_workflow_config, register_workflow
-from biakit.workflows._frame_blend import choose_hold, fit_blend, forecast_sums, held_forecast
+from biakit.workflows._frame_blend import (
+    ANCHOR_SIGMAS,
+    choose_hold,
+    fit_blend,
+    forecast_sums,
+    held_forecast,
+)
 from biakit.workflows._frame_config import FramePredictionConfig
 from biakit.workflows._frame_tools import (
     FrameWindows,
@@ -166,9 +172,14 @@ def test_blend_fitted_on_validation_rollouts(trained):
     weights = trained.training["horizon_blend"]
     assert len(weights) == 7
     assert trained.training["blend_fit"]["source"] == "validation movies"
+    # the anchor: the last frame smoothed by the chosen sigma (scipy, frames as (1, 1, Y, X))
+    sigma = trained.training["blend_anchor_sigma"]
+    assert sigma in ANCHOR_SIGMAS
+    anchors = {o: ndi.gaussian_filter(val[o - 1], sigma, mode="nearest") if sigma else val[o - 1]
+               for o in range(3, 10)}  # fmt: skip
     preds = [(trained.predict(val[:o], 10 - o, blend=False), o) for o in range(3, 10)]
-    sums = [forecast_sums(p, val[o - 1 : o], val[o:]) for p, o in preds]
-    held = [forecast_sums(held_forecast(p, 2), val[o - 1 : o], val[o:]) for p, o in preds]
+    sums = [forecast_sums(p, anchors[o][None], val[o:]) for p, o in preds]
+    held = [forecast_sums(held_forecast(p, 2), anchors[o][None], val[o:]) for p, o in preds]
     hold, expected, _ = choose_hold(sums, held, 2)
     assert trained.training["horizon_hold"] == hold
     np.testing.assert_allclose(weights, expected, atol=6e-3)
@@ -183,11 +194,35 @@ def test_blend_fitted_on_validation_rollouts(trained):
     assert trained._fit_blend([still])[0] == [0.0] * 5
 
 
+def test_blend_anchor_denoises_a_noisy_static_scene(trained):
+    # a still scene under fresh noise every frame: the best forecast is the denoised last
+    # frame, so the fitted anchor is smoothed and beats copying the noisy last frame
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[:20, :24]
+    scene = 10 + 40 * np.exp(-((yy - 10) ** 2 + (xx - 12) ** 2) / 60.0)
+    movie = (scene + rng.normal(0, 4.0, size=(12, 20, 24))).astype(np.float32)
+    _, fit = trained._fit_blend([trained._normalize(movie[:, None])])
+    assert fit["anchor_sigma"] > 0 and min(fit["gain_db"]) > 1.0
+    saved = dict(trained.training)
+    try:
+        trained.training.update(horizon_blend=[0.0], horizon_hold=None,
+                                blend_anchor_sigma=fit["anchor_sigma"])  # fmt: skip
+        out = trained.predict(movie[:6], 2)  # weight 0: the smoothed last frame, twice
+        smooth = ndi.gaussian_filter(movie[5], fit["anchor_sigma"], mode="nearest")
+        np.testing.assert_allclose(out, np.stack([smooth, smooth]), rtol=1e-4, atol=1e-3)
+        assert np.mean((out[0] - scene) ** 2) < 0.5 * np.mean((movie[5] - scene) ** 2)
+    finally:
+        trained.training.clear()
+        trained.training.update(saved)
+
+
 def test_blended_forecast_shrinks_toward_persistence(trained):
     movie = _moving_square(seed=4)[:5]
     raw = trained.predict(movie, 4, blend=False)
     saved = trained.training["horizon_blend"]
+    sigma = trained.training.get("blend_anchor_sigma")
     try:
+        trained.training["blend_anchor_sigma"] = 0.0  # anchor: the last frame as it is
         trained.training["horizon_blend"] = [1.0, 0.5, 0.0]  # horizon 4 uses the last weight
         out = trained.predict(movie, 4)
         expected = movie[-1] + np.array([1.0, 0.5, 0.0, 0.0])[:, None, None] * (raw - movie[-1])
@@ -204,6 +239,7 @@ def test_blended_forecast_shrinks_toward_persistence(trained):
         np.testing.assert_array_equal(trained.predict(movie, 4), raw)
     finally:
         trained.training["horizon_blend"] = saved
+        trained.training["blend_anchor_sigma"] = sigma
 
 
 def test_odd_frame_sizes_are_padded(trained):

@@ -41,6 +41,9 @@ class FrameForecaster(nn.Module):
     hold : sequence of bool
         Per horizon (the last one repeats): hold the network's last direct frame
         (frame ``n_output``) instead of rolling out; empty: roll out everywhere.
+    anchor_sigma : float
+        The blend's anchor is the last frame smoothed by a Gaussian of this many
+        pixels (spatial axes, edges repeated, truncated at 4 sigma; 0: the frame).
 
     Examples
     --------
@@ -51,7 +54,7 @@ class FrameForecaster(nn.Module):
 
     def __init__(self, net: nn.Module, n_input: int, n_output: int, horizon: int,
                  blend: tuple = (), tta: bool = False, ndim: int = 2,
-                 hold: tuple = ()) -> None:  # fmt: skip
+                 hold: tuple = (), anchor_sigma: float = 0.0) -> None:  # fmt: skip
         super().__init__()
         self.net, self.tta = net, bool(tta)
         self.transforms = _transforms(int(ndim)) if self.tta else [((), 0)]
@@ -59,6 +62,7 @@ class FrameForecaster(nn.Module):
         weights = [float(blend[min(k, len(blend) - 1)]) for k in range(self.horizon)] if len(
             blend) else []  # fmt: skip
         self.blended = bool(weights)
+        self.anchor_sigma = float(anchor_sigma)
         self.sources = [min(k, self.n_output - 1) if hold and hold[min(k, len(hold) - 1)] else k
                         for k in range(self.horizon)]  # fmt: skip
         self.register_buffer("weights", torch.tensor(weights or [1.0]), persistent=False)
@@ -74,7 +78,7 @@ class FrameForecaster(nn.Module):
             seq = torch.cat([seq, pred], dim=1)
         frames = torch.cat(out, dim=1)[:, self.sources]
         if self.blended:
-            last = x[:, -1:]
+            last = _gaussian(x[:, -1:], self.anchor_sigma) if self.anchor_sigma > 0 else x[:, -1:]
             shape = (1, self.horizon) + (1,) * (x.dim() - 2)
             frames = last + self.weights.to(x.dtype).reshape(shape) * (frames - last)
         return frames
@@ -98,3 +102,21 @@ def _transforms(ndim: int) -> list:
         return [(f, k) for f in ((), (-1,)) for k in range(4)]
     axes = (-3, -2, -1)
     return [(tuple(a for j, a in enumerate(axes) if (i >> j) & 1), 0) for i in range(8)]
+
+
+def _gaussian(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian of ``sigma`` pixels over the spatial axes of ``(B, 1, C, *S)`` (edges repeated)."""
+    b, _, c, *spatial = x.shape
+    radius = int(4.0 * sigma + 0.5)
+    t = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    kernel = torch.exp(-0.5 * (t / sigma) ** 2)
+    kernel = (kernel / kernel.sum()).to(x.dtype)
+    y = x.reshape(b * c, 1, *spatial)
+    conv = torch.nn.functional.conv2d if len(spatial) == 2 else torch.nn.functional.conv3d
+    for axis in range(len(spatial)):
+        shape = [1, 1] + [1] * len(spatial)
+        shape[2 + axis] = 2 * radius + 1
+        pad = [0, 0] * len(spatial)
+        pad[2 * (len(spatial) - 1 - axis)] = pad[2 * (len(spatial) - 1 - axis) + 1] = radius
+        y = conv(torch.nn.functional.pad(y, pad, mode="replicate"), kernel.reshape(shape))
+    return y.reshape(b, 1, c, *spatial)

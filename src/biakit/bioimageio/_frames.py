@@ -29,10 +29,11 @@ from biakit.errors import ParameterError
 
 _CALLABLE = '''
 
-def {name}(network, horizon, blend=(), tta=False, hold=()):
+def {name}(network, horizon, blend=(), tta=False, hold=(), anchor_sigma=0.0):
     """Build the frame forecaster: ``{inner}(**network)`` wrapped for time axes."""
     return FrameForecaster({inner}(**network), network["n_input"], network["n_output"],
-                           horizon, tuple(blend), tta, network["ndim"], tuple(hold))
+                           horizon, tuple(blend), tta, network["ndim"], tuple(hold),
+                           anchor_sigma)
 '''
 
 
@@ -46,6 +47,10 @@ def _blend(workflow: Any) -> list[float]:
 
 def _hold(workflow: Any) -> list[bool]:
     return [bool(h) for h in (workflow.training.get("horizon_hold") or [])]
+
+
+def _anchor_sigma(workflow: Any) -> float:
+    return float(workflow.training.get("blend_anchor_sigma") or 0.0)
 
 
 def _tta(workflow: Any) -> bool:
@@ -70,10 +75,11 @@ def frame_network(workflow: Any) -> Any:
     net_cfg = workflow.network_config
     model = FrameForecaster(workflow.model.eval().to("cpu"), net_cfg.n_input, net_cfg.n_output,
                             _horizon(workflow), tuple(_blend(workflow)), _tta(workflow),
-                            int(net_cfg.ndim), tuple(_hold(workflow)))  # fmt: skip
+                            int(net_cfg.ndim), tuple(_hold(workflow)),
+                            _anchor_sigma(workflow))  # fmt: skip
     kwargs = {"network": net_cfg.model_dump(mode="json"), "horizon": _horizon(workflow),
               "blend": _blend(workflow), "tta": _tta(workflow),
-              "hold": _hold(workflow)}  # fmt: skip
+              "hold": _hold(workflow), "anchor_sigma": _anchor_sigma(workflow)}  # fmt: skip
     comment = f"biakit architecture {arch.id!r} version {arch.version}, time axes"
     return NetworkSource(model.eval(), source, name, kwargs, comment)
 

@@ -30,13 +30,15 @@ import numpy as np
 from biakit.errors import DataError
 from biakit.workflows._disk import FileOutcome, PredictionReport
 from biakit.workflows._frame_blend import (
+    ANCHOR_SIGMAS,
     blend_forecast,
-    blend_gains,
     choose_hold,
     forecast_sums,
     held_forecast,
     holdout_band,
     horizon_sources,
+    persistence_gains,
+    smooth_anchor,
 )
 from biakit.workflows._frame_config import FramePredictionConfig
 from biakit.workflows._frame_eval import BASELINES, evaluate_movies, write_evaluation
@@ -164,6 +166,7 @@ class FramePredictor(NetworkWorkflow):
         weights, fit = self._fit_blend([self._normalize(m) for m in (val or movies)])
         self.training["horizon_blend"] = weights
         self.training["horizon_hold"] = fit.pop("hold", None)
+        self.training["blend_anchor_sigma"] = fit.pop("anchor_sigma", 0.0)
         self.training["blend_fit"] = {"source": blend_source, **fit} if fit else None
         self.test_evaluation = score_test_movies(self, test, work) if test else None
         self._finish(work, output_dir, overwrite=overwrite)
@@ -202,19 +205,33 @@ class FramePredictor(NetworkWorkflow):
         if h_max == 0 or not origins:
             return None, {}
         pick = np.linspace(0, len(origins) - 1, min(cfg.blend_forecasts, len(origins)))
-        runs, held = [], []
+        forecasts = []
         for k in np.unique(np.round(pick).astype(int)):
             check_cancelled()
             i, o = origins[k]
             h = min(h_max, len(movies[i]) - o)
             pred = self._rollout(movies[i][o - cfg.n_input : o], h)
-            last, truth = movies[i][o - 1 : o], movies[i][o : o + h]
-            runs.append(forecast_sums(pred, last, truth))
-            held.append(forecast_sums(held_forecast(pred, cfg.n_output), last, truth))
-        hold, weights, gains = choose_hold(runs, held, cfg.n_output)
-        raw = blend_gains(runs, [1.0] * len(weights))
-        return weights, {"forecasts": len(runs), "hold": hold, "raw_gain_db": raw,
-                         "gain_db": gains}  # fmt: skip
+            forecasts.append((pred, movies[i][o - 1 : o], movies[i][o : o + h]))
+        best: dict[str, Any] = {}
+        for sigma in ANCHOR_SIGMAS:  # the blend's anchor: the last frame, or it denoised
+            check_cancelled()
+            runs, held = [], []
+            for pred, last, truth in forecasts:
+                anchor = smooth_anchor(last, sigma)
+                runs.append(forecast_sums(pred, anchor, truth))
+                held.append(forecast_sums(held_forecast(pred, cfg.n_output), anchor, truth))
+            hold, weights, _ = choose_hold(runs, held, cfg.n_output)
+            chosen = [(p[horizon_sources(hold, len(p), cfg.n_output)], last, truth)
+                      for p, last, truth in forecasts]  # fmt: skip
+            gains = persistence_gains(chosen, sigma, weights)
+            ok = sigma == 0 or min(gains) >= 0  # 0: the last frame itself, never below it
+            if ok and np.mean(gains) > best.get("score", -np.inf):
+                best = {"score": float(np.mean(gains)), "sigma": sigma, "hold": hold,
+                        "weights": weights, "gains": gains}  # fmt: skip
+        raw = persistence_gains(forecasts, 0.0, [1.0] * len(best["weights"]))
+        return best["weights"], {"forecasts": len(forecasts), "hold": best["hold"],
+                                 "anchor_sigma": best["sigma"], "raw_gain_db": raw,
+                                 "gain_db": best["gains"]}  # fmt: skip
 
     def _stats(self) -> Any:
         from biakit.nn.datasets import NormStats
@@ -236,7 +253,9 @@ class FramePredictor(NetworkWorkflow):
         ["horizon_blend"]``), horizon ``h`` is ``last + a_h * (pred_h - last)``:
         shrunk toward persistence as much as the held-out roll-outs asked; past
         ``n_output``, ``pred_h`` is the roll-out's frame ``h`` or, where
-        ``training["horizon_hold"]`` says so, the network's last direct frame.
+        ``training["horizon_hold"]`` says so, the network's last direct frame;
+        ``last`` is the last frame smoothed by ``training["blend_anchor_sigma"]``
+        pixels (0: as it is), chosen with the weights on the held-out frames.
         """
         from biakit.nn.datasets import denormalize_with_stats
 
@@ -260,8 +279,10 @@ class FramePredictor(NetworkWorkflow):
         sources = horizon_sources(hold, horizon, cfg.n_output)
         pred = self._rollout(self._normalize(frames[-cfg.n_input :]), max(sources) + 1)[sources]
         if blend and self.training.get("horizon_blend"):
-            pred = blend_forecast(pred, self._normalize(frames[-1:]),
-                                  self.training["horizon_blend"])  # fmt: skip
+            anchor = smooth_anchor(
+                self._normalize(frames[-1:]), float(self.training.get("blend_anchor_sigma") or 0.0)
+            )
+            pred = blend_forecast(pred, anchor, self.training["horizon_blend"])  # fmt: skip
         return np.moveaxis(denormalize_with_stats(np.moveaxis(pred, 1, 0), self._stats()), 0, 1)
 
     def _rollout(self, x: np.ndarray, horizon: int) -> np.ndarray:
