@@ -80,49 +80,15 @@ sys.path.insert(0, str(HERE))
 from _careamics_venv import VENV_PYTHON  # noqa: E402
 
 WORK = HERE / "_work" / "n2v_careamics"
-SIGMA, SEED, CROP, N_TEST = 25.0, 0, 180, 68
 PATCH, BATCH, MASK = (64, 64), 16, 0.002
-TRAIN = ["brick", "grass", "gravel", "moon", "coins", "clock", "page", "text", "cell",
-         "rocket", "immunohistochemistry"]  # fmt: skip
-TEST = ["camera", "astronaut", "chelsea", "coffee"]
-
-
-# ------------------------------------------------------------------ data
-def _grey(name: str) -> np.ndarray:
-    import skimage.data
-    from skimage.color import rgb2gray
-
-    im = np.asarray(getattr(skimage.data, name)())
-    if im.ndim == 3:
-        return rgb2gray(im[..., :3]) * 255.0
-    return im.astype(np.float64)
-
-
-def make_data(seed: int = SEED) -> dict[str, np.ndarray]:
-    """Noisy training images, 68 clean / noisy test crops (0-255 floats, noise unclipped)."""
-    rng = np.random.default_rng(seed)
-    data: dict[str, np.ndarray] = {}
-    for i, name in enumerate(TRAIN):
-        clean = _grey(name)
-        data[f"train_{i}"] = (clean + SIGMA * rng.standard_normal(clean.shape)).astype(np.float32)
-    crops = []
-    per = N_TEST // len(TEST)
-    for k, name in enumerate(TEST):
-        im = _grey(name)
-        n = per + (1 if k < N_TEST - per * len(TEST) else 0)
-        for _ in range(n):
-            y, x = (int(rng.integers(0, s - CROP + 1)) for s in im.shape)
-            crops.append(im[y : y + CROP, x : x + CROP])
-    clean = np.stack(crops).astype(np.float32)
-    data["test_clean"] = clean
-    data["test_noisy"] = (clean + SIGMA * rng.standard_normal(clean.shape)).astype(np.float32)
-    return data
-
-
-def psnr(pred: np.ndarray, clean: np.ndarray) -> float:
-    """Mean over images of ``10 log10(255^2 / MSE)`` (0-255 scale, no clipping)."""
-    mse = ((pred.astype(np.float64) - clean) ** 2).reshape(len(clean), -1).mean(axis=1)
-    return float(np.mean(10 * np.log10(255.0**2 / mse)))
+from _bsd68_data import (  # noqa: E402
+    CROP,
+    SEED,
+    SIGMA,
+    TRAIN,
+    make_data,
+    psnr,
+)
 
 
 # ------------------------------------------------------------------ CAREamics worker
