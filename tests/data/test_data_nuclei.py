@@ -74,6 +74,11 @@ def test_touching_objects_share_a_boundary(adjacent_pairs):
     assert contact.sum() >= 3
 
 
+def _noise_free(shape, **kwargs):
+    """``synthetic_nuclei`` with no PSF blur and no noise: ``image == clean`` is the raw model."""
+    return synthetic_nuclei(shape, psf_sigma=0, poisson_photons=None, gaussian_noise=0, **kwargs)
+
+
 def _second_moments(labels, spacing):
     """Mean (over objects) variance of the pixel coordinates along each axis, in pixels."""
     out = []
@@ -84,16 +89,7 @@ def _second_moments(labels, spacing):
 
 
 def test_anisotropic_objects_are_round_in_physical_space():
-    s = synthetic_nuclei(
-        (24, 96, 96),
-        n_objects=12,
-        radius=(6, 9),
-        spacing=(3.0, 1.0, 1.0),
-        seed=0,
-        psf_sigma=0,
-        poisson_photons=None,
-        gaussian_noise=0,
-    )
+    s = _noise_free((24, 96, 96), n_objects=12, radius=(6, 9), spacing=(3.0, 1.0, 1.0), seed=0)
     var_z, var_y, var_x = _second_moments(s.labels, s.spacing)
     # sd in z pixels ~ sd in xy pixels / 3 (a uniform slab of 3 px adds 3**2/12 to var_z*9)
     ratio = np.sqrt(var_z) / np.sqrt(0.5 * (var_y + var_x))
@@ -116,16 +112,7 @@ def test_objects_are_mildly_eccentric_ellipses():
 
 
 def test_clean_is_brighter_inside_objects():
-    flat = synthetic_nuclei(
-        (128, 128),
-        n_objects=12,
-        radius=(5, 9),
-        psf_sigma=0,
-        background=0.1,
-        seed=2,
-        poisson_photons=None,
-        gaussian_noise=0,
-    )
+    flat = _noise_free((128, 128), n_objects=12, radius=(5, 9), background=0.1, seed=2)
     outside = flat.clean[~flat.mask]
     np.testing.assert_allclose(outside, 0.1, rtol=1e-6)
     assert flat.clean[flat.mask].min() > outside.max()
@@ -137,32 +124,16 @@ def test_clean_is_brighter_inside_objects():
 
 
 def test_intensity_range_per_object():
-    s = synthetic_nuclei(
-        (128, 128),
-        n_objects=12,
-        radius=(5, 9),
-        intensity=(0.5, 1.0),
-        background=0.0,
-        psf_sigma=0,
-        poisson_photons=None,
-        gaussian_noise=0,
-        seed=1,
+    s = _noise_free(
+        (128, 128), n_objects=12, radius=(5, 9), intensity=(0.5, 1.0), background=0.0, seed=1
     )
     means = ndi.mean(s.clean, s.labels, np.arange(1, len(s.centroids) + 1))
     assert 0.45 < means.min() and means.max() < 1.05 and np.ptp(means) > 0.1
 
 
 def test_background_gradient_amplitude():
-    s = synthetic_nuclei(
-        (128, 128),
-        n_objects=5,
-        radius=(5, 8),
-        background=0.1,
-        background_gradient=0.3,
-        psf_sigma=0,
-        poisson_photons=None,
-        gaussian_noise=0,
-        seed=0,
+    s = _noise_free(
+        (128, 128), n_objects=5, radius=(5, 8), background=0.1, background_gradient=0.3, seed=0
     )
     outside = s.clean[~s.mask]
     assert outside.min() >= 0.1 - 1e-6 and outside.max() <= 0.4 + 1e-6

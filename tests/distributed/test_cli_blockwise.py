@@ -33,6 +33,12 @@ def job(tmp_path):
     return tmp_path, image
 
 
+def _run(tmp_path, *options):
+    """``biakit pipeline run`` of the job's YAML on its image into ``out``, with ``options``."""
+    args = ["pipeline", "run", str(tmp_path / "p.yaml"), "-i", str(tmp_path / "cells.ome.zarr")]
+    return main([*args, "-o", str(tmp_path / "out"), *options])
+
+
 def _expected(tmp_path, image):
     from biakit import Pipeline
 
@@ -44,45 +50,24 @@ def _same_partition(a, b):
     return len(set(pairs[0])) == len(set(pairs[1])) == pairs.shape[1]
 
 
+def _assert_written_labels_match(tmp_path, image):
+    """The labels written to ``out`` partition the image as the pipeline run in memory does."""
+    labels, _ = read_labels(tmp_path / "out" / "cells.ome.zarr", lazy=False)
+    assert _same_partition(labels, _expected(tmp_path, image))
+
+
 def test_bad_scheduler_exits_2_with_a_clear_message(job, capsys):
     tmp_path, _ = job
-    code = main(
-        [
-            "pipeline",
-            "run",
-            str(tmp_path / "p.yaml"),
-            "-i",
-            str(tmp_path / "cells.ome.zarr"),
-            "-o",
-            str(tmp_path / "out"),
-            "--scheduler",
-            "slurm",
-        ]
-    )
+    code = _run(tmp_path, "--scheduler", "slurm")
     assert code == 2
     assert "scheduler: expected 'local', 'threads', a scheduler address" in capsys.readouterr().err
 
 
 def test_threads_scheduler_writes_ome_zarr_per_input(job):
     tmp_path, image = job
-    code = main(
-        [
-            "pipeline",
-            "run",
-            str(tmp_path / "p.yaml"),
-            "-i",
-            str(tmp_path / "cells.ome.zarr"),
-            "-o",
-            str(tmp_path / "out"),
-            "--scheduler",
-            "threads",
-            "--block-size",
-            "32",
-        ]
-    )
+    code = _run(tmp_path, "--scheduler", "threads", "--block-size", "32")
     assert code == 0
-    labels, _ = read_labels(tmp_path / "out" / "cells.ome.zarr", lazy=False)
-    assert _same_partition(labels, _expected(tmp_path, image))
+    _assert_written_labels_match(tmp_path, image)
 
 
 def _free_port():
@@ -146,24 +131,9 @@ def test_cli_job_on_a_loopback_scheduler_with_two_workers(job):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
-        code = main(
-            [
-                "pipeline",
-                "run",
-                str(tmp_path / "p.yaml"),
-                "-i",
-                str(tmp_path / "cells.ome.zarr"),
-                "-o",
-                str(tmp_path / "out"),
-                "--scheduler",
-                address,
-                "--block-size",
-                "32",
-            ]
-        )
+        code = _run(tmp_path, "--scheduler", address, "--block-size", "32")
         assert code == 0
-        labels, _ = read_labels(tmp_path / "out" / "cells.ome.zarr", lazy=False)
-        assert _same_partition(labels, _expected(tmp_path, image))
+        _assert_written_labels_match(tmp_path, image)
     finally:
         for p in procs[::-1]:
             p.terminate()

@@ -7,28 +7,33 @@ from biakit.io import ImageMeta, read_image, write_image
 
 pytest.importorskip("torch")
 
-CONFIG = """\
-task: semantic
+TRAIN = """\
+task: {task}
 data:
   images: {root}/img
-  masks: {root}/mask
+  {targets}: {root}/{folder}
   test_images: {root}/img
-  test_masks: {root}/mask
-output: {root}/model
+  test_{targets}: {root}/{folder}
+output: {root}/{output}
 patch_shape: [32, 32]
 samples_per_epoch: 8
 model: {{depth: 2, base_filters: 4}}
-train: {{epochs: 2, batch_size: 4}}
+train: {{epochs: {epochs}, batch_size: 4}}
 """
 
 
-def test_train_and_predict_cli(tmp_path, capsys):
-    for seed in range(3):
+def _write_data(root, n=2):
+    for seed in range(n):
         s = synthetic_nuclei((48, 48), n_objects=4, seed=seed)
-        write_image(tmp_path / "img" / f"n{seed}.tif", s.image, ImageMeta("YX"))
-        write_image(tmp_path / "mask" / f"n{seed}.tif", s.mask.astype(np.uint8), ImageMeta("YX"))
+        write_image(root / "img" / f"n{seed}.tif", s.image, ImageMeta("YX"))
+        write_image(root / "mask" / f"n{seed}.tif", s.mask.astype(np.uint8), ImageMeta("YX"))
+
+
+def test_train_and_predict_cli(tmp_path, capsys):
+    _write_data(tmp_path, n=3)
     config = tmp_path / "train.yaml"
-    config.write_text(CONFIG.format(root=tmp_path))
+    config.write_text(TRAIN.format(root=tmp_path, task="semantic", targets="masks", folder="mask",
+                                   output="model", epochs=2))  # fmt: skip
     assert main(["train", str(config)]) == 0
     out = capsys.readouterr().out
     assert "test set: IoU" in out
@@ -44,21 +49,6 @@ def test_train_and_predict_cli(tmp_path, capsys):
     assert meta.axes == "CYX" and np.allclose(np.asarray(proba).sum(axis=0), 1, atol=1e-4)
 
 
-DETECTION = """\
-task: detection
-data:
-  images: {root}/img
-  points: {root}/pts
-  test_images: {root}/img
-  test_points: {root}/pts
-output: {root}/det
-patch_shape: [32, 32]
-samples_per_epoch: 8
-model: {{depth: 2, base_filters: 4}}
-train: {{epochs: 1, batch_size: 4}}
-"""
-
-
 def test_detection_train_and_predict_cli(tmp_path, capsys):
     import pandas as pd
 
@@ -70,7 +60,8 @@ def test_detection_train_and_predict_cli(tmp_path, capsys):
         (tmp_path / "pts").mkdir(exist_ok=True)
         pd.DataFrame(s.points, columns=["y", "x"]).to_csv(tmp_path / "pts" / f"s{seed}.csv")
     config = tmp_path / "det.yaml"
-    config.write_text(DETECTION.format(root=tmp_path))
+    config.write_text(TRAIN.format(root=tmp_path, task="detection", targets="points", folder="pts",
+                                   output="det", epochs=1))  # fmt: skip
     assert main(["train", str(config)]) == 0
     assert "test set: precision" in capsys.readouterr().out
     pred = tmp_path / "pred"
@@ -92,13 +83,6 @@ val_fraction: 0.0
 model: {{depth: 1, base_filters: 4}}
 train: {{epochs: 3, batch_size: 4, device: cpu, plot_every: 0, amp: none}}
 """
-
-
-def _write_data(root, n=2):
-    for seed in range(n):
-        s = synthetic_nuclei((48, 48), n_objects=4, seed=seed)
-        write_image(root / "img" / f"n{seed}.tif", s.image, ImageMeta("YX"))
-        write_image(root / "mask" / f"n{seed}.tif", s.mask.astype(np.uint8), ImageMeta("YX"))
 
 
 def _weights(folder):

@@ -8,7 +8,7 @@ from scipy import ndimage as ndi
 from biakit.errors import ConfigError, DataError
 from biakit.io import read_image, write_timelapse
 from biakit.metrics import psnr
-from biakit.workflows import load_model, parse_workflow_config, register_workflow
+from biakit.workflows import load_model, parse_workflow_config
 from biakit.workflows._frame_blend import (
     ANCHOR_SIGMAS,
     choose_hold,
@@ -31,37 +31,13 @@ from biakit.workflows.frame_prediction import (
 )
 
 torch = pytest.importorskip("torch")
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-TINY = {
-    "n_input": 3,
-    "n_output": 2,
-    "patch_shape": (16, 16),
-    "samples_per_epoch": 8,
-    "model": {"hid_s": 4, "hid_t": 8, "n_s": 2, "n_t": 1, "groups": 2},
-    "train": {"epochs": 2, "batch_size": 4, "device": "cpu", "plot_every": 0, "amp": "none"},
-}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def registered():
-    register_workflow(FramePredictor)
-
-
-def _moving_square(n_frames=10, shape=(20, 24), step=1, seed=0):
-    rng = np.random.default_rng(seed)
-    movie = rng.normal(10.0, 1.0, size=(n_frames, *shape)).astype(np.float32)
-    y0, x0 = rng.integers(2, 6, size=2)
-    for t in range(n_frames):
-        x = (x0 + step * t) % (shape[1] - 6)
-        movie[t, y0 : y0 + 6, x : x + 6] += 50.0
-    return movie
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "frame_workflow")
 
 
 @pytest.fixture(scope="module")
-def trained():
-    fp = FramePredictor(FramePredictionConfig(**TINY))
-    fp.train([_moving_square(seed=s) for s in range(3)])
+def trained(frame_tiny, moving_square):
+    fp = FramePredictor(FramePredictionConfig(**frame_tiny))
+    fp.train([moving_square(seed=s) for s in range(3)])
     return fp
 
 
@@ -136,12 +112,12 @@ def test_padding_and_montage_geometry():
 
 
 # ---------------------------------------------------------------- training / prediction
-def test_training_reduces_the_loss():
+def test_training_reduces_the_loss(frame_tiny, moving_square):
     # the untrained network is persistence (zero read-out); training must beat it
-    train = {**TINY["train"], "epochs": 6, "lr": 1e-2}
-    cfg = FramePredictionConfig(**{**TINY, "samples_per_epoch": 16, "train": train})
+    train = {**frame_tiny["train"], "epochs": 6, "lr": 1e-2}
+    cfg = FramePredictionConfig(**{**frame_tiny, "samples_per_epoch": 16, "train": train})
     fp = FramePredictor(cfg)
-    movies = [_moving_square(seed=s) for s in range(2)]
+    movies = [moving_square(seed=s) for s in range(2)]
     history = fp.train(movies, progress=False)
     assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
     assert fp.training["frames"] == [10]  # one of two movies held out for validation
@@ -150,8 +126,8 @@ def test_training_reduces_the_loss():
     assert ev.summary["mse"][0] < ev.summary["persistence_mse"][0]
 
 
-def test_prediction_shapes_and_autoregressive_rollout(trained):
-    movie = _moving_square(seed=7)
+def test_prediction_shapes_and_autoregressive_rollout(trained, moving_square):
+    movie = moving_square(seed=7)
     assert trained.predict(movie[:4]).shape == (2, 20, 24)  # n_output by default
     long = trained.predict(movie[:4], horizon=5, blend=False)
     assert long.shape == (5, 20, 24) and long.dtype == np.float32
@@ -164,10 +140,10 @@ def test_prediction_shapes_and_autoregressive_rollout(trained):
     assert trained.predict_maps(movie[:4]).shape == (2, 1, 20, 24)
 
 
-def test_blend_fitted_on_validation_rollouts(trained):
+def test_blend_fitted_on_validation_rollouts(trained, moving_square):
     # the held-out movie's roll-outs, scored in raw intensities (the weights are invariant to
     # the affine normalisation), give the stored weights; 7 origins, horizons up to 7
-    movies = [_moving_square(seed=s) for s in range(3)]
+    movies = [moving_square(seed=s) for s in range(3)]
     (val,) = _split_movies(movies, trained.config.val_fraction, trained.config.seed)[1]
     weights = trained.training["horizon_blend"]
     assert len(weights) == 7
@@ -216,8 +192,8 @@ def test_blend_anchor_denoises_a_noisy_static_scene(trained):
         trained.training.update(saved)
 
 
-def test_blended_forecast_shrinks_toward_persistence(trained):
-    movie = _moving_square(seed=4)[:5]
+def test_blended_forecast_shrinks_toward_persistence(trained, moving_square):
+    movie = moving_square(seed=4)[:5]
     raw = trained.predict(movie, 4, blend=False)
     saved = trained.training["horizon_blend"]
     sigma = trained.training.get("blend_anchor_sigma")
@@ -242,15 +218,17 @@ def test_blended_forecast_shrinks_toward_persistence(trained):
         trained.training["blend_anchor_sigma"] = sigma
 
 
-def test_odd_frame_sizes_are_padded(trained):
+def test_odd_frame_sizes_are_padded(trained, moving_square):
     # the network needs multiples of 2; whole frames of any size come back at their size
-    assert trained.predict(_moving_square(shape=(17, 21))[:3], 1).shape == (1, 17, 21)
+    assert trained.predict(moving_square(shape=(17, 21))[:3], 1).shape == (1, 17, 21)
 
 
-def test_multichannel_movie():
-    movies = [np.stack([_moving_square(seed=s), _moving_square(seed=s + 5)], axis=1)
+def test_multichannel_movie(frame_tiny, moving_square):
+    movies = [np.stack([moving_square(seed=s), moving_square(seed=s + 5)], axis=1)
               for s in range(2)]  # fmt: skip
-    fp = FramePredictor(FramePredictionConfig(**{**TINY, "val_fraction": 0.0, "blend_horizon": 0}))
+    fp = FramePredictor(
+        FramePredictionConfig(**{**frame_tiny, "val_fraction": 0.0, "blend_horizon": 0})
+    )
     fp.train(movies)
     assert fp.training["horizon_blend"] is None  # blend turned off
     assert fp.predict(movies[0][:3], 3).shape == (3, 2, 20, 24)
@@ -258,18 +236,18 @@ def test_multichannel_movie():
         fp.predict(movies[0][:3, :1], 1)
 
 
-def test_save_load_round_trip(trained, tmp_path):
+def test_save_load_round_trip(trained, tmp_path, moving_square):
     trained.save(tmp_path / "model")
     loaded = load_model(tmp_path / "model")
     assert type(loaded) is FramePredictor
-    movie = _moving_square(seed=9)
+    movie = moving_square(seed=9)
     np.testing.assert_array_equal(loaded.predict(movie[:3], 3), trained.predict(movie[:3], 3))
     assert loaded.training["normalization"] == trained.training["normalization"]
 
 
 # ---------------------------------------------------------------- evaluation / disk
-def test_evaluate_rolls_origins_and_scores_baselines(trained):
-    movie = (_moving_square(n_frames=9, seed=3)).astype(np.float32)
+def test_evaluate_rolls_origins_and_scores_baselines(trained, moving_square):
+    movie = (moving_square(n_frames=9, seed=3)).astype(np.float32)
     ev = trained.evaluate([movie], n_context=6, horizon=2, data_range=60.0)
     table = ev.per_image
     # origins 6, 7, 8: horizons (1, 2), (1, 2), (1)
@@ -291,8 +269,8 @@ def test_evaluate_rolls_origins_and_scores_baselines(trained):
         trained.evaluate([movie], n_context=9, horizon=1)
 
 
-def test_evaluate_writes_tables_and_plot(trained, tmp_path):
-    movie = _moving_square(n_frames=8, seed=5)
+def test_evaluate_writes_tables_and_plot(trained, tmp_path, moving_square):
+    movie = moving_square(n_frames=8, seed=5)
     ev = trained.evaluate([movie], n_context=5, horizon=2, objects="none",
                           output_dir=tmp_path / "ev")  # fmt: skip
     assert "count_error" not in ev.summary
@@ -306,8 +284,8 @@ def test_evaluate_writes_tables_and_plot(trained, tmp_path):
     assert {"gap_area", "gap_area_error", "linear_gap_area_error"} <= set(mono.summary)
 
 
-def test_predict_to_disk_writes_stack_table_and_montage(trained, tmp_path):
-    movie = np.clip(_moving_square(n_frames=8), 0, 255).astype(np.uint8)
+def test_predict_to_disk_writes_stack_table_and_montage(trained, tmp_path, moving_square):
+    movie = np.clip(moving_square(n_frames=8), 0, 255).astype(np.uint8)
     write_timelapse(tmp_path / "mov.tif", movie, axes="TYX")
     report = trained.predict_to_disk(tmp_path / "mov.tif", tmp_path / "out")
     assert report.failures == ()
@@ -327,18 +305,18 @@ def test_predict_to_disk_writes_stack_table_and_montage(trained, tmp_path):
         trained.predict_to_disk(tmp_path / "mov.tif", tmp_path / "out")
 
 
-def test_errors(trained):
-    fp = FramePredictor(FramePredictionConfig(**TINY))
+def test_errors(trained, frame_tiny, moving_square):
+    fp = FramePredictor(FramePredictionConfig(**frame_tiny))
     with pytest.raises(DataError, match="targets must be None"):
-        fp.train([_moving_square()], [_moving_square()])
+        fp.train([moving_square()], [moving_square()])
     with pytest.raises(DataError, match="must be a list of movies"):
-        fp.train(_moving_square())
+        fp.train(moving_square())
     with pytest.raises(DataError, match="a training window needs n_input"):
-        fp.train([_moving_square(n_frames=4)])
+        fp.train([moving_square(n_frames=4)])
     with pytest.raises(RuntimeError, match="not trained"):
-        fp.predict(_moving_square()[:3])
+        fp.predict(moving_square()[:3])
     with pytest.raises(DataError, match="the model needs the last n_input=3"):
-        trained.predict(_moving_square()[:2])
+        trained.predict(moving_square()[:2])
     with pytest.raises(DataError, match="expected a 2D movie"):
         trained.predict(np.zeros((8, 8)))
     with pytest.raises(DataError, match="NaN"):

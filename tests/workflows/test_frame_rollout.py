@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 
 from biakit.errors import DataError
-from biakit.workflows import load_model, register_workflow
+from biakit.workflows import load_model
 from biakit.workflows._frame_blend import blend_forecast, fit_blend, forecast_sums, holdout_band
 from biakit.workflows._frame_config import FramePredictionConfig
 from biakit.workflows.frame_prediction import FramePredictor
 
 torch = pytest.importorskip("torch")
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "frame_workflow")
 
 from biakit.nn.models import build_network  # noqa: E402
 from biakit.workflows._frame_rollout import (  # noqa: E402
@@ -21,30 +21,11 @@ from biakit.workflows._frame_rollout import (  # noqa: E402
     rollout,
 )
 
-TINY = {
-    "n_input": 3,
-    "n_output": 2,
-    "patch_shape": (16, 16),
-    "samples_per_epoch": 8,
-    "model": {"hid_s": 4, "hid_t": 8, "n_s": 2, "n_t": 1, "groups": 2},
-    "train": {"epochs": 2, "batch_size": 4, "device": "cpu", "plot_every": 0, "amp": "none"},
-    "rollout": {"frames": 6, "ramp_steps": 2},
-}
 
-
-@pytest.fixture(scope="module", autouse=True)
-def registered():
-    register_workflow(FramePredictor)
-
-
-def _moving_square(n_frames=12, shape=(20, 24), seed=0):
-    rng = np.random.default_rng(seed)
-    movie = rng.normal(10.0, 1.0, size=(n_frames, *shape)).astype(np.float32)
-    y0, x0 = rng.integers(2, 6, size=2)
-    for t in range(n_frames):
-        x = (x0 + t) % (shape[1] - 6)
-        movie[t, y0 : y0 + 6, x : x + 6] += 50.0
-    return movie
+@pytest.fixture(scope="module")
+def rollout_tiny(frame_tiny):
+    """The tiny configuration, trained on roll-outs of 6 frames."""
+    return {**frame_tiny, "rollout": {"frames": 6, "ramp_steps": 2}}
 
 
 def _simvp(seed=0, n_input=3, n_output=2, channels=1):
@@ -174,25 +155,27 @@ def test_holdout_band_and_its_errors():
 
 
 # ---------------------------------------------------------------- the workflow
-def test_config_options_and_errors():
-    cfg = FramePredictionConfig(**TINY)
+def test_config_options_and_errors(rollout_tiny, moving_square):
+    cfg = FramePredictionConfig(**rollout_tiny)
     assert cfg.target_frames == 6 and cfg.rollout.start is None
     assert FramePredictionConfig().target_frames == 4  # one pass by default
     with pytest.raises(ValueError, match=r"rollout.frames=1 is below n_output=2"):
-        FramePredictionConfig(**{**TINY, "rollout": {"frames": 1}})
+        FramePredictionConfig(**{**rollout_tiny, "rollout": {"frames": 1}})
     with pytest.raises(ValueError, match=r"rollout.start=7 exceeds rollout.frames=6"):
-        FramePredictionConfig(**{**TINY, "rollout": {"frames": 6, "start": 7}})
+        FramePredictionConfig(**{**rollout_tiny, "rollout": {"frames": 6, "start": 7}})
     with pytest.raises(ValueError, match="blend_holdout"):
         FramePredictionConfig(blend_holdout=1.0)
     with pytest.raises(DataError, match=r"has 8 frames; a training window needs .* = 9"):
-        FramePredictor(FramePredictionConfig(**TINY)).train([_moving_square(n_frames=8)])
+        FramePredictor(FramePredictionConfig(**rollout_tiny)).train([moving_square(n_frames=8)])
 
 
-def test_rollout_training_on_one_movie_holds_out_a_band_and_is_deterministic(tmp_path):
-    movie = _moving_square()
+def test_rollout_training_on_one_movie_holds_out_a_band_and_is_deterministic(
+    tmp_path, rollout_tiny, moving_square
+):
+    movie = moving_square(n_frames=12)
     runs = []
     for _ in range(2):
-        fp = FramePredictor(FramePredictionConfig(**TINY))
+        fp = FramePredictor(FramePredictionConfig(**rollout_tiny))
         history = fp.train([movie])
         runs.append(fp)
     a, b = runs
@@ -213,11 +196,15 @@ def test_rollout_training_on_one_movie_holds_out_a_band_and_is_deterministic(tmp
     np.testing.assert_array_equal(loaded.predict(movie[:4], 5), a.predict(movie[:4], 5))
 
 
-def test_rollout_training_resumes_exactly(tmp_path):
-    movies = [_moving_square(seed=s) for s in range(2)]
+def test_rollout_training_resumes_exactly(tmp_path, rollout_tiny, moving_square):
+    movies = [moving_square(n_frames=12, seed=s) for s in range(2)]
     # the schedule "seen" is in the checkpoint: a run stopped after epoch 1 and resumed ends
     # with the weights of an uninterrupted one (constant learning rate: the epoch counts differ)
-    cfg = {**TINY, "blend_horizon": 0, "train": {**TINY["train"], "epochs": 2, "schedule": "none"}}
+    cfg = {
+        **rollout_tiny,
+        "blend_horizon": 0,
+        "train": {**rollout_tiny["train"], "epochs": 2, "schedule": "none"},
+    }
     full = FramePredictor(FramePredictionConfig(**cfg))
     full.train(movies, output_dir=tmp_path / "full")
     part = FramePredictor(FramePredictionConfig(**{**cfg, "train": {**cfg["train"], "epochs": 1}}))

@@ -9,47 +9,23 @@ import pytest
 from biakit.errors import DataError
 from biakit.io import write_timelapse
 from biakit.metrics import psnr
-from biakit.workflows import load_model, register_workflow
+from biakit.workflows import load_model
 from biakit.workflows._frame_config import FramePredictionConfig
 from biakit.workflows._network import NetworkWorkflow
 from biakit.workflows.frame_prediction import FramePredictor
 
 torch = pytest.importorskip("torch")
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-TINY = {
-    "n_input": 3,
-    "n_output": 2,
-    "patch_shape": (16, 16),
-    "samples_per_epoch": 8,
-    "model": {"hid_s": 4, "hid_t": 8, "n_s": 2, "n_t": 1, "groups": 2},
-    "train": {"epochs": 2, "batch_size": 4, "device": "cpu", "plot_every": 0, "amp": "none"},
-}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def registered():
-    register_workflow(FramePredictor)
-
-
-def _moving_square(n_frames=10, shape=(20, 24), seed=0):
-    rng = np.random.default_rng(seed)
-    movie = rng.normal(10.0, 1.0, size=(n_frames, *shape)).astype(np.float32)
-    y0, x0 = rng.integers(2, 6, size=2)
-    for t in range(n_frames):
-        x = (x0 + t) % (shape[1] - 6)
-        movie[t, y0 : y0 + 6, x : x + 6] += 50.0
-    return movie
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "frame_workflow")
 
 
 # ---------------------------------------------------------------- the training hook
-def test_training_model_hook_wraps_only_for_rollouts():
+def test_training_model_hook_wraps_only_for_rollouts(frame_tiny):
     from biakit.workflows._frame_rollout import RolloutNet
 
     net = torch.nn.Conv2d(3, 2, 1)
     assert NetworkWorkflow._training_model(FramePredictor(), net) is net  # the default
-    assert FramePredictor(FramePredictionConfig(**TINY))._training_model(net) is net
-    fp = FramePredictor(FramePredictionConfig(**TINY, rollout={"frames": 6, "ramp_steps": 2}))
+    assert FramePredictor(FramePredictionConfig(**frame_tiny))._training_model(net) is net
+    fp = FramePredictor(FramePredictionConfig(**frame_tiny, rollout={"frames": 6, "ramp_steps": 2}))
     fp.network_config = fp.config.network_config(1)
     wrapped = fp._training_model(net)
     assert isinstance(wrapped, RolloutNet) and wrapped.base is net
@@ -57,7 +33,9 @@ def test_training_model_hook_wraps_only_for_rollouts():
 
 
 @pytest.mark.parametrize("frames", [0, 6])
-def test_common_training_path_equals_a_hand_built_trainer(frames, tmp_path):
+def test_common_training_path_equals_a_hand_built_trainer(
+    frames, tmp_path, frame_tiny, moving_square
+):
     # the workflow's training (hook, common path) against the trainer driven by hand on the
     # same windows: the network seeded as config.seed, wrapped in RolloutNet for roll-outs
     from biakit.nn.models import build_network
@@ -66,9 +44,9 @@ def test_common_training_path_equals_a_hand_built_trainer(frames, tmp_path):
     from biakit.workflows._frame_tools import FrameWindows
 
     cfg = FramePredictionConfig(
-        **TINY, blend_horizon=0, rollout={"frames": frames, "ramp_steps": 2}
+        **frame_tiny, blend_horizon=0, rollout={"frames": frames, "ramp_steps": 2}
     )
-    movie = _moving_square(n_frames=12)
+    movie = moving_square(n_frames=12)
     fp = FramePredictor(cfg)
     fp.train([movie])  # one movie, no blend: no validation, every frame trained on
     windows = FrameWindows([fp._normalize(movie[:, None])], cfg.n_input, cfg.target_frames,
@@ -90,10 +68,10 @@ def test_common_training_path_equals_a_hand_built_trainer(frames, tmp_path):
 
 
 # ---------------------------------------------------------------- the test report
-def test_train_scores_test_movies_into_the_model_folder(tmp_path):
-    movies = [_moving_square(seed=s) for s in range(2)]
-    test = _moving_square(n_frames=8, seed=7)
-    fp = FramePredictor(FramePredictionConfig(**TINY, horizon=3))
+def test_train_scores_test_movies_into_the_model_folder(tmp_path, frame_tiny, moving_square):
+    movies = [moving_square(seed=s) for s in range(2)]
+    test = moving_square(n_frames=8, seed=7)
+    fp = FramePredictor(FramePredictionConfig(**frame_tiny, horizon=3))
     fp.train(movies, output_dir=tmp_path / "m", test_movies=[test])
     folder = tmp_path / "m"
     summary = pd.read_csv(folder / "test_metrics.csv")
@@ -117,16 +95,16 @@ def test_train_scores_test_movies_into_the_model_folder(tmp_path):
     assert load_model(folder).training["test"] == record
 
 
-def test_without_test_movies_nothing_is_scored(tmp_path):
-    fp = FramePredictor(FramePredictionConfig(**TINY))
-    fp.train([_moving_square()], output_dir=tmp_path / "m", test_movies=())
+def test_without_test_movies_nothing_is_scored(tmp_path, frame_tiny, moving_square):
+    fp = FramePredictor(FramePredictionConfig(**frame_tiny))
+    fp.train([moving_square()], output_dir=tmp_path / "m", test_movies=())
     assert fp.test_evaluation is None and "test" not in fp.training
     assert not (tmp_path / "m" / "test_metrics.csv").exists()
 
 
-def test_test_movie_errors_come_before_training(tmp_path):
-    fp = FramePredictor(FramePredictionConfig(**TINY))
-    movie = _moving_square()
+def test_test_movie_errors_come_before_training(tmp_path, frame_tiny, moving_square):
+    fp = FramePredictor(FramePredictionConfig(**frame_tiny))
+    movie = moving_square()
     with pytest.raises(DataError, match=r"test_movies\[0\] has 3 frames; .* = 3"):
         fp.train([movie], output_dir=tmp_path / "m", test_movies=[movie[:3]])
     with pytest.raises(DataError, match=r"test_movies must be a list of movies .*got ndarray"):
@@ -150,13 +128,13 @@ train: {{epochs: 1, batch_size: 4, device: cpu, plot_every: 0}}
 """
 
 
-def test_biakit_train_scores_data_test_movies(tmp_path):
+def test_biakit_train_scores_data_test_movies(tmp_path, moving_square):
     from biakit.cli import main
 
     for s in range(2):
-        movie = np.clip(_moving_square(seed=s), 0, 255).astype(np.uint8)
+        movie = np.clip(moving_square(seed=s), 0, 255).astype(np.uint8)
         write_timelapse(tmp_path / "train" / f"m{s}.tif", movie, axes="TYX")
-    test = np.clip(_moving_square(n_frames=7, seed=5), 0, 255).astype(np.uint8)
+    test = np.clip(moving_square(n_frames=7, seed=5), 0, 255).astype(np.uint8)
     write_timelapse(tmp_path / "test" / "t.tif", test, axes="TYX")
     (tmp_path / "train.yaml").write_text(YAML.format(root=tmp_path))
     assert main(["train", str(tmp_path / "train.yaml")]) == 0
