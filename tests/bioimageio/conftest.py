@@ -45,10 +45,13 @@ def make_workflow(task):
         wf.thresholds = {"threshold": 0.5, "min_distance": 2.0}
         return wf
     elif task == "denoise":
-        wf = _with_network(Denoiser(DenoiseConfig(patch_shape=(16, 16), model=TINY_UNET)))
+        cfg = DenoiseConfig(patch_shape=(16, 16), model=TINY_UNET, norm_scope="dataset")
+        wf = _with_network(Denoiser(cfg))
         stats = {"offset": [100.0], "scale": [50.0]}
         wf.training["normalization"] = {"input": stats, "target": stats}
         return wf
+    elif task == "denoise_per_image":
+        wf = Denoiser(DenoiseConfig(patch_shape=(16, 16), model=TINY_UNET))
     elif task == "super_resolution":
         model = {"architecture": "edsr_lite", "n_features": 4, "n_blocks": 1, "scale": 2}
         wf = SuperResolver(SuperResolutionConfig(patch_shape=(16, 16), model=model))

@@ -20,7 +20,7 @@ def _read(path, name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("task", [*TASKS, "denoise_per_image"])
 def test_export_passes_test_model_offline_for_every_weight_format(task, exported):
     from biakit.bioimageio import test_package
 
@@ -76,6 +76,21 @@ def test_preprocessing_uses_the_spec_operations(exported):
     assert pre["gain"] == pytest.approx(0.02) and pre["offset"] == pytest.approx(-2.0)
     post = rdf["outputs"][0]["postprocessing"][0]["kwargs"]
     assert post["gain"] == pytest.approx(50.0) and post["offset"] == pytest.approx(100.0)
+
+
+def test_per_image_denoiser_package_normalises_each_sample(exported):
+    """``norm_scope="image"``: per-sample z-score in, normalised out; biakit maps it back."""
+    wf, path = exported("denoise_per_image")
+    rdf = yaml.safe_load(_read(path, "rdf.yaml"))
+    pre = rdf["inputs"][0]["preprocessing"]
+    assert pre[1]["id"] == "zero_mean_unit_variance" and pre[1]["kwargs"]["axes"] == ["y", "x"]
+    assert [p["id"] for p in rdf["outputs"][0]["postprocessing"]] == ["ensure_dtype"]
+    test_in = np.load(io.BytesIO(_read(path, rdf["inputs"][0]["test_tensor"]["source"])))[0]
+    test_out = np.load(io.BytesIO(_read(path, rdf["outputs"][0]["test_tensor"]["source"])))[0]
+    mean, std = test_in.mean(), test_in.std()
+    maps = wf.predict_maps(test_in, blending="none", device="cpu", amp="none",
+                           tile_shape=test_in.shape[1:], tta=False)  # fmt: skip
+    np.testing.assert_allclose(test_out * std + mean, maps, rtol=1e-4, atol=1e-3 * std)
 
 
 def test_super_resolution_output_is_scaled(exported):

@@ -137,7 +137,7 @@ def test_outputs_denormalised_with_target_statistics():
     """CARE targets on another scale/offset than the inputs: outputs land on the targets'."""
     noisy, clean = _pair(seed=3)
     target = 1000.0 * clean + 200.0  # clean images in other units than the noisy ones
-    den = Denoiser(DenoiseConfig(algorithm="care", **TINY))
+    den = Denoiser(DenoiseConfig(algorithm="care", norm_scope="dataset", **TINY))
     den.train([noisy], [target])
     stats = den.training["normalization"]
     assert stats["target"]["offset"][0] == pytest.approx(target.mean(), rel=1e-5)
@@ -150,6 +150,48 @@ def test_outputs_denormalised_with_target_statistics():
     expected = (noisy - mu_in) / sd_in * sd_out + mu_out
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-3)
     assert abs(out.mean() - target.mean()) < 0.05 * target.std()  # clean scale, not noisy
+
+
+def test_per_image_scope_normalises_targets_with_their_image():
+    """CARE pairs in the image scope: each target in its own image's frame (hand-computed)."""
+    noisy, clean = _pair(seed=3)
+    target = 1000.0 * clean + 200.0
+    den = Denoiser(DenoiseConfig(algorithm="care", **TINY))
+    assert den.config.norm_scope == "image"
+    xs, ys = den._normalized([noisy[None], 3 * noisy[None] + 7], [target[None], target[None]])
+    mu, sd = noisy.mean(), noisy.std()
+    np.testing.assert_allclose(xs[0][0], (noisy - mu) / sd, atol=1e-4)
+    np.testing.assert_allclose(ys[0][0], (target - mu) / sd, rtol=1e-4, atol=1e-2)
+    np.testing.assert_allclose(ys[1][0], (target - 3 * mu - 7) / (3 * sd), rtol=1e-4, atol=1e-2)
+    den.train([noisy], [target])
+    den.model = _Identity(den.network_config)
+    np.testing.assert_allclose(den.predict(noisy), noisy, atol=1e-4)  # back in its own frame
+
+
+def test_per_image_scope_follows_gain_offset_and_bit_depth():
+    """``predict(a x + b) == a predict(x) + b``: 8-bit, 16-bit and float copies of one scene.
+
+    Dataset statistics fail this (the network sees intensities it was not trained on).
+    """
+    noisy, _ = _pair((64, 64), seed=4)
+    raw16 = np.round(1000 + 2000 * (noisy - noisy.min())).astype(np.uint16)
+    trained = {**TINY, "samples_per_epoch": 16, "train": {**TINY["train"], "epochs": 3}}
+    den = Denoiser(DenoiseConfig(**trained))
+    den.train([raw16])
+    ref = den.predict(raw16).astype(np.float64)
+    for a, b in [(3.0, 500.0), (0.01, 0.0), (1 / 65535, -0.5)]:
+        out = den.predict(raw16.astype(np.float64) * a + b).astype(np.float64)
+        np.testing.assert_allclose((out - b) / a, ref, rtol=1e-3)  # bf16 where native
+    lo, hi = float(raw16.min()), float(raw16.max())
+    assert ref.std() > (hi - lo) / 255  # the output varies by more than one 8-bit step
+    raw8 = np.round((raw16 - lo) * 255 / (hi - lo)).astype(np.uint8)  # quantised: +-0.5 grey
+    back = den.predict(raw8).astype(np.float64) * (hi - lo) / 255 + lo
+    err = np.sqrt(np.mean((back - ref) ** 2))
+    assert err < 0.5 * (hi - lo) / 255  # under half the 8-bit grey step
+    dataset = Denoiser(DenoiseConfig(norm_scope="dataset", **trained))
+    dataset.train([raw16])
+    out8 = dataset.predict(raw8).astype(np.float64) * (hi - lo) / 255 + lo
+    assert np.sqrt(np.mean((out8 - dataset.predict(raw16)) ** 2)) > 10 * err
 
 
 def test_dataset_level_statistics_pool_all_images():

@@ -213,6 +213,8 @@ def _detection(workflow: Any, dtype: Any = None) -> TaskSpec:
 
 @register_exporter("denoise")
 def _denoise(workflow: Any, dtype: Any = None) -> TaskSpec:
+    if getattr(workflow, "norm_scope", "dataset") == "image":
+        return _denoise_per_image(workflow, dtype)
     norm = workflow.training["normalization"]
     offset, scale = norm["input"]["offset"], norm["input"]["scale"]
     pre = [
@@ -230,6 +232,28 @@ def _denoise(workflow: Any, dtype: Any = None) -> TaskSpec:
         "targets",
         config={"normalization": norm, "tta_in_biakit": tta}, tags=["denoising", "restoration"],
         note=note,
+    )  # fmt: skip
+
+
+def _denoise_per_image(workflow: Any, dtype: Any = None) -> TaskSpec:
+    """Describe a denoiser that normalises each image itself (``norm_scope="image"``).
+
+    The package normalises per sample; its output stays in those normalised
+    intensities (bioimage.io has no post-processing that undoes a per-sample
+    normalisation): ``output * scale + offset`` with the input's statistics gives
+    biakit's result.
+    """
+    pre, names = _common(workflow, dtype)
+    tta = bool(getattr(workflow.config, "resolved_tta", False))
+    note = ("biakit averages this model's prediction over flips and 90-degree rotations "
+            "(config.tta); the package runs the network once." if tta else "")  # fmt: skip
+    return TaskSpec(
+        pre, [], names, names, "restored",
+        f"denoised image ({workflow.config.algorithm}), in the input's normalised intensities; "
+        "biakit maps it back with the input's own normalisation statistics",
+        config={"postprocess": {"denormalize": "input statistics of config.biakit.config."
+                                               "normalizer"}, "tta_in_biakit": tta},
+        tags=["denoising", "restoration"], note=note,
     )  # fmt: skip
 
 

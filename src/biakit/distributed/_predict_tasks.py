@@ -203,11 +203,8 @@ def tile(shape: Sequence[int], divisor: Any) -> tuple[int, ...]:
 
 def net_stats(workflow: Any, src: Any) -> tuple[Any, Any]:
     """Input / output normalisation statistics of a network on one image (or frame)."""
-    from biakit.nn.datasets import NormStats
-
-    if workflow.task == "denoise":
-        norm = workflow.training["normalization"]
-        return NormStats.from_dict(norm["input"]), NormStats.from_dict(norm["target"])
+    if workflow.task == "denoise":  # its own statistics or the training set's
+        return workflow.norm_stats(View(src, np.float32))
     if workflow.task == "super_resolution":
         stats = workflow.config.normalizer.stats(View(src, np.float32))
         return stats, stats

@@ -89,9 +89,12 @@ class DenoiseConfig(WorkflowConfig):
     (``model.out_channels`` follows the training images); by default a U-Net of
     depth 2 with 32 filters that starts from PyTorch's initialisation
     (``model.init="torch"``, see :class:`biakit.nn.models.UNetConfig`). Intensities are
-    normalised with statistics of the whole training set (``normalizer``,
-    z-score by default), computed separately for inputs and targets; outputs
-    are mapped back with the targets' statistics. ``tta`` (default: on for 2D
+    normalised per image (``norm_scope="image"``, ``normalizer`` z-score by default):
+    each image with its own statistics, a target with its input's, and the output is
+    mapped back with the input's, so the restoration follows any gain / offset of the
+    input (as in CSBDeep's CARE). ``norm_scope="dataset"`` pools the statistics of the
+    training set, separately for inputs and targets, and maps outputs back with the
+    targets' (CAREamics' and N2V's way). ``tta`` (default: on for 2D
     ``n2v`` / ``n2v2``, see :attr:`resolved_tta`) averages each prediction over the
     flips and 90-degree rotations of YX.
 
@@ -100,8 +103,8 @@ class DenoiseConfig(WorkflowConfig):
     >>> cfg = DenoiseConfig(algorithm="n2v2", patch_shape=(32, 32))
     >>> cfg.replacement, cfg.model.depth, cfg.model.init, cfg.normalizer.kind, cfg.train.loss
     ('median', 2, 'torch', 'zscore', 'mse')
-    >>> cfg.mask_fraction, cfg.resolved_tta
-    (0.015, True)
+    >>> cfg.mask_fraction, cfg.resolved_tta, cfg.norm_scope
+    (0.015, True, 'image')
     """
 
     task: Literal["denoise"] = "denoise"
@@ -124,6 +127,14 @@ class DenoiseConfig(WorkflowConfig):
         "for 2D n2v / n2v2, off otherwise",
     )
     normalizer: Normalizer = Field(default_factory=lambda: Normalizer(kind="zscore"))
+    norm_scope: Literal["image", "dataset"] = Field(
+        "image",
+        description="'image': every image is normalised with its own statistics (targets "
+        "with their input's) and the output mapped back with them, so a gain or offset "
+        "change of the input (8 / 16 bit, another exposure, a contrast stretch) changes the "
+        "output alike; 'dataset': statistics pooled over the training images, stored with "
+        "the model, outputs on the training targets' scale (CAREamics, N2V)",
+    )
     data: DenoiseDataOptions | None = None  # type: ignore[assignment]
     default_loss: ClassVar[str] = "mse"
     model_defaults: ClassVar[dict[str, Any]] = DENOISE_MODEL_DEFAULTS

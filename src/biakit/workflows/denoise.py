@@ -1,11 +1,18 @@
 """Denoising with a U-Net: Noise2Void (N2V, N2V2, structN2V), CARE and Noise2Noise.
 
 The network maps the image's channels to restored channels. Intensities are
-normalised with statistics of the whole training set, computed separately for
-the inputs and the targets (for N2V the targets are the inputs) and stored with
-the model (``model.json``, ``training.normalization``): prediction normalises
-with the input statistics and maps the output back with the *target* statistics,
-so a CARE model restores clean images on the clean images' intensity scale.
+normalised per image by default (``config.norm_scope="image"``): each image with
+its own statistics, its target (CARE, N2N) with the *image's* statistics, and the
+output is mapped back with them, so ``predict(a * x + b) == a * predict(x) + b``:
+a model trained on 16-bit images restores the same scene saved as 8-bit, at
+another gain or contrast stretch. With ``norm_scope="dataset"`` the statistics of
+the whole training set, computed separately for the inputs and the targets (for
+N2V the targets are the inputs), are used and stored with the model
+(``model.json``, ``training.normalization``): prediction normalises with the
+input statistics and maps the output back with the *target* statistics, so a
+CARE model restores clean images on the clean images' intensity scale. Both
+scopes store the training set's statistics; models saved before the scope
+existed load as ``"dataset"``.
 
 A trained model is a folder (see :mod:`biakit.workflows._folder`); prediction
 is tiled with an overlap covering the U-Net's receptive field.
@@ -91,13 +98,51 @@ class Denoiser(NetworkWorkflow):
         norm_out = norm_in if cfg.self_supervised else dataset_stats(cfg.normalizer, targets)
         self.training = {"normalization": {"input": norm_in.to_dict(),
                                            "target": norm_out.to_dict()}}  # fmt: skip
-        xs, ys = _normalized(images, targets, norm_in, norm_out, cfg.self_supervised)
+        xs, ys = self._normalized(images, targets)
         if val is not None:
-            val = _normalized(*val, norm_in, norm_out, cfg.self_supervised)
+            val = self._normalized(*val)
         work = self._fit_denoise(xs, ys, val, output_dir=output_dir, resume=resume,
                                  overwrite=overwrite, progress=progress)  # fmt: skip
         self._finish(work, output_dir, overwrite=overwrite)
         return self.history
+
+    def norm_stats(self, image: Any) -> tuple[Any, Any]:
+        """``(input, output)`` :class:`~biakit.nn.datasets.NormStats` for one channel-first image.
+
+        ``norm_scope="image"``: the image's own statistics, twice; ``"dataset"``: the
+        training set's input and target statistics stored with the model.
+
+        Examples
+        --------
+        >>> den = Denoiser(DenoiseConfig(patch_shape=(8, 8)))
+        >>> stats_in, stats_out = den.norm_stats(np.array([[[1.0, 3.0], [1.0, 3.0]]]))
+        >>> stats_in.offset, stats_in.scale == stats_out.scale
+        ((2.0,), True)
+        """
+        from biakit.nn.datasets import NormStats
+
+        if self.norm_scope == "image":
+            stats = self.config.normalizer.stats(image)
+            return stats, stats
+        norm = self.training["normalization"]
+        return NormStats.from_dict(norm["input"]), NormStats.from_dict(norm["target"])
+
+    @property
+    def norm_scope(self) -> str:
+        """The scope of the normalisation statistics: ``"image"`` or ``"dataset"``."""
+        return str(self.config.norm_scope)
+
+    def _normalized(self, images: list, targets: list) -> tuple[list, list]:
+        """Normalise training images and targets (each target with its image's statistics)."""
+        from biakit.nn.datasets import normalize_with_stats
+
+        same = self.config.self_supervised  # N2V: the targets are the images
+        xs, ys = [], []
+        for im, t in zip(images, targets):
+            stats_in, stats_out = self.norm_stats(im)
+            xs.append(normalize_with_stats(im, stats_in))
+            ys.append(xs[-1] if same else normalize_with_stats(t, stats_out))
+        return xs, ys
 
     def _targets(self, images: list, targets: Sequence[Any] | None, name: str) -> list:
         """Check targets against the algorithm and the images; N2V: the images themselves."""
@@ -168,16 +213,16 @@ class Denoiser(NetworkWorkflow):
         :func:`biakit.nn.infer.predict_tiled`); ``tta`` averages over flips and
         90-degree rotations (None: ``config.resolved_tta``, on for 2D N2V / N2V2).
         """
-        from biakit.nn.datasets import NormStats, denormalize_with_stats, normalize_with_stats
+        from biakit.nn.datasets import denormalize_with_stats, normalize_with_stats
         from biakit.nn.infer import predict_tiled
 
         array = self._checked_input(image)
-        norm = self.training["normalization"]
-        x = normalize_with_stats(array, NormStats.from_dict(norm["input"]))
+        stats_in, stats_out = self.norm_stats(array)
+        x = normalize_with_stats(array, stats_in)
         kwargs.setdefault("amp", self.config.train.amp)
         tta = self.config.resolved_tta if tta is None else bool(tta)
         out = predict_tiled(self.model, x, activation=None, tta=tta, **kwargs)
-        return denormalize_with_stats(out, NormStats.from_dict(norm["target"]))
+        return denormalize_with_stats(out, stats_out)
 
     def predict_to_disk(self, inputs: Any, output_dir: str | Path, *, tta: bool | None = None,
                         **kwargs: Any) -> Any:  # fmt: skip
@@ -227,8 +272,11 @@ class Denoiser(NetworkWorkflow):
         from biakit.workflows import _folder
 
         super()._read_state(path, manifest)
-        if "tta" not in (manifest.get("config") or {}):  # saved before TTA became a default:
+        saved = manifest.get("config") or {}
+        if "tta" not in saved:  # saved before TTA became a default:
             self.config = self.config.model_copy(update={"tta": False})  # predict as then
+        if "norm_scope" not in saved:  # saved before per-image statistics: dataset scope
+            self.config = self.config.model_copy(update={"norm_scope": "dataset"})
         try:
             norm = self.training["normalization"]
             NormStats.from_dict(norm["input"]), NormStats.from_dict(norm["target"])
@@ -335,14 +383,6 @@ def _check_patch_fits(images: list, patch_shape: tuple[int, ...]) -> None:
                 f"{tuple(patch_shape)}; N2V patches must lie inside the image (mirror padding "
                 "would show a masked pixel its own value); use a smaller patch_shape"
             )
-
-
-def _normalized(images: list, targets: list, norm_in: Any, norm_out: Any, same: bool) -> tuple:
-    from biakit.nn.datasets import normalize_with_stats
-
-    xs = [normalize_with_stats(im, norm_in) for im in images]
-    ys = xs if same else [normalize_with_stats(t, norm_out) for t in targets]
-    return xs, ys
 
 
 def _scores(gt: np.ndarray, pred: np.ndarray, prefix: str = "") -> dict[str, float]:
