@@ -180,48 +180,66 @@ def _detection_data(cfg: Any, axes: str | None) -> tuple[tuple, tuple | None]:
     return (images, points, classes), test
 
 
+def _frames(path: Any, ndim: int, axes: str | None) -> list[np.ndarray]:
+    """Read the ``(C, *spatial)`` images of a file: one, or every frame of a time-lapse."""
+    from biakit.io import read_channel_first
+
+    image, meta = read_channel_first(path, ndim=ndim, axes=axes, time=True)
+    return list(image) if meta.axes.startswith("T") else [image]
+
+
+def _image_sets(folder: str, ndim: int, axes: str | None) -> list[np.ndarray]:
+    """Every image of ``folder``, time-lapses split into their frames."""
+    from biakit.io import list_images
+
+    return [frame for path in list_images(folder) for frame in _frames(path, ndim, axes)]
+
+
+def _image_pairs(inputs: str, targets: str, ndim: int, axes: str | None) -> tuple[list, list]:
+    """Images paired by file name; paired time-lapses give one pair per frame."""
+    from biakit.io import list_images, pair_files
+
+    xs, ys = [], []
+    for a, b in pair_files(list_images(inputs), list_images(targets)):
+        fa, fb = _frames(a, ndim, axes), _frames(b, ndim, axes)
+        if len(fa) != len(fb):
+            raise ValueError(f"{b}: {len(fb)} frame(s), but its input {a} has {len(fa)}")
+        xs += fa
+        ys += fb
+    return xs, ys
+
+
 def _denoise_data(cfg: Any, axes: str | None) -> tuple[tuple, tuple | None]:
-    """Noisy images (and CARE / N2N targets, paired by name); test images with clean ones."""
-    from biakit.io import list_images, pair_files, read_channel_first
+    """Noisy images (and CARE / N2N targets, paired by name); test images with clean ones.
 
-    def read(path: Any) -> np.ndarray:
-        return read_channel_first(path, ndim=cfg.ndim, axes=axes)[0]
-
-    def pairs(images: str, targets: str) -> tuple[list, list]:
-        found = pair_files(list_images(images), list_images(targets))
-        return [read(a) for a, _ in found], [read(b) for _, b in found]
-
-    if cfg.data.targets is None:
-        data = ([read(p) for p in list_images(cfg.data.images)],)
+    A time-lapse file counts as one image per frame (N2V on a movie trains on its frames).
+    """
+    data = cfg.data
+    if data.targets is None:
+        train: tuple = (_image_sets(data.images, cfg.ndim, axes),)
     else:
-        data = pairs(cfg.data.images, cfg.data.targets)
-    test = pairs(cfg.data.test_images, cfg.data.test_targets) if cfg.data.test_images else None
-    return data, test
+        train = _image_pairs(data.images, data.targets, cfg.ndim, axes)
+    test = None
+    if data.test_images:
+        test = _image_pairs(data.test_images, data.test_targets, cfg.ndim, axes)
+    return train, test
 
 
 def _scaled_data(cfg: Any, ndim: int, axes: str | None) -> tuple[tuple, tuple | None]:
     """High-resolution images (with their low-resolution versions when given); the test set.
 
     Without ``low`` the workflow degrades the high-resolution images itself; a test
-    set needs both ``test_low`` and ``test_high`` (the truth of those inputs).
+    set needs both ``test_low`` and ``test_high`` (the truth of those inputs). A
+    time-lapse file counts as one image per frame.
     """
-    from biakit.io import list_images, pair_files, read_channel_first
-
-    def read(path: Any) -> np.ndarray:
-        return read_channel_first(path, ndim=ndim, axes=axes)[0]
-
-    def pairs(low: str, high: str) -> tuple[list, list]:
-        found = pair_files(list_images(low), list_images(high))
-        return [read(a) for a, _ in found], [read(b) for _, b in found]
-
     data = cfg.data
     if data.low is None:
-        train = ([read(p) for p in list_images(data.high)],)
+        train: tuple = (_image_sets(data.high, ndim, axes),)
     else:
-        train = pairs(data.low, data.high)
+        train = _image_pairs(data.low, data.high, ndim, axes)
     if (data.test_low is None) != (data.test_high is None):
         raise ValueError("data: give both test_low and test_high (its truth), or neither")
-    test = pairs(data.test_low, data.test_high) if data.test_low else None
+    test = _image_pairs(data.test_low, data.test_high, ndim, axes) if data.test_low else None
     return train, test
 
 

@@ -143,6 +143,10 @@ class Workflow:
                                overlay=overlay, tta=tta, axes=axes)  # fmt: skip
 
     # hooks of predict_to_disk ---------------------------------------------------
+    #: whether predict_to_disk restores a time-lapse file frame by frame in memory (its
+    #: ``_write_outputs`` then gets ``(T, ...)`` arrays and a ``T``-first ``meta``)
+    timelapse_frames: bool = False
+
     def _output_names(self, stem: str, out: Path, *, maps: bool, overlay: bool) -> dict:
         names = {"labels": out / f"{stem}_labels.tif"}
         if maps:

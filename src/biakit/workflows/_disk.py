@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from biakit._outputs import check_outputs, record_outputs
 from biakit.errors import ParameterError, UserError
 
@@ -118,9 +120,14 @@ def _predict_one(
 ) -> tuple[FileOutcome, Any]:  # fmt: skip
     from biakit.io import read_channel_first
 
-    image, meta = read_channel_first(path, ndim=workflow.input_ndim, axes=axes)
-    raw = workflow.predict_maps(image, tta=tta)
-    result = workflow.postprocess(raw)
+    movie = bool(getattr(workflow, "timelapse_frames", False))
+    image, meta = read_channel_first(path, ndim=workflow.input_ndim, axes=axes, time=movie)
+    if meta.axes.startswith("T"):  # frame by frame, each with its own statistics
+        raw = np.stack([workflow.predict_maps(frame, tta=tta) for frame in image])
+        result = np.stack([workflow.postprocess(r) for r in raw])
+    else:
+        raw = workflow.predict_maps(image, tta=tta)
+        result = workflow.postprocess(raw)
     existed = {p for p in names.values() if p.exists()}
     try:
         written = workflow._write_outputs(
@@ -135,6 +142,41 @@ def _predict_one(
     count = workflow._count(result)
     warnings = density_warnings(workflow, path, result, image.shape[1:])
     return FileOutcome(path, tuple(written), count, None, warnings), table
+
+
+def output_meta(meta: Any, result: np.ndarray, spacing: Sequence[float] | None = None) -> Any:
+    """:class:`~biakit.io.ImageMeta` of a restored image written as ``result``.
+
+    Axes: ``T`` when ``meta`` has it, ``C`` when ``result`` has an axis more than
+    that, then ``meta``'s spatial axes with ``spacing`` (default: ``meta``'s).
+
+    Examples
+    --------
+    >>> from biakit.io import ImageMeta
+    >>> meta = ImageMeta("TCYX", (5.0, 1.0, 0.5, 0.5), unit="micron")
+    >>> out = output_meta(meta, np.zeros((3, 8, 8)), spacing=(0.25, 0.25))
+    >>> out.axes, out.spacing
+    ('TYX', (5.0, 0.25, 0.25))
+    >>> output_meta(meta.with_(axes="CYX", spacing=(1.0, 0.5, 0.5)), np.zeros((2, 8, 8))).axes
+    'CYX'
+    """
+    from biakit.io import ImageMeta
+
+    spacing = tuple(meta.spatial_spacing if spacing is None else spacing)
+    axes, lead = meta.spatial_axes, []
+    if meta.axes.startswith("T"):
+        lead.append(("T", meta.spacing[0]))
+    if result.ndim > len(axes) + len(lead):
+        lead.append(("C", 1.0))
+    return ImageMeta("".join(a for a, _ in lead) + axes, (*(s for _, s in lead), *spacing),
+                     unit=meta.unit)  # fmt: skip
+
+
+def middle_frame(meta: Any, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Return the middle frame of each array when ``meta`` is a time-lapse, else the arrays."""
+    if not meta.axes.startswith("T"):
+        return arrays
+    return tuple(a[len(a) // 2] for a in arrays)
 
 
 def density_warnings(workflow: Any, path: Path, result: Any, shape: tuple[int, ...]) -> tuple:

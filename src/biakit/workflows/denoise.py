@@ -61,6 +61,7 @@ class Denoiser(NetworkWorkflow):
 
     task = "denoise"
     config_class = DenoiseConfig
+    timelapse_frames = True
 
     def train(
         self,
@@ -296,15 +297,12 @@ class Denoiser(NetworkWorkflow):
     def _write_outputs(self, names: dict, *, image: np.ndarray, meta: Any, raw: Any, result: Any,
                        overwrite: bool) -> list[Path]:  # fmt: skip
         from biakit.io import ImageMeta, write_image
+        from biakit.workflows._disk import middle_frame, output_meta
 
         result = np.asarray(result, dtype=np.float32)
-        axes, spacing = meta.spatial_axes, tuple(meta.spatial_spacing)
-        if result.ndim > len(axes):
-            axes, spacing = "C" + axes, (1.0, *spacing)
-        write_image(names["denoised"], result, ImageMeta(axes, spacing, unit=meta.unit),
-                    overwrite=overwrite)  # fmt: skip
+        write_image(names["denoised"], result, output_meta(meta, result), overwrite=overwrite)
         if "overlay" in names:
-            rgb = side_by_side(image, raw)
+            rgb = side_by_side(*middle_frame(meta, image, raw))
             write_image(names["overlay"], rgb, ImageMeta("YX", unit="pixel"), overwrite=overwrite)
         return list(names.values())
 

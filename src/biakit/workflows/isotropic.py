@@ -116,15 +116,16 @@ class IsotropicRestorer(SuperResolver):
     def _write_outputs(self, names: dict, *, image: np.ndarray, meta: Any, raw: Any, result: Any,
                        overwrite: bool) -> list[Path]:  # fmt: skip
         from biakit.io import ImageMeta, write_image
+        from biakit.workflows._disk import middle_frame, output_meta
 
         z, y, x = meta.spatial_spacing
-        spacing = (z / self.config.factor, y, x)
-        axes, spacing = ("ZYX", spacing) if raw.shape[0] == 1 else ("CZYX", (1.0, *spacing))
-        iso_meta = ImageMeta(axes, spacing, unit=meta.unit)
-        write_image(names["sr"], result.astype(np.float32), iso_meta, overwrite=overwrite)
+        result = np.asarray(result, dtype=np.float32)
+        iso_meta = output_meta(meta, result, (z / self.config.factor, y, x))
+        write_image(names["sr"], result, iso_meta, overwrite=overwrite)
         if "overlay" in names:
             from biakit.workflows.super_resolution import side_by_side
 
+            image, raw = middle_frame(meta, image, raw)
             middle = raw.shape[2] // 2  # an XZ slice: where the axial resolution shows
             rgb = side_by_side(self._cubic(image)[0][:, middle], raw[0][:, middle])
             write_image(names["overlay"], rgb, ImageMeta("YXC", unit="pixel"), overwrite=overwrite)

@@ -47,6 +47,7 @@ class SuperResolver(NetworkWorkflow):
 
     task = "super_resolution"
     config_class = SuperResolutionConfig
+    timelapse_frames = True
 
     @property
     def factors(self) -> tuple[int, ...]:
@@ -214,13 +215,13 @@ class SuperResolver(NetworkWorkflow):
     def _write_outputs(self, names: dict, *, image: np.ndarray, meta: Any, raw: Any, result: Any,
                        overwrite: bool) -> list[Path]:  # fmt: skip
         from biakit.io import ImageMeta, write_image
+        from biakit.workflows._disk import middle_frame, output_meta
 
+        result = np.asarray(result, dtype=np.float32)
         spacing = tuple(s / f for s, f in zip(meta.spatial_spacing, self.factors))
-        axes = meta.spatial_axes if raw.shape[0] == 1 else "C" + meta.spatial_axes
-        spacing = spacing if raw.shape[0] == 1 else (1.0, *spacing)
-        sr_meta = ImageMeta(axes, spacing, unit=meta.unit)
-        write_image(names["sr"], result.astype(np.float32), sr_meta, overwrite=overwrite)
+        write_image(names["sr"], result, output_meta(meta, result, spacing), overwrite=overwrite)
         if "overlay" in names:
+            image, raw = middle_frame(meta, image, raw)
             rgb = side_by_side(self._cubic(image)[0], raw[0])
             write_image(names["overlay"], rgb, ImageMeta("YXC", unit="pixel"), overwrite=overwrite)
         return list(names.values())
