@@ -50,3 +50,23 @@ def psnr(pred: np.ndarray, clean: np.ndarray) -> float:
     """Mean over images of ``10 log10(255^2 / MSE)`` (0-255 scale, no clipping)."""
     mse = ((pred.astype(np.float64) - clean) ** 2).reshape(len(clean), -1).mean(axis=1)
     return float(np.mean(10 * np.log10(255.0**2 / mse)))
+
+
+def intensity_variants(noisy: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The test crops as another acquisition would store them: ``name -> (x, gain, offset)``.
+
+    ``x = gain * noisy + offset`` per crop (before rounding), so ``(restored(x) - offset) /
+    gain`` is comparable with the clean crops: ``gain3_offset400`` (a brighter exposure
+    with a camera offset, float32) and ``8bit_stretch`` (each crop's min..max stretched to
+    0..255 and rounded to uint8, as a per-image contrast stretch saved as 8-bit).
+    """
+    n = len(noisy)
+    x = noisy.astype(np.float64)
+    lo = x.reshape(n, -1).min(axis=1)[:, None, None]
+    hi = x.reshape(n, -1).max(axis=1)[:, None, None]
+    gain8 = 255.0 / (hi - lo)
+    return {
+        "gain3_offset400": ((3 * x + 400).astype(np.float32), np.full_like(lo, 3.0),
+                            np.full_like(lo, 400.0)),
+        "8bit_stretch": (np.round((x - lo) * gain8).astype(np.uint8), gain8, -lo * gain8),
+    }  # fmt: skip
