@@ -11,6 +11,7 @@ One YAML file describes a training job::
       test_targets: data/test/clean
     output: models/denoise
     patch_shape: [64, 64]
+    norm_scope: image                  # image: each image's own statistics | dataset: pooled
     model: {depth: 2, base_filters: 32}
     train: {epochs: 30, batch_size: 16, lr: 0.0004}
 """
