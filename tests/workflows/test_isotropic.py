@@ -62,3 +62,25 @@ def test_isotropic_errors():
         iso.train([np.zeros((4, 16, 16))], [np.zeros((8, 16, 16))])
     with pytest.raises(DataError, match=r"images\[0\] has shape \(16, 16\)"):
         iso.train([np.zeros((16, 16))])
+
+
+def test_time_lapse_of_stacks_restored_frame_by_frame_and_gain_followed(tmp_path):
+    low, _ = _stack_pair(factor=2, size=32)
+    cfg = IsotropicConfig(
+        factor=2, patch_shape=(8, 16), samples_per_epoch=8, model={"n_features": 4, "n_blocks": 1},
+        train={"epochs": 1, "batch_size": 4, "device": "cpu", "plot_every": 0, "amp": "none"},
+    )  # fmt: skip
+    iso = IsotropicRestorer(cfg)
+    iso.train([low])
+    ref = iso.predict(low).astype(np.float64)
+    out = iso.predict(3.0 * low + 100.0).astype(np.float64)  # per-slice statistics
+    np.testing.assert_allclose((out - 100.0) / 3.0, ref, atol=1e-4 * np.ptp(ref))
+    movie = np.stack([low, 2.0 * low + 10.0])  # (T, Z, Y, X), the second frame brighter
+    write_image(tmp_path / "in" / "m.tif", movie, ImageMeta("TZYX", (30.0, 2.0, 0.5, 0.5)))
+    iso.save(tmp_path / "model")
+    load_model(tmp_path / "model").predict_to_disk(tmp_path / "in", tmp_path / "out")
+    restored, meta = read_image(tmp_path / "out" / "m_isotropic.tif")
+    assert meta.axes == "TZYX" and restored.shape == (2, *ref.shape)
+    assert meta.spacing == pytest.approx((30.0, 1.0, 0.5, 0.5))
+    np.testing.assert_allclose(restored[0], ref, atol=1e-4 * np.ptp(ref))
+    np.testing.assert_allclose((restored[1] - 10.0) / 2.0, ref, atol=1e-4 * np.ptp(ref))

@@ -145,3 +145,16 @@ def test_command_line_round_trip(tmp_path, capsys):
     assert code == 0
     out, _ = read_image(tmp_path / "pred" / "h0_sr.tif")
     assert out.shape == (64, 64)
+
+
+def test_follows_gain_offset_and_bit_depth(trained):
+    """Per-image statistics: ``predict(a x + b) == a predict(x) + b``, 8-bit copies alike."""
+    low = degrade(_highs(1)[0][None], (2, 2))[0].astype(np.float64)
+    ref = trained.predict(low).astype(np.float64)
+    for a, b in [(3.0, 500.0), (1 / 255, -0.2)]:
+        out = trained.predict(low * a + b).astype(np.float64)
+        np.testing.assert_allclose((out - b) / a, ref, atol=1e-4 * np.ptp(ref))
+    lo, hi = low.min(), low.max()
+    low8 = np.round((low - lo) * 255 / (hi - lo)).astype(np.uint8)
+    back = trained.predict(low8).astype(np.float64) * (hi - lo) / 255 + lo
+    assert np.sqrt(np.mean((back - ref) ** 2)) < 0.5 * (hi - lo) / 255  # half an 8-bit step
