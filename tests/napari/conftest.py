@@ -60,14 +60,19 @@ def asynchronous():
 
 
 @pytest.fixture
-def screenshot():
-    """Save ``viewer.screenshot`` of a widget's state under docs/napari/NAME.png for the README."""
+def screenshot(tmp_path):
+    """Save ``viewer.screenshot`` of a widget's state as NAME.png.
+
+    Into docs/napari/ (the README's pictures) only with ``BIAKIT_SCREENSHOTS=1``; otherwise
+    into the test's temporary folder, so a test run leaves the source tree untouched.
+    """
+    folder = SCREENSHOTS if os.environ.get("BIAKIT_SCREENSHOTS") == "1" else tmp_path
 
     def save(viewer, name: str) -> Path:
         import imageio.v3 as iio
 
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        target = SCREENSHOTS / f"{name}.png"
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{name}.png"
         viewer.window.resize(1400, 860)  # room for the canvas beside a tall dock widget
         viewer.reset_view()
         image = viewer.screenshot(canvas_only=False, flash=False)
