@@ -248,9 +248,15 @@ class NetworkWorkflow(Workflow):
         self._require_trained()
         array = channels_first(image, self.config.ndim)
         if array.shape[0] != self.in_channels:
+            hint = ""
+            if self.in_channels == 1 and np.ndim(image) == self.config.ndim + 1:
+                hint = (
+                    "; a stack or time-lapse of single-channel images? predict each frame "
+                    "([model.predict(f) for f in stack]) or predict_to_disk the file"
+                )
             raise DataError(
                 f"image has {array.shape[0]} channel(s) (shape {array.shape}); the model was "
-                f"trained on {self.in_channels}"
+                f"trained on {self.in_channels}{hint}"
             )
         _check_finite(array, "image")
         return array
