@@ -186,3 +186,19 @@ def test_in_memory_time_lapse_points_to_blockwise(cli, tmp_path, pixel_model_dir
     assert result.code == 2 and len(result.err_lines) == 1
     assert "a time-lapse of 3 frames" in result.err
     assert result.err.rstrip().endswith("frame by frame, block-wise, with --scheduler threads")
+
+
+@pytest.mark.parametrize("command", ["predict", "pipeline"])
+def test_overwrite_starts_an_interrupted_run_afresh(cli, tools, job, deep_model_dir, command):
+    (job / "p.yaml").write_text(tools.PIPELINE_YAML)
+    head = (["predict", deep_model_dir] if command == "predict"
+            else ["pipeline", "run", job / "p.yaml"])  # fmt: skip
+    args = [*head, "-i", job / "cells.ome.zarr", "--scheduler", "threads", "--block-size", "16"]
+    assert cli(*args, "-o", job / "a").code == 0
+    with cancellable(AfterChecks(3)):
+        assert cli(*args, "-o", job / "b").code == 130
+    assert (job / "b" / "cells.ome.zarr.partial").is_dir()
+    fresh = cli(*args, "-o", job / "b", "--overwrite")
+    assert fresh.code == 0, fresh.err
+    assert not (job / "b" / "cells.ome.zarr.partial").exists()
+    assert tools.snapshot(job / "a") == tools.snapshot(job / "b")

@@ -136,8 +136,8 @@ def resume_modes(
     return modes
 
 
-def run_inputs(inputs: Iterable[Path], output: Path, resume: bool, run_one: Any) -> None:
-    """Call ``run_one(path, dest, resume)`` per input as :func:`resume_modes` says.
+def run_inputs(modes: dict[Path, str], output: Path, run_one: Any) -> None:
+    """Call ``run_one(path, dest, resume)`` per input as its :func:`resume_modes` mode says.
 
     An interrupted input (Ctrl-C, cancel) says where its finished blocks are kept and
     how to continue, then the command stops as interrupted (exit status 130).
@@ -145,7 +145,7 @@ def run_inputs(inputs: Iterable[Path], output: Path, resume: bool, run_one: Any)
     from biakit.cancel import Cancelled
     from biakit.io import file_key
 
-    for path, mode in resume_modes(list(inputs), output, resume).items():
+    for path, mode in modes.items():
         dest = output / f"{file_key(path)}.ome.zarr"
         if mode == "done":
             typer.echo(f"{path.name}: already complete in {dest} (kept)")
@@ -216,7 +216,7 @@ def block_progress(items: Iterable[Any]) -> Iterator[Any]:
 def _run_blockwise(pipeline: Any, inputs: list[Path], output: Path, opts: dict[str, Any]) -> None:
     from biakit.distributed import PipelineReport, iter_run_pipeline
 
-    resume_modes(inputs, output, opts["resume"], opts["overwrite"])  # before any cluster
+    modes = resume_modes(inputs, output, opts["resume"], opts["overwrite"])  # before any cluster
     with open_client(opts["scheduler"], opts["workers"], opts["memory_limit"], inputs,
                      opts["axes"]) as client:  # fmt: skip
 
@@ -229,7 +229,7 @@ def _run_blockwise(pipeline: Any, inputs: list[Path], output: Path, opts: dict[s
                 if isinstance(item, PipelineReport):
                     typer.echo(f"{path.name}: {item.n_objects} object(s); wrote {item.dest}")
 
-        run_inputs(inputs, output, opts["resume"], one)
+        run_inputs(modes, output, one)
 
 
 @pipeline_app.command("run")

@@ -247,7 +247,7 @@ def predict_inputs_blockwise(model: Any, inputs: list[Path], output: Path, opts:
 
     opts = dict(opts)
     resume = bool(opts.pop("resume", False))
-    resume_modes(inputs, output, resume, bool(opts.get("overwrite")))  # before any cluster
+    modes = resume_modes(inputs, output, resume, bool(opts.get("overwrite")))  # before any cluster
     client = open_client(opts.pop("scheduler"), opts.pop("workers"), opts.pop("memory_limit"),
                          inputs, opts.get("axes"), time=True)  # fmt: skip
 
@@ -259,7 +259,7 @@ def predict_inputs_blockwise(model: Any, inputs: list[Path], output: Path, opts:
                 typer.echo(f"{path.name}: {item.n_blocks} block(s){frames}; wrote {item.dest}")
 
     with client:
-        run_inputs(inputs, output, resume, one)
+        run_inputs(modes, output, one)
 
 
 def _outputs(path: Path, output: Path, probabilities: bool, uncertainty: bool) -> list[Path]:
