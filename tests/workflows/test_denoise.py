@@ -345,7 +345,7 @@ def test_train_errors():
 
 def test_predict_and_evaluate_errors(n2v):
     noisy, clean = _pair()
-    with pytest.raises(DataError, match="image has 2 channel.*time-lapse of single-channel"):
+    with pytest.raises(DataError, match=r"image has 2 channel.*time-lapse of single-channel"):
         n2v.predict_maps(np.stack([noisy, noisy]))
     with pytest.raises(DataError, match="got 1 image"):
         n2v.evaluate([noisy], [clean, clean])

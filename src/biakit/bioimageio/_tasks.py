@@ -213,7 +213,7 @@ def _detection(workflow: Any, dtype: Any = None) -> TaskSpec:
 
 @register_exporter("denoise")
 def _denoise(workflow: Any, dtype: Any = None) -> TaskSpec:
-    if getattr(workflow, "norm_scope", "dataset") == "image":
+    if workflow.config.norm_scope == "image":
         return _denoise_per_image(workflow, dtype)
     norm = workflow.training["normalization"]
     offset, scale = norm["input"]["offset"], norm["input"]["scale"]
@@ -223,9 +223,7 @@ def _denoise(workflow: Any, dtype: Any = None) -> TaskSpec:
     ]
     t_offset, t_scale = norm["target"]["offset"], norm["target"]["scale"]
     names = _names("channel", workflow.in_channels)
-    tta = bool(getattr(workflow.config, "resolved_tta", False))
-    note = ("biakit averages this model's prediction over flips and 90-degree rotations "
-            "(config.tta); the package runs the network once." if tta else "")  # fmt: skip
+    tta, note = _tta_note(workflow)
     return TaskSpec(
         pre, [scale_linear(list(t_scale), list(t_offset))], names, names, "restored",
         f"denoised image ({workflow.config.algorithm}), in the intensities of the training "
@@ -244,9 +242,7 @@ def _denoise_per_image(workflow: Any, dtype: Any = None) -> TaskSpec:
     biakit's result.
     """
     pre, names = _common(workflow, dtype)
-    tta = bool(getattr(workflow.config, "resolved_tta", False))
-    note = ("biakit averages this model's prediction over flips and 90-degree rotations "
-            "(config.tta); the package runs the network once." if tta else "")  # fmt: skip
+    tta, note = _tta_note(workflow)
     return TaskSpec(
         pre, [], names, names, "restored",
         f"denoised image ({workflow.config.algorithm}), in the input's normalised intensities; "
@@ -255,6 +251,14 @@ def _denoise_per_image(workflow: Any, dtype: Any = None) -> TaskSpec:
                                                "normalizer"}, "tta_in_biakit": tta},
         tags=["denoising", "restoration"], note=note,
     )  # fmt: skip
+
+
+def _tta_note(workflow: Any) -> tuple[bool, str]:
+    """Whether biakit predicts a denoiser with test-time augmentation, and the README note."""
+    tta = bool(workflow.config.resolved_tta)
+    note = ("biakit averages this model's prediction over flips and 90-degree rotations "
+            "(config.tta); the package runs the network once." if tta else "")  # fmt: skip
+    return tta, note
 
 
 def _super_resolution(workflow: Any, dtype: Any = None) -> TaskSpec:

@@ -15,7 +15,7 @@ import numpy as np
 import typer
 
 from biakit.cli._batch import AxesOption, Failure, finish_batch
-from biakit.cli._pipeline import ResumeOption
+from biakit.cli._pipeline import ResumeOption, check_resume
 
 
 def _read_pairs(
@@ -69,8 +69,7 @@ def train(
     from biakit.nn.train import _distributed as dd
     from biakit.workflows import load_workflow_config, workflow_for
 
-    if resume and overwrite:
-        raise ValueError("--resume and --overwrite exclude each other; choose one")
+    check_resume(resume, overwrite)
     cfg = load_workflow_config(config)
     if cfg.data is None:
         raise ValueError(f"{config}: no 'data' section (images and masks folders)")

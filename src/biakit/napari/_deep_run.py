@@ -167,6 +167,8 @@ def iter_train(
         Progress ``{"done", "total", "text"}`` per batch and the epoch records
         (``epoch``, ``epochs``, ``train_loss``, ``val_loss``, ``val_<metric>``, ...).
     """
+    from biakit.workflows._network import epoch_listener
+
     workflow = make_workflow()
     cfg = workflow.config
     epochs = int(cfg.train.epochs)
@@ -174,13 +176,13 @@ def iter_train(
     found: queue.Queue = queue.Queue()
 
     def train() -> None:  # in iter_call's helper thread: its tick token reaches the trainer
-        for record in workflow.iter_train(*train_args, **(train_kwargs or {})):
-            found.put(record)
+        with epoch_listener(found.put):
+            workflow.train(*train_args, **(train_kwargs or {}))
 
     def records() -> list[dict[str, Any]]:
         out = []
         while not found.empty():
-            out.append({"epochs": epochs, **found.get_nowait()})
+            out.append(found.get_nowait())
         return out
 
     yield from iter_call(train, total=epochs * batches or None, poll=records, cancel=cancel)

@@ -120,8 +120,8 @@ def _predict_one(
 ) -> tuple[FileOutcome, Any]:  # fmt: skip
     from biakit.io import read_channel_first
 
-    movie = bool(getattr(workflow, "timelapse_frames", False))
-    image, meta = read_channel_first(path, ndim=workflow.input_ndim, axes=axes, time=movie)
+    image, meta = read_channel_first(path, ndim=workflow.input_ndim, axes=axes,
+                                     time=workflow.timelapse_frames)  # fmt: skip
     if meta.axes.startswith("T"):  # frame by frame, each with its own statistics
         raw = np.stack([workflow.predict_maps(frame, tta=tta) for frame in image])
         result = np.stack([workflow.postprocess(r) for r in raw])

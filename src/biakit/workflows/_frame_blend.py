@@ -299,12 +299,12 @@ def persistence_gains(forecasts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
     >>> persistence_gains(f, 0.0, [0.5])   # the blend hits the truth: capped at 60 dB
     [60.0]
     """
+    anchors = [smooth_anchor(last, anchor_sigma)[0] for _, last, _ in forecasts]
     out = []
     for h in range(len(weights)):
         g = []
-        for pred, last, truth in forecasts:
+        for (pred, last, truth), anchor in zip(forecasts, anchors):
             if h < len(pred):
-                anchor = smooth_anchor(last, anchor_sigma)[0]
                 f = anchor + weights[h] * (pred[h] - anchor)
                 err_p = float(np.mean((truth[h] - last[0]) ** 2))
                 err_f = max(float(np.mean((truth[h] - f) ** 2)), err_p * 1e-6)

@@ -86,9 +86,8 @@ class NetworkWorkflow(Workflow):
         token = _StopToken(stop, contextvars.copy_context())
 
         def work() -> None:
-            _EPOCH_SINK.set(lambda record: events.put(("epoch", record)))
             try:
-                with cancellable(token):
+                with cancellable(token), epoch_listener(lambda r: events.put(("epoch", r))):
                     events.put(("done", self.train(*args, **kwargs)))
             except BaseException as exc:  # handed to the caller's thread
                 events.put(("error", exc))
@@ -307,6 +306,25 @@ _EPOCH_SINK: contextvars.ContextVar[Callable[[dict[str, Any]], None] | None] = (
 )
 
 
+@contextlib.contextmanager
+def epoch_listener(callback: Callable[[dict[str, Any]], Any]) -> Any:
+    """Within the block, every network training calls ``callback(record)`` after each epoch.
+
+    The records are those :meth:`NetworkWorkflow.iter_train` yields (``epoch``,
+    ``epochs``, ``train_loss``, ...); the listener is per thread (a context variable).
+
+    Examples
+    --------
+    >>> with epoch_listener(print):
+    ...     pass
+    """
+    token = _EPOCH_SINK.set(callback)
+    try:
+        yield
+    finally:
+        _EPOCH_SINK.reset(token)
+
+
 class _StopToken:
     """Cancel token of :meth:`NetworkWorkflow.iter_train`: its own flag or the caller's token."""
 
@@ -319,15 +337,11 @@ class _StopToken:
 
 def _run_epochs(trainer: Any, *, progress: bool) -> Any:
     """``trainer.fit``, handing each epoch's record (plus ``epochs``) to the epoch sink."""
-    import pandas as pd
-
     sink = _EPOCH_SINK.get()
-    for record in trainer.iter_fit(progress=progress):
-        if sink is not None:
-            sink({**record, "epochs": trainer.cfg.epochs})
-    frame = pd.DataFrame(trainer.history)
-    frame.attrs["summary"] = trainer.summary
-    return frame
+    if sink is None:
+        return trainer.fit(progress=progress)
+    epochs = trainer.cfg.epochs
+    return trainer.fit(progress=progress, on_epoch=lambda r: sink({**r, "epochs": epochs}))
 
 
 def _check_finite(image: np.ndarray, name: str) -> None:

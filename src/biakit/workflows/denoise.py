@@ -122,16 +122,11 @@ class Denoiser(NetworkWorkflow):
         """
         from biakit.nn.datasets import NormStats
 
-        if self.norm_scope == "image":
+        if self.config.norm_scope == "image":
             stats = self.config.normalizer.stats(image)
             return stats, stats
         norm = self.training["normalization"]
         return NormStats.from_dict(norm["input"]), NormStats.from_dict(norm["target"])
-
-    @property
-    def norm_scope(self) -> str:
-        """The scope of the normalisation statistics: ``"image"`` or ``"dataset"``."""
-        return str(self.config.norm_scope)
 
     def _normalized(self, images: list, targets: list) -> tuple[list, list]:
         """Normalise training images and targets (each target with its image's statistics)."""

@@ -213,13 +213,14 @@ class FramePredictor(NetworkWorkflow):
             pred = self._rollout(movies[i][o - cfg.n_input : o], h)
             forecasts.append((pred, movies[i][o - 1 : o], movies[i][o : o + h]))
         best: dict[str, Any] = {}
+        holds = [held_forecast(pred, cfg.n_output) for pred, _, _ in forecasts]
         for sigma in ANCHOR_SIGMAS:  # the blend's anchor: the last frame, or it denoised
             check_cancelled()
             runs, held = [], []
-            for pred, last, truth in forecasts:
+            for (pred, last, truth), kept in zip(forecasts, holds):
                 anchor = smooth_anchor(last, sigma)
                 runs.append(forecast_sums(pred, anchor, truth))
-                held.append(forecast_sums(held_forecast(pred, cfg.n_output), anchor, truth))
+                held.append(forecast_sums(kept, anchor, truth))
             hold, weights, _ = choose_hold(runs, held, cfg.n_output)
             chosen = [(p[horizon_sources(hold, len(p), cfg.n_output)], last, truth)
                       for p, last, truth in forecasts]  # fmt: skip

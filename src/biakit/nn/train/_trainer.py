@@ -185,10 +185,13 @@ class Trainer(TrainerState):
 
     # ------------------------------------------------------------------ resume
     # ------------------------------------------------------------------ loop
-    def fit(self, progress: bool = True) -> Any:
+    def fit(
+        self, progress: bool = True, on_epoch: Callable[[dict[str, Any]], Any] | None = None
+    ) -> Any:
         """Train until ``cfg.epochs``, early stopping or ``max_time``; return the history.
 
-        With ``progress`` the epochs are shown on stderr (see :meth:`iter_fit`).
+        With ``progress`` the epochs are shown on stderr (see :meth:`iter_fit`);
+        ``on_epoch`` is called with each epoch's record once its checkpoint is written.
 
         Returns
         -------
@@ -198,8 +201,9 @@ class Trainer(TrainerState):
         """
         import pandas as pd
 
-        for _ in self.iter_fit(progress=progress):
-            pass
+        for record in self.iter_fit(progress=progress):
+            if on_epoch is not None:
+                on_epoch(record)
         frame = pd.DataFrame(self.history)
         frame.attrs["summary"] = self.summary
         return frame
