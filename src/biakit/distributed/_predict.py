@@ -156,15 +156,9 @@ def _frame_task_fields(
         from ._predict_iso import iter_slice_stats
 
         n_channels = src.shape[src.axes.index("C")] if "C" in src.axes else 1
-        stats = None
-        for item in iter_slice_stats(bc, src, model.config.normalizer, plan.spatial, n_channels):
-            if isinstance(item, BlockProgress):
-                yield BlockProgress(item.stage, frame * item.total + item.done,
-                                    n_frames * item.total)  # fmt: skip
-            else:
-                stats = item
-        assert stats is not None
-        return {"xz": stats[0], "yz": stats[1]}
+        stats = iter_slice_stats(bc, src, model.config.normalizer, plan.spatial, n_channels)
+        xz, yz = yield from over_frames(stats, frame, n_frames)
+        return {"xz": xz, "yz": yz}
     stats_in, stats_out = _net_stats(model, src)
     return {"stats_in": stats_in, "stats_out": stats_out}
 

@@ -25,7 +25,7 @@ tiled prediction.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,8 +93,8 @@ class _StatsTask:
 
 def iter_slice_stats(
     client: Any, source: Any, normalizer: Any, spatial: tuple[int, ...], n_channels: int
-) -> Iterator[BlockProgress | tuple[SliceStats, SliceStats]]:
-    """Yield progress, then the ``(XZ, YZ)`` :class:`SliceStats` of a stack."""
+) -> Generator[BlockProgress, None, tuple[SliceStats, SliceStats]]:
+    """Yield progress; return the ``(XZ, YZ)`` :class:`SliceStats` of a stack."""
     z, y, x = spatial
     found = []
     for axis in (1, 2):
@@ -110,7 +110,7 @@ def iter_slice_stats(
             start, part = result
             values[start : start + len(part)] = part
         found.append(SliceStats(axis, values))
-    yield found[0], found[1]
+    return found[0], found[1]
 
 
 @dataclass(frozen=True)

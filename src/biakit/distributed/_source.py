@@ -260,21 +260,21 @@ def _canonical(
                 f"{path or 'image'}: a time-lapse with {shape[t]} frames (axes {meta.axes!r}); "
                 "block-wise processing takes one frame or a volume: process frames one by one"
             )
-        keep = [i for i, a in enumerate(new.axes) if a != "T"]
-        return _drop(kind, path, key, new, shape, dtype, array, order, t, keep)
+        inner = LazySource(kind, path, key, order, new, shape, np.dtype(dtype), array)
+        return _at_index(inner, t, 0)
     return LazySource(kind, path, key, order, new, shape, np.dtype(dtype), array)
 
 
-def _drop(kind, path, key, meta, shape, dtype, array, order, axis, keep):  # type: ignore[no-untyped-def]
-    """Wrap a source so a singleton canonical ``axis`` disappears."""
-    inner = LazySource(kind, path, key, order, meta, shape, np.dtype(dtype), array)
-    sub = _Indexed(inner, axis, 0)
-    new_meta = meta.with_(
-        axes="".join(meta.axes[i] for i in keep),
-        spacing=tuple(meta.spacing[i] for i in keep),  # type: ignore[index]
+def _at_index(src: LazySource, axis: int, index: int) -> LazySource:
+    """Return the source with canonical ``axis`` fixed at ``index`` (that axis gone)."""
+    keep = [i for i in range(len(src.axes)) if i != axis]
+    meta = src.meta.with_(
+        axes="".join(src.axes[i] for i in keep),
+        spacing=tuple(src.meta.spacing[i] for i in keep),  # type: ignore[index]
     )
-    return LazySource("array", path, None, tuple(range(len(keep))), new_meta,
-                      tuple(shape[i] for i in keep), np.dtype(dtype), sub)  # fmt: skip
+    shape = tuple(src.shape[i] for i in keep)
+    return LazySource("array", src.path, None, tuple(range(len(keep))), meta, shape, src.dtype,
+                      _Indexed(src, axis, index))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -308,14 +308,7 @@ def frame_sources(src: LazySource) -> list[LazySource]:
     if "T" not in src.axes:
         return [src]
     t = src.axes.index("T")
-    keep = [i for i in range(len(src.axes)) if i != t]
-    meta = src.meta.with_(
-        axes="".join(src.axes[i] for i in keep),
-        spacing=tuple(src.meta.spacing[i] for i in keep),  # type: ignore[index]
-    )
-    shape = tuple(src.shape[i] for i in keep)
-    return [LazySource("array", src.path, None, tuple(range(len(keep))), meta, shape, src.dtype,
-                       _Indexed(src, t, i)) for i in range(src.shape[t])]  # fmt: skip
+    return [_at_index(src, t, i) for i in range(src.shape[t])]
 
 
 def _select(src: LazySource, channel: int | None) -> LazySource:
