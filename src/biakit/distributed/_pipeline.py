@@ -112,6 +112,13 @@ def _tail_fields(steps: Sequence[Any], have: set[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(f for f in need if f in have)) or ("mask",)
 
 
+def _stat_keys(cfg: Any, index: int) -> list[str]:
+    """Names of a step's global statistics (keys of the statistics table and its cache)."""
+    name = f"step {index} {cfg.step}"
+    suffixes = {"threshold": [""], "normalize_percentile": [" low", " high"]}
+    return [name + s for s in suffixes.get(cfg.step, [" min", " max"])]
+
+
 def _statistic(
     client: Any, chain: _Chain, cfg: Any, index: int, shape: tuple[int, ...],
     block_shape: tuple[int, ...], halo: tuple[int, ...],
@@ -121,7 +128,7 @@ def _statistic(
 
     blocks = plan_blocks(shape, block_shape, halo)
     params = dict(cfg.params)
-    name = f"step {index} {cfg.step}"
+    keys = _stat_keys(cfg, index)
     if cfg.step == "threshold":
         method = params.get("method", "otsu")
         if method not in STAT_METHODS:
@@ -129,15 +136,15 @@ def _statistic(
                 f"step {index} (threshold): method {method!r} needs the whole image at once; "
                 f"block-wise thresholds are {', '.join(STAT_METHODS)} or manual"
             )
-        return {name: global_threshold(client, chain, blocks, method, np.float32)}
+        return {keys[0]: global_threshold(client, chain, blocks, method, np.float32)}
     if cfg.step == "normalize_percentile":
         low, high = float(params.get("low", 1.0)), float(params.get("high", 99.8))
         size = int(np.prod(shape))
         lo, hi = exact_percentile(client, chain, blocks, [low, high], np.float32, size,
                                   scalar=True)  # fmt: skip
-        return {f"{name} low": lo, f"{name} high": hi}
+        return dict(zip(keys, (lo, hi)))
     lo, hi = _minmax(client, chain, blocks)
-    return {f"{name} min": float(lo), f"{name} max": float(hi)}
+    return dict(zip(keys, (float(lo), float(hi))))
 
 
 def _fixed(
@@ -148,14 +155,13 @@ def _fixed(
     """Return the step with its global statistic fixed (computed, or reused from ``cache``)."""
     from biakit.pipeline import StepConfig
 
-    name = f"step {index} {cfg.step}"
-    keys = {"threshold": [name], "normalize_percentile": [f"{name} low", f"{name} high"]}
-    known = cache.get(keys.get(cfg.step, [f"{name} min", f"{name} max"])) if cache else None
+    keys = _stat_keys(cfg, index)
+    known = cache.get(keys) if cache else None
     values = known or _statistic(client, chain, cfg, index, shape, block_shape, halo)
     if cache is not None and known is None:
         cache.put(values)
     stats.update(values)
-    v = list(values.values())
+    v = [values[k] for k in keys]
     if cfg.step == "threshold":
         return StepConfig(step="threshold", params={"method": "manual", "value": v[0]})
     if cfg.step == "normalize_percentile":
