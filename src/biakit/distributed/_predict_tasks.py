@@ -18,6 +18,7 @@ import numpy as np
 
 from biakit.errors import DataError, ParameterError
 
+from ._engine import round_up
 from ._output import ZarrTarget
 
 #: network tasks predicted block-wise and the activation of their maps
@@ -198,7 +199,7 @@ class NetTask:
 def tile(shape: Sequence[int], divisor: Any) -> tuple[int, ...]:
     """One tile over the whole (divisor-padded) region."""
     div = np.broadcast_to(np.asarray(divisor, int), (len(shape),))
-    return tuple(int(-(-n // d) * d) for n, d in zip(shape, div))
+    return tuple(round_up(n, d) for n, d in zip(shape, div))
 
 
 def net_stats(workflow: Any, src: Any) -> tuple[Any, Any]:
