@@ -41,12 +41,13 @@ clipping). CAREamics is stopped by a callback once the budget has passed (its
 ReduceLROnPlateau schedule needs no length); biakit gets ``train.max_time`` = the budget
 (its cosine schedule decays over the budget). Same network, patches and batch on both
 sides; everything else at each tool's defaults: biakit's ``mask_fraction`` (1.5% since
-issue 11, ``--quality-mask`` to change it) and its test-time augmentation for 2D N2V (the
-PSNR without it is printed too). The training steps each did in the same wall time are
-the concurrent throughput figure. Goal (issue 11): biakit >= CAREamics + 1.0 dB in 10 CPU
-minutes. Both models then also restore the test crops stored as another acquisition would
-(``_bsd68_data.intensity_variants``: 3x the gain plus an offset of 400; each crop stretched to
-0..255 and saved as 8-bit), mapped back to the original scale before the same PSNR.
+issue 11, ``--quality-mask`` to change it), its test-time augmentation for 2D N2V and its
+blind-spot blend (``blend_input``; the PSNR without each is printed too). The training
+steps each did in the same wall time are the concurrent throughput figure. Goal (issue 11):
+biakit >= CAREamics + 1.0 dB in 10 CPU minutes. Both models then also restore the test
+crops stored as another acquisition would (``_bsd68_data.intensity_variants``: 3x the gain
+plus an offset of 400; each crop stretched to 0..255 and saved as 8-bit), mapped back to the
+original scale before the same PSNR.
 
 CAREamics runs in its own venv (``benchmarks/_careamics_venv.py`` creates it: torch 2.13.0
 CPU, ``--no-deps torchvision==0.28.0 careamics==0.3.5`` and its other requirements), in a
@@ -406,6 +407,7 @@ def run_quality(peer: Peer, data: dict, minutes: float, amp: str, mask: float | 
         pred = np.stack([den.predict(x) for x in noisy])  # the default: TTA for 2D N2V
         t_pred = time.perf_counter() - t1
         plain = np.stack([den.predict(x, tta=False) for x in noisy])
+        unblended = np.stack([den.predict(x, blend_input=False) for x in noisy])
         variants = {}  # the crops stored otherwise, restored, then mapped back
         for name, (x, gain, offset) in intensity_variants(noisy).items():
             variants[name] = (np.stack([den.predict(v) for v in x]) - offset) / gain
@@ -416,7 +418,8 @@ def run_quality(peer: Peer, data: dict, minutes: float, amp: str, mask: float | 
     print(
         f"  biakit:    {pb:.2f} dB  ({int(hist['steps'].iloc[-1])} steps, {len(hist)} epochs, "
         f"train {wall:.0f} s, predict {t_pred:.1f} s; mask_fraction {cfg.mask_fraction:g}, "
-        f"tta {cfg.resolved_tta}; without TTA {psnr(plain, clean):.2f} dB)"
+        f"tta {cfg.resolved_tta}, blend_input {cfg.resolved_blend_input}; without TTA "
+        f"{psnr(plain, clean):.2f} dB, without the blend {psnr(unblended, clean):.2f} dB)"
     )
     c = answer.get("c")
     if c is None:

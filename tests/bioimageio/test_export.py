@@ -38,13 +38,16 @@ def test_package_reproduces_biakit_maps_and_carries_the_config(task, exported):
     test_in = np.load(io.BytesIO(_read(path, rdf["inputs"][0]["test_tensor"]["source"])))
     test_out = np.load(io.BytesIO(_read(path, rdf["outputs"][0]["test_tensor"]["source"])))
     # the package's test output (bioimageio.core) equals biakit's own maps
-    maps = wf.predict_maps(  # the package is the network alone: no test-time augmentation
+    # the package is the network alone: no test-time augmentation, no blind-spot blend
+    alone = {"blend_input": False} if task == "denoise" else {}
+    maps = wf.predict_maps(
         test_in[0],
         blending="none",
         device="cpu",
         amp="none",
         tile_shape=test_in.shape[2:],
         tta=False,
+        **alone,
     )
     np.testing.assert_allclose(maps, test_out[0], atol=1e-4)
     biakit = rdf["config"]["biakit"]
@@ -89,8 +92,11 @@ def test_per_image_denoiser_package_normalises_each_sample(exported):
     test_out = np.load(io.BytesIO(_read(path, rdf["outputs"][0]["test_tensor"]["source"])))[0]
     mean, std = test_in.mean(), test_in.std()
     maps = wf.predict_maps(test_in, blending="none", device="cpu", amp="none",
-                           tile_shape=test_in.shape[1:], tta=False)  # fmt: skip
+                           tile_shape=test_in.shape[1:], tta=False, blend_input=False)  # fmt: skip
     np.testing.assert_allclose(test_out * std + mean, maps, rtol=1e-4, atol=1e-3 * std)
+    # what biakit adds around the network is said in the package (N2V: TTA and the blend)
+    readme = _read(path, "README.md").decode()
+    assert "flips and 90-degree rotations" in readme and "own noisy value back" in readme
 
 
 def test_super_resolution_output_is_scaled(exported):

@@ -223,12 +223,12 @@ def _denoise(workflow: Any, dtype: Any = None) -> TaskSpec:
     ]
     t_offset, t_scale = norm["target"]["offset"], norm["target"]["scale"]
     names = _names("channel", workflow.in_channels)
-    tta, note = _tta_note(workflow)
+    steps, note = _biakit_steps(workflow)
     return TaskSpec(
         pre, [scale_linear(list(t_scale), list(t_offset))], names, names, "restored",
         f"denoised image ({workflow.config.algorithm}), in the intensities of the training "
         "targets",
-        config={"normalization": norm, "tta_in_biakit": tta}, tags=["denoising", "restoration"],
+        config={"normalization": norm, **steps}, tags=["denoising", "restoration"],
         note=note,
     )  # fmt: skip
 
@@ -242,23 +242,31 @@ def _denoise_per_image(workflow: Any, dtype: Any = None) -> TaskSpec:
     biakit's result.
     """
     pre, names = _common(workflow, dtype)
-    tta, note = _tta_note(workflow)
+    steps, note = _biakit_steps(workflow)
     return TaskSpec(
         pre, [], names, names, "restored",
         f"denoised image ({workflow.config.algorithm}), in the input's normalised intensities; "
         "biakit maps it back with the input's own normalisation statistics",
         config={"postprocess": {"denormalize": "input statistics of config.biakit.config."
-                                               "normalizer"}, "tta_in_biakit": tta},
+                                               "normalizer"}, **steps},
         tags=["denoising", "restoration"], note=note,
     )  # fmt: skip
 
 
-def _tta_note(workflow: Any) -> tuple[bool, str]:
-    """Whether biakit predicts a denoiser with test-time augmentation, and the README note."""
+def _biakit_steps(workflow: Any) -> tuple[dict[str, bool], str]:
+    """Return what biakit adds around this denoiser's network (TTA, blind-spot blend), a note."""
     tta = bool(workflow.config.resolved_tta)
-    note = ("biakit averages this model's prediction over flips and 90-degree rotations "
-            "(config.tta); the package runs the network once." if tta else "")  # fmt: skip
-    return tta, note
+    blend = bool(workflow.config.resolved_blend_input)
+    notes = []
+    if tta:
+        notes.append("averages this model's prediction over flips and 90-degree rotations "
+                     "(config.tta)")  # fmt: skip
+    if blend:
+        notes.append("gives each pixel's own noisy value back to the blind-spot prediction, "
+                     "weighted by the noise variance measured on the image (config.blend_input, "
+                     "biakit.nn.infer.blind_spot_weights)")  # fmt: skip
+    note = f"biakit {' and '.join(notes)}; the package runs the network alone." if notes else ""
+    return {"tta_in_biakit": tta, "blend_input_in_biakit": blend}, note
 
 
 def _super_resolution(workflow: Any, dtype: Any = None) -> TaskSpec:

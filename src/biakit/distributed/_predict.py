@@ -48,7 +48,7 @@ from ._predict_frames import (
     iter_frames,
     over_frames,
 )
-from ._predict_tasks import NET_TASKS, NetTask, PixelTask, Plan, make_plan
+from ._predict_tasks import NET_TASKS, NetTask, PixelTask, Plan, View, make_plan
 from ._predict_tasks import model_kind as _model_kind
 from ._predict_tasks import net_stats as _net_stats
 
@@ -147,7 +147,7 @@ def _block_shape(block_shape: Any, plan: Plan) -> tuple[int, ...]:
 
 
 def _frame_task_fields(
-    bc: Any, model: Any, kind: str, src: Any, plan: Plan, frame: int, n_frames: int
+    bc: Any, model: Any, kind: str, src: Any, plan: Plan, frame: int, n_frames: int, tta: Any
 ) -> Generator[BlockProgress, None, dict[str, Any]]:
     """Statistics of one frame (or the image) for its task; yield the progress of computing them."""
     if kind == "pixel":
@@ -160,7 +160,12 @@ def _frame_task_fields(
         xz, yz = yield from over_frames(stats, frame, n_frames)
         return {"xz": xz, "yz": yz}
     stats_in, stats_out = _net_stats(model, src)
-    return {"stats_in": stats_in, "stats_out": stats_out}
+    fields = {"stats_in": stats_in, "stats_out": stats_out}
+    if model.task == "denoise" and model.config.resolved_blend_input:
+        tta = model.config.resolved_tta if tta is None else bool(tta)
+        view = View(src, np.float32)  # the weights from the same region as in memory
+        fields["blend"] = model.blend_weights(view, (stats_in, stats_out), tta=tta)
+    return fields
 
 
 def _base_task(model: Any, kind: str, plan: Plan, out: _Outputs, spacing: Any,
@@ -181,7 +186,7 @@ def _base_task(model: Any, kind: str, plan: Plan, out: _Outputs, spacing: Any,
     classes = out.classes.base if out.classes is not None else None
     return NetTask(source, model.model, fields["stats_in"], fields["stats_out"],
                    NET_TASKS[model.task], plan.scale, halo, options, out.maps.base,
-                   classes)  # fmt: skip
+                   classes, fields.get("blend"))  # fmt: skip
 
 
 def _iter_task(
@@ -191,7 +196,8 @@ def _iter_task(
     """Build the per-block task (per frame for a time-lapse) after its statistics."""
     per_frame = []
     for t, src in enumerate(frames):
-        fields = yield from _frame_task_fields(bc, model, kind, src, plan, t, len(frames))
+        fields = yield from _frame_task_fields(bc, model, kind, src, plan, t, len(frames),
+                                               options.get("tta"))  # fmt: skip
         per_frame.append((src, fields))
     task = _base_task(model, kind, plan, out, spacing, options, *per_frame[0])
     if not movie:

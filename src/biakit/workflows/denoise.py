@@ -201,22 +201,66 @@ class Denoiser(NetworkWorkflow):
         return work
 
     # ---------------------------------------------------------------- prediction
-    def predict_maps(self, image: Any, *, tta: bool | None = None, **kwargs: Any) -> np.ndarray:
+    def predict_maps(
+        self, image: Any, *, tta: bool | None = None, blend_input: bool | None = None,
+        **kwargs: Any,
+    ) -> np.ndarray:  # fmt: skip
         """Restored image ``(C, *spatial)`` float32 on the targets' intensity scale.
 
         Tiled with an overlap covering the receptive field (``tile_shape``,
         ``batch_size``, ``device`` ... are passed to
         :func:`biakit.nn.infer.predict_tiled`); ``tta`` averages over flips and
-        90-degree rotations (None: ``config.resolved_tta``, on for 2D N2V / N2V2).
+        90-degree rotations (None: ``config.resolved_tta``, on for 2D N2V / N2V2);
+        ``blend_input`` gives the blind-spot prediction each pixel's own value back
+        with the weights of :meth:`blend_weights` (None: ``config.resolved_blend_input``,
+        on for N2V / N2V2).
         """
+        array = self._checked_input(image)
+        stats = self.norm_stats(array)
+        tta = self.config.resolved_tta if tta is None else bool(tta)
+        out = self._restore(array, stats, tta, **kwargs)
+        blend = self.config.resolved_blend_input if blend_input is None else bool(blend_input)
+        if not blend:
+            return out
+        from biakit.nn.infer import blend_blind_spot
+
+        weights = self.blend_weights(array, stats, tta=tta, prediction=out, **kwargs)
+        return blend_blind_spot(array, out, weights)
+
+    def blend_weights(
+        self, image: Any, stats: tuple[Any, Any], *, tta: bool, prediction: Any = None,
+        **kwargs: Any,
+    ) -> Any:  # fmt: skip
+        """Per-channel :class:`~biakit.nn.infer.BlendWeights` for ``blend_input`` (N2V / N2V2).
+
+        Measured by :func:`biakit.nn.infer.blind_spot_weights` on the central region
+        of :func:`biakit.nn.infer.blend_weight_region` (the whole image up to
+        2048 x 2048 pixels; 16 x 512 x 512 voxels in 3D), from the network's prediction there: in memory
+        and block by block alike. ``image`` is ``(C, *spatial)`` (an array or any
+        array-like that slices so), ``stats`` its :meth:`norm_stats`; ``prediction``,
+        the restoration of the whole image, is reused when the region is the image.
+        """
+        from biakit.nn.infer import blend_weight_region, blind_spot_weights
+
+        region = blend_weight_region(tuple(image.shape[1:]))
+        whole = all(r.stop - r.start == n for r, n in zip(region, image.shape[1:]))
+        sub = np.asarray(image[(slice(None), *region)], dtype=np.float32)
+        if whole and prediction is not None:
+            mu = prediction
+        else:  # the region alone, with the whole image's statistics
+            opts = {k: v for k, v in kwargs.items() if k in ("device", "amp", "batch_size")}
+            mu = self._restore(sub, stats, tta, **opts)
+        return blind_spot_weights(sub, mu)
+
+    def _restore(self, array: np.ndarray, stats: tuple[Any, Any], tta: bool,
+                 **kwargs: Any) -> np.ndarray:  # fmt: skip
+        """Return the network's restoration of a channel-first image, on the output scale."""
         from biakit.nn.datasets import denormalize_with_stats, normalize_with_stats
         from biakit.nn.infer import predict_tiled
 
-        array = self._checked_input(image)
-        stats_in, stats_out = self.norm_stats(array)
-        x = normalize_with_stats(array, stats_in)
+        stats_in, stats_out = stats
         kwargs.setdefault("amp", self.config.train.amp)
-        tta = self.config.resolved_tta if tta is None else bool(tta)
+        x = normalize_with_stats(array, stats_in)
         out = predict_tiled(self.model, x, activation=None, tta=tta, **kwargs)
         return denormalize_with_stats(out, stats_out)
 
@@ -273,6 +317,8 @@ class Denoiser(NetworkWorkflow):
             self.config = self.config.model_copy(update={"tta": False})  # predict as then
         if "norm_scope" not in saved:  # saved before per-image statistics: dataset scope
             self.config = self.config.model_copy(update={"norm_scope": "dataset"})
+        if "blend_input" not in saved:  # saved before the blind-spot blend: without it
+            self.config = self.config.model_copy(update={"blend_input": False})
         try:
             norm = self.training["normalization"]
             NormStats.from_dict(norm["input"]), NormStats.from_dict(norm["target"])

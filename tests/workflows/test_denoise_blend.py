@@ -1,0 +1,70 @@
+"""The Denoiser's blind-spot blend (``blend_input``): defaults, equality, gain in PSNR.
+
+Truth: :func:`biakit.nn.infer.blind_spot_weights` / ``blend_blind_spot`` (tested against
+hand-computed optima in ``tests/nn/infer/test_blind_spot.py``) applied to the network's
+own prediction, the clean image of a synthetic pair, and block-wise == in memory.
+"""
+
+import numpy as np
+import pytest
+
+from biakit.data import noisy_clean_pair
+from biakit.errors import ConfigError
+from biakit.workflows import DenoiseConfig, Denoiser, parse_workflow_config
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _n2v(image, epochs=1, algorithm="n2v", **extra):
+    cfg = DenoiseConfig(
+        algorithm=algorithm, patch_shape=(32, 32), samples_per_epoch=32, mask_fraction=0.05,
+        val_fraction=0.0, model={"depth": 2, "base_filters": 8}, **extra,
+        train={"epochs": epochs, "batch_size": 8, "lr": 0.004, "device": "cpu", "amp": "none",
+               "plot_every": 0},
+    )  # fmt: skip
+    den = Denoiser(cfg)
+    den.train([image])
+    return den
+
+
+def test_defaults_and_config_errors():
+    on = {a: DenoiseConfig(algorithm=a).resolved_blend_input
+          for a in ("n2v", "n2v2", "structn2v", "care", "n2n")}  # fmt: skip
+    assert on == {"n2v": True, "n2v2": True, "structn2v": False, "care": False, "n2n": False}
+    assert not DenoiseConfig(blend_input=False).resolved_blend_input
+    for algo in ("care", "structn2v"):
+        with pytest.raises(ConfigError, match="blend_input works with algorithm 'n2v' or"):
+            parse_workflow_config({"task": "denoise", "algorithm": algo, "blend_input": True})
+
+
+def test_predict_is_the_blend_of_the_network_prediction_and_beats_it():
+    """Few steps: the prediction is far from the truth, so the pixel adds a lot (MMSE)."""
+    from biakit.metrics import psnr
+    from biakit.nn.infer import blend_blind_spot, blind_spot_weights
+
+    noisy, clean = noisy_clean_pair((96, 96), noise="gaussian", level=0.3, seed=0)
+    den = _n2v(noisy, epochs=2)
+    mu = den.predict_maps(noisy, blend_input=False)
+    weights = blind_spot_weights(noisy[None], mu)
+    expected = blend_blind_spot(noisy[None], mu, weights)
+    np.testing.assert_allclose(den.predict_maps(noisy), expected, atol=1e-6)
+    assert 0.0 < weights.weights[0] < 1.0
+    gain = psnr(clean, den.predict(noisy), data_range=1.0) - psnr(clean, mu[0], data_range=1.0)
+    assert gain > 0.1, gain
+    # the blend is linear in the image: a gain and offset of the input move the output alike
+    moved = den.predict(3.0 * noisy + 100.0)
+    np.testing.assert_allclose(moved, 3.0 * den.predict(noisy) + 100.0, atol=2e-3)
+
+
+def test_large_image_blockwise_equals_in_memory(tmp_path):
+    """Wider than the 2048-pixel weight region: both paths measure it on the same centre."""
+    from biakit.distributed import predict_blockwise
+    from biakit.io import read_image
+
+    noisy, _ = noisy_clean_pair((40, 2100), noise="gaussian", level=0.3, seed=1)
+    den = _n2v(noisy, tta=False)
+    ref = den.predict_maps(noisy, tile_shape=(40, 2100), blending="none")
+    predict_blockwise(den, noisy, tmp_path / "b.ome.zarr", client="threads", block_shape=(40, 512))
+    maps, _ = read_image(tmp_path / "b.ome.zarr", lazy=False)
+    np.testing.assert_allclose(maps[0] if maps.ndim == 3 else maps, ref[0], atol=1e-5)
