@@ -236,9 +236,10 @@ class Denoiser(NetworkWorkflow):
         Measured by :func:`biakit.nn.infer.blind_spot_weights` on the central region
         of :func:`biakit.nn.infer.blend_weight_region` (the whole image up to
         2048 x 2048 pixels; 16 x 512 x 512 voxels in 3D), from the network's
-        prediction there: in memory and block by block alike. ``image`` is ``(C, *spatial)`` (an array or any
-        array-like that slices so), ``stats`` its :meth:`norm_stats`; ``prediction``,
-        the restoration of the whole image, is reused when the region is the image.
+        prediction there: in memory and block by block alike. ``image`` is
+        ``(C, *spatial)`` (an array or any array-like that slices so), ``stats`` its
+        :meth:`norm_stats`; ``prediction``, the restoration of the whole image, is
+        reused when the region is the image.
         """
         from biakit.nn.infer import blend_weight_region, blind_spot_weights
 
