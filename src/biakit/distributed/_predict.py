@@ -147,8 +147,9 @@ def _block_shape(block_shape: Any, plan: Plan) -> tuple[int, ...]:
 
 
 def _frame_task_fields(
-    bc: Any, model: Any, kind: str, src: Any, plan: Plan, frame: int, n_frames: int, tta: Any
-) -> Generator[BlockProgress, None, dict[str, Any]]:
+    bc: Any, model: Any, kind: str, src: Any, plan: Plan, frame: int, n_frames: int,
+    options: dict[str, Any],
+) -> Generator[BlockProgress, None, dict[str, Any]]:  # fmt: skip
     """Statistics of one frame (or the image) for its task; yield the progress of computing them."""
     if kind == "pixel":
         return {}
@@ -162,10 +163,20 @@ def _frame_task_fields(
     stats_in, stats_out = _net_stats(model, src)
     fields = {"stats_in": stats_in, "stats_out": stats_out}
     if model.task == "denoise" and model.config.resolved_blend_input:
-        tta = model.config.resolved_tta if tta is None else bool(tta)
-        view = View(src, np.float32)  # the weights from the same region as in memory
-        fields["blend"] = model.blend_weights(view, (stats_in, stats_out), tta=tta)
+        view = View(src, np.float32)  # the weights from the same region as in memory,
+        opts = {k: options[k] for k in ("device", "amp")}  # predicted as the blocks are
+        fields["blend"] = model.blend_weights(view, (stats_in, stats_out), tta=options["tta"],
+                                              **opts)  # fmt: skip
     return fields
+
+
+def _net_options(model: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """A network's prediction options: the user's over the model's own defaults, CPU."""
+    tta = getattr(model.config, "resolved_tta", False)  # the model's own default (2D N2V: on)
+    merged = {"amp": model.config.train.amp, "device": "cpu", "tta": tta, **options}
+    if merged.get("tta") is None:
+        merged["tta"] = tta
+    return merged
 
 
 def _base_task(model: Any, kind: str, plan: Plan, out: _Outputs, spacing: Any,
@@ -173,10 +184,6 @@ def _base_task(model: Any, kind: str, plan: Plan, out: _Outputs, spacing: Any,
     if kind == "pixel":
         return PixelTask(source, model, spacing, out.maps.base, out.classes.base,  # type: ignore[union-attr]
                          out.uncertainty)  # fmt: skip
-    tta = getattr(model.config, "resolved_tta", False)  # the model's own default (2D N2V: on)
-    options = {"amp": model.config.train.amp, "device": "cpu", "tta": tta, **options}
-    if options.get("tta") is None:
-        options["tta"] = tta
     if model.task == "isotropic":
         from ._predict_iso import IsoTask
 
@@ -194,10 +201,12 @@ def _iter_task(
     spacing: Any, options: dict[str, Any],
 ) -> Generator[BlockProgress, None, Any]:  # fmt: skip
     """Build the per-block task (per frame for a time-lapse) after its statistics."""
+    if kind != "pixel":
+        options = _net_options(model, options)
     per_frame = []
     for t, src in enumerate(frames):
         fields = yield from _frame_task_fields(bc, model, kind, src, plan, t, len(frames),
-                                               options.get("tta"))  # fmt: skip
+                                               options)  # fmt: skip
         per_frame.append((src, fields))
     task = _base_task(model, kind, plan, out, spacing, options, *per_frame[0])
     if not movie:
