@@ -68,3 +68,23 @@ def test_large_image_blockwise_equals_in_memory(tmp_path):
     predict_blockwise(den, noisy, tmp_path / "b.ome.zarr", client="threads", block_shape=(40, 512))
     maps, _ = read_image(tmp_path / "b.ome.zarr", lazy=False)
     np.testing.assert_allclose(maps[0] if maps.ndim == 3 else maps, ref[0], atol=1e-5)
+
+
+def test_huber_loss_keeps_hot_pixels_from_dominating_training():
+    """0.2% hot pixels at 20x the maximum: with the default Huber loss N2V restores the rest
+    of the image far better than with plain squared error (same seed, steps, data)."""
+    from biakit.metrics import psnr
+
+    noisy, clean = noisy_clean_pair((96, 96), noise="gaussian", level=0.15, seed=2)
+    hot = np.random.default_rng(3).choice(noisy.size, noisy.size // 500, replace=False)
+    noisy.flat[hot] = 20 * noisy.max()
+    ok = np.ones(noisy.size, bool)
+    ok[hot] = False
+    ok = ok.reshape(noisy.shape)
+    scores = {}
+    for delta in (3.0, None):
+        den = _n2v(noisy, epochs=10, huber_delta=delta)
+        out = den.predict(noisy, blend_input=False)
+        scores[delta] = psnr(clean[ok], out[ok], data_range=1.0)
+    assert DenoiseConfig().huber_delta == 3.0
+    assert scores[3.0] > scores[None] + 1.0, scores  # 20.4 vs 17.5 dB here (noisy: 16.4)

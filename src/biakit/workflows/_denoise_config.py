@@ -77,7 +77,8 @@ class DenoiseConfig(WorkflowConfig):
       ``mask_fraction`` of the pixels (1.5% by default; CAREamics masks 0.2%) are
       replaced (``replacement``, default ``"uniform"``: a random neighbour within
       ``radius``) and the loss is the squared error at those pixels only
-      (:func:`biakit.nn.targets.n2v_loss`).
+      (:func:`biakit.nn.targets.n2v_loss`), linear beyond ``huber_delta`` image
+      standard deviations (Huber), so hot pixels cannot dominate training.
     * ``n2v2``: the same with ``"median"`` replacement, a U-Net without its top
       skip connection, blur-pool down-sampling and bilinear up-sampling, against
       checkerboard artefacts (with transposed convolutions and no top skip the output
@@ -130,6 +131,13 @@ class DenoiseConfig(WorkflowConfig):
         None,
         description="average predictions over flips and 90-degree rotations; default: on "
         "for 2D n2v / n2v2, off otherwise",
+    )
+    huber_delta: float | None = Field(
+        3.0,
+        gt=0.0,
+        description="n2v / n2v2 / structn2v: the masked-pixel loss is squared up to this "
+        "residual (in normalised units: image standard deviations) and linear beyond, so rare "
+        "outliers (hot pixels, cosmic rays) cannot dominate training; null: squared error",
     )
     blend_input: bool | None = Field(
         None,

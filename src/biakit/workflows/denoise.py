@@ -21,6 +21,7 @@ is tiled with an overlap covering the U-Net's receptive field.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -194,8 +195,8 @@ class Denoiser(NetworkWorkflow):
         val_ds = dataset(*val, _val_samples(cfg), None, False) if val else None
         work = self._train_network(
             train_ds, val_ds, n_images=len(xs), output_dir=output_dir,
-            loss_fn=n2v_loss if masking is not None else None, metrics=None, resume=resume,
-            overwrite=overwrite, progress=progress,
+            loss_fn=partial(n2v_loss, huber=cfg.huber_delta) if masking is not None else None,
+            metrics=None, resume=resume, overwrite=overwrite, progress=progress,
         )  # fmt: skip
         self.training["algorithm"] = cfg.algorithm
         return work
@@ -320,6 +321,8 @@ class Denoiser(NetworkWorkflow):
             self.config = self.config.model_copy(update={"norm_scope": "dataset"})
         if "blend_input" not in saved:  # saved before the blind-spot blend: without it
             self.config = self.config.model_copy(update={"blend_input": False})
+        if "huber_delta" not in saved:  # saved before the robust N2V loss: trains as then
+            self.config = self.config.model_copy(update={"huber_delta": None})
         try:
             norm = self.training["normalization"]
             NormStats.from_dict(norm["input"]), NormStats.from_dict(norm["target"])

@@ -104,6 +104,22 @@ def test_loss_only_on_masked_pixels():
     assert empty.detach().item() == 0.0 and empty.requires_grad
 
 
+def test_huber_loss_is_squared_then_linear_with_a_bounded_gradient():
+    """By hand: residuals 0.5 and 4 with delta 1 give 0.25 and 2*1*4 - 1 = 7 (mean 3.625);
+    the gradient of the outlier is 2 * delta, not 2 * residual."""
+    out = torch.zeros(1, 1, 2, 2, requires_grad=True)
+    target = torch.zeros(1, 2, 2, 2)
+    target[0, 0, 0, 0], target[0, 0, 1, 1] = 0.5, 4.0
+    target[0, 1, 0, 0] = target[0, 1, 1, 1] = 1.0
+    loss = n2v_loss(out, target, huber=1.0)
+    assert float(loss.detach()) == pytest.approx((0.25 + 7.0) / 2)
+    loss.backward()
+    assert out.grad[0, 0, 1, 1].item() == pytest.approx(-2.0 / 2)  # -2 * delta / 2 pixels
+    assert out.grad[0, 0, 0, 0].item() == pytest.approx(-2 * 0.5 / 2)  # squared part
+    same = n2v_loss(out, target, huber=10.0).detach()
+    assert float(same) == pytest.approx(float(n2v_loss(out, target).detach()))
+
+
 def test_masked_prediction_never_sees_its_own_value():
     """Gradient check with a real U-Net: the original value of a masked pixel reaches the
     loss only through the target, never through the network's input."""

@@ -237,7 +237,7 @@ def _struct_line(
     masked[(slice(None), *line.T)] = flat[:, draws]
 
 
-def n2v_loss(output: Any, target: Any) -> Any:
+def n2v_loss(output: Any, target: Any, huber: float | None = None) -> Any:
     """Mean squared error over the masked pixels only (a ``Trainer`` ``loss_fn``).
 
     Parameters
@@ -247,6 +247,10 @@ def n2v_loss(output: Any, target: Any) -> Any:
     target : torch.Tensor, shape (B, C + 1, *spatial)
         The unmasked patch (``C`` channels) and the mask as the last channel,
         as :class:`N2VDataset` returns it.
+    huber : float, optional
+        Squared error up to this residual, linear beyond (Huber's loss, ``2 h |r| - h**2``):
+        a rare outlier among the masked pixels (a hot pixel, a cosmic ray) pulls with a
+        bounded force instead of one that grows with its value. None: plain squared error.
 
     Returns
     -------
@@ -259,8 +263,8 @@ def n2v_loss(output: Any, target: Any) -> Any:
     >>> import torch
     >>> out = torch.zeros(1, 1, 4, 4)
     >>> target = torch.zeros(1, 2, 4, 4); target[0, 0] = 2.0; target[0, 1, 0, 0] = 1.0
-    >>> float(n2v_loss(out, target))
-    4.0
+    >>> float(n2v_loss(out, target)), float(n2v_loss(out, target, huber=1.0))  # 2*1*2 - 1
+    (4.0, 3.0)
     """
     n = output.shape[1]
     if target.shape[1] != n + 1 or target.shape[2:] != output.shape[2:]:
@@ -269,8 +273,14 @@ def n2v_loss(output: Any, target: Any) -> Any:
             f"output of shape {tuple(output.shape)}, got {tuple(target.shape)}"
         )
     clean, mask = target[:, :n].float(), target[:, n:].float()
-    squared = (output.float() - clean) ** 2 * mask
-    return squared.sum() / (mask.sum() * n).clamp_min(1.0)  # no host sync
+    if huber is None:
+        error = (output.float() - clean) ** 2
+    else:
+        import torch
+
+        r = (output.float() - clean).abs()
+        error = torch.where(r <= huber, r**2, 2.0 * huber * r - huber**2)
+    return (error * mask).sum() / (mask.sum() * n).clamp_min(1.0)  # no host sync
 
 
 class N2VDataset:
