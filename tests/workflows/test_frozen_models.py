@@ -36,3 +36,13 @@ def test_frozen_model_loads_and_predicts_as_when_saved(folder):
     result = workflow.postprocess(maps)
     result = result[0] if workflow.task == "detection" else result
     np.testing.assert_allclose(result, expected["result"], atol=1e-6)
+
+
+def test_frozen_denoiser_keeps_the_behaviour_it_was_saved_with():
+    """Options added later (TTA, per-image statistics, the blind-spot blend, the Huber N2V
+    loss) are off in a model saved before them, so it predicts and trains on as then."""
+    workflow = load_model(Path(__file__).parents[1] / "data" / "models" / "denoise_v1")
+    cfg = workflow.config
+    assert (cfg.tta, cfg.norm_scope, cfg.blend_input, cfg.huber_delta) == (
+        False, "dataset", False, None)  # fmt: skip
+    assert not cfg.resolved_blend_input and not cfg.resolved_tta

@@ -172,10 +172,9 @@ def _frame_task_fields(
 
 def _net_options(model: Any, options: dict[str, Any]) -> dict[str, Any]:
     """Return a network's prediction options: the user's over the model's defaults, CPU."""
-    tta = getattr(model.config, "resolved_tta", False)  # the model's own default (2D N2V: on)
-    merged = {"amp": model.config.train.amp, "device": "cpu", "tta": tta, **options}
-    if merged.get("tta") is None:
-        merged["tta"] = tta
+    merged = {"amp": model.config.train.amp, "device": "cpu", **options}
+    if merged.get("tta") is None:  # the model's own default (2D N2V: on)
+        merged["tta"] = getattr(model.config, "resolved_tta", False)
     return merged
 
 

@@ -136,8 +136,9 @@ class DenoiseConfig(WorkflowConfig):
         3.0,
         gt=0.0,
         description="n2v / n2v2 / structn2v: the masked-pixel loss is squared up to this "
-        "residual (in normalised units: image standard deviations) and linear beyond, so rare "
-        "outliers (hot pixels, cosmic rays) cannot dominate training; null: squared error",
+        "residual (in normalised units: image standard deviations with the default z-score) "
+        "and linear beyond, so rare outliers (hot pixels, cosmic rays) cannot dominate "
+        "training; null: squared error",
     )
     blend_input: bool | None = Field(
         None,

@@ -36,6 +36,10 @@ from biakit.workflows._results import Evaluation
 
 #: percentiles of CARE's ground-truth normalisation before PSNR / SSIM / NRMSE
 EVAL_PERCENTILES = (0.1, 99.9)
+#: options added after models were first saved, and the behaviour of models saved without
+#: them: no TTA, dataset statistics, no blind-spot blend, plain squared-error N2V loss
+BEHAVIOUR_BEFORE = {"tta": False, "norm_scope": "dataset", "blend_input": False,
+                    "huber_delta": None}  # fmt: skip
 
 
 class Denoiser(NetworkWorkflow):
@@ -315,14 +319,8 @@ class Denoiser(NetworkWorkflow):
 
         super()._read_state(path, manifest)
         saved = manifest.get("config") or {}
-        if "tta" not in saved:  # saved before TTA became a default:
-            self.config = self.config.model_copy(update={"tta": False})  # predict as then
-        if "norm_scope" not in saved:  # saved before per-image statistics: dataset scope
-            self.config = self.config.model_copy(update={"norm_scope": "dataset"})
-        if "blend_input" not in saved:  # saved before the blind-spot blend: without it
-            self.config = self.config.model_copy(update={"blend_input": False})
-        if "huber_delta" not in saved:  # saved before the robust N2V loss: trains as then
-            self.config = self.config.model_copy(update={"huber_delta": None})
+        before = {k: v for k, v in BEHAVIOUR_BEFORE.items() if k not in saved}
+        self.config = self.config.model_copy(update=before)  # a model predicts / trains as then
         try:
             norm = self.training["normalization"]
             NormStats.from_dict(norm["input"]), NormStats.from_dict(norm["target"])

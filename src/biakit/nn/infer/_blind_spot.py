@@ -42,7 +42,9 @@ def pixel_noise_variance(image: Any) -> tuple[float, ...]:
     and bilinear trends; for white noise its mean square divided by 36 is the
     noise variance, whatever the noise's distribution (Gaussian, Poisson,
     quantised). Edges and texture add to it, so the estimate errs high. 3D
-    images pool every Z plane.
+    images pool every Z plane. Not :func:`biakit.preprocess.estimate_noise`: its
+    median of absolute details is robust to edges but 0 on sparse photon counts
+    (mostly zeros), where the blend needs the true variance.
 
     Parameters
     ----------
