@@ -9,7 +9,10 @@
   volume (XZ and YZ detail included) against cubic z-interpolation. Goal: + 1.5 dB.
 
 Scores: :meth:`biakit.workflows.SuperResolver.evaluate` (prediction matched to the
-truth by an affine least-squares fit, as CARE, PSNR over the truth's range).
+truth by an affine least-squares fit, as CARE, PSNR over the truth's range). The
+super-resolution case is scored a second time the way the issue's baseline (cubic
+32.65 dB, SSIM 0.743) reads: the whole image normalised to its 0.1 / 99.9 percentiles,
+plain PSNR and SSIM over a range of 1, no fit (cubic 32.64 dB, SSIM 0.750 there).
 
 Training budget: a 2-epoch probe measures the time per epoch, then the run plans 1.25x
 the epochs that fit in what is left of ``--minutes`` (``max_time`` cuts it), so the
@@ -132,7 +135,8 @@ def super_resolution(minutes: float, clean_sd: float = 0.0, model: str = "edsr")
         print(f"super-resolution: skipped ({IMG2D} missing; see the module docstring)")
         return
     image, _ = read_image(IMG2D, lazy=False)
-    image = _percentile(np.asarray(image, np.float32))
+    raw = np.asarray(image, np.float64)
+    image = _percentile(raw.astype(np.float32))
     if clean_sd:
         image = ndi.gaussian_filter(image, clean_sd)
     half = image.shape[0] // 2
@@ -165,6 +169,40 @@ def super_resolution(minutes: float, clean_sd: float = 0.0, model: str = "edsr")
         f"low-resolution Nyquist limit caps PSNR near {limit:.2f} dB "
         f"(+{limit - row['cubic_psnr']:.2f} dB over cubic)"
     )
+    if not clean_sd:
+        _issue_convention(raw, sr.predict_maps(test_low)[0], sr._cubic(test_low)[0], half)
+
+
+def _issue_convention(raw: np.ndarray, pred: np.ndarray, cubic: np.ndarray, half: int) -> None:
+    """Score again the way the issue's baseline (cubic 32.65 dB, SSIM 0.743) reads.
+
+    That figure is reproduced to 0.02 dB by plain PSNR and SSIM over a range of 1 (no
+    affine fit) after normalising the whole image to its 0.1 / 99.9 percentiles (cubic
+    32.63 dB, SSIM 0.750); the bench's own 1 / 99.8 units map to those by an affine change.
+    """
+    from biakit.metrics import restoration_metrics
+
+    lo1, hi1 = np.percentile(raw, (1.0, 99.8))
+    lo2, hi2 = np.percentile(raw, (0.1, 99.9))
+
+    def units(x: np.ndarray) -> np.ndarray:  # 1 / 99.8 units -> 0.1 / 99.9 units
+        return (np.asarray(x, np.float64) * (hi1 - lo1) + lo1 - lo2) / (hi2 - lo2)
+
+    truth = (raw[half:] - lo2) / (hi2 - lo2)
+    rows = {
+        "cubic": restoration_metrics(truth, units(cubic), data_range=1.0),
+        "biakit": restoration_metrics(truth, units(pred), data_range=1.0),
+        "oracle": restoration_metrics(truth, _oracle_low_band(truth, (2, 2)), data_range=1.0),
+    }
+    sd = _noise_ceiling(truth, (2, 2))[0]
+    limit = 10 * np.log10(1.0 / (0.75 * sd**2))
+    base = rows["cubic"].psnr
+    print("  the issue's convention (whole image to its 0.1 / 99.9 percentiles, plain PSNR, "
+          "range 1, no fit):")  # fmt: skip
+    for name, m in rows.items():
+        print(f"    {name:<7} PSNR {m.psnr:.2f} dB  SSIM {m.ssim:.3f}  ({m.psnr - base:+.2f} dB)")
+    print(f"    noise ceiling {limit:.2f} dB ({limit - base:+.2f} dB over cubic; goal "
+          f"{base + 2:.2f} dB)")  # fmt: skip
 
 
 def _score(pred: np.ndarray, truth: np.ndarray):

@@ -88,3 +88,32 @@ def test_huber_loss_keeps_hot_pixels_from_dominating_training():
         scores[delta] = psnr(clean[ok], out[ok], data_range=1.0)
     assert DenoiseConfig().huber_delta == 3.0
     assert scores[3.0] > scores[None] + 1.0, scores  # 20.4 vs 17.5 dB here (noisy: 16.4)
+
+
+def test_cli_blend_switch(tmp_path, capsys):
+    """``biakit predict --no-blend`` gives the network alone; ``--blend`` on other algorithms
+    is a usage error (exit 2); the saved model keeps its own setting."""
+    from biakit.cli import main
+    from biakit.io import ImageMeta, read_image, write_image
+    from biakit.workflows import load_model
+
+    noisy, _ = noisy_clean_pair((48, 48), noise="gaussian", level=0.3, seed=4)
+    write_image(tmp_path / "in" / "a.tif", noisy, ImageMeta("YX"))
+    den = _n2v(noisy, tta=False)
+    den.save(tmp_path / "n2v")
+    for flag, blend in (("--no-blend", False), ("--blend", True)):
+        out = tmp_path / flag.strip("-")
+        assert main(["predict", str(tmp_path / "n2v"), "-i", str(tmp_path / "in"),
+                     "-o", str(out), flag]) == 0  # fmt: skip
+        got, _ = read_image(out / "a_denoised.tif")
+        np.testing.assert_allclose(got, den.predict(noisy, blend_input=blend), atol=1e-5)
+    assert not np.allclose(read_image(tmp_path / "no-blend" / "a_denoised.tif")[0],
+                           read_image(tmp_path / "blend" / "a_denoised.tif")[0])  # fmt: skip
+    assert load_model(tmp_path / "n2v").config.blend_input is None  # the file is unchanged
+    _n2v(noisy, algorithm="structn2v").save(tmp_path / "struct")
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "struct"), "-i", str(tmp_path / "in"),
+                 "-o", str(tmp_path / "s"), "--blend"]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "--blend needs a blind-spot denoiser" in err and "'structn2v'" in err, err
+    assert "Traceback" not in err and not (tmp_path / "s").exists()

@@ -286,6 +286,15 @@ def predict(
             "model's own (on for 2D N2V / N2V2, off otherwise).",
         ),
     ] = None,
+    blend: Annotated[
+        bool | None,
+        typer.Option(
+            "--blend/--no-blend",
+            help="N2V / N2V2 denoisers: give each pixel's own noisy value back to the "
+            "blind-spot prediction, weighted by the noise measured on the image; default: "
+            "the model's own (on for N2V / N2V2).",
+        ),
+    ] = None,
     maps: Annotated[
         bool,
         typer.Option(
@@ -342,6 +351,8 @@ def predict(
 
     check_resume(resume, overwrite)
     workflow = load_model(model)
+    if blend is not None:
+        _choose_blend(workflow, blend, model)
     inputs = list_images(input)
     blockwise = use_blockwise(scheduler, inputs)
     require_blockwise(resume, blockwise)
@@ -378,6 +389,25 @@ def predict(
     count = f", {found} {what}" if what else ""
     typer.echo(f"{done} of {len(inputs)} image(s) predicted{count}; results in {output}")
     finish_batch(failures, len(inputs))
+
+
+def _choose_blend(workflow: Any, blend: bool, model: Path) -> None:
+    """Set a loaded denoiser's ``blend_input`` for this run (the model on disk is unchanged)."""
+    from biakit.errors import ParameterError
+
+    config = getattr(workflow, "config", None)
+    algorithm = getattr(config, "algorithm", None)
+    if getattr(workflow, "task", None) != "denoise" or config is None:
+        raise ParameterError(
+            f"{model}: --blend/--no-blend applies to biakit denoisers (N2V / N2V2), not to a "
+            f"{getattr(workflow, 'task', 'bioimage.io')} model; leave it out"
+        )
+    if blend and algorithm not in ("n2v", "n2v2"):
+        raise ParameterError(
+            f"{model}: --blend needs a blind-spot denoiser (algorithm n2v or n2v2); this one "
+            f"is {algorithm!r}; leave it out"
+        )
+    workflow.config = config.model_copy(update={"blend_input": blend})
 
 
 def _without_path(message: str, path: Path) -> str:
