@@ -18,8 +18,8 @@ Cases (fixed seeds; PSNR on the clean image's range, no clipping):
   8-bit, clipped at 255), ``hot_pixels`` (``pg10`` with 0.2% pixels at 20x the maximum),
   ``correlated`` (Gaussian noise blurred with sigma 0.8 px: not what N2V assumes).
 
-Run: ``.venv/bin/python benchmarks/bench_n2v_blend.py [--cases bsd68 pg10 ...]``
-(about 9 minutes on 2 cores).
+Run: ``.venv/bin/python benchmarks/bench_n2v_blend.py [--cases bsd68 pg10 ...]
+[--algorithm n2v|n2v2]`` (about 9 minutes on 2 cores per algorithm).
 """
 
 from __future__ import annotations
@@ -68,11 +68,12 @@ def _fluorescence_cases() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     }
 
 
-def _config(steps: int, seed: int = 0) -> object:
+def _config(steps: int, seed: int = 0, algorithm: str = "n2v") -> object:
     from biakit.workflows import DenoiseConfig
 
     train = {"epochs": steps // 16, "batch_size": 16, "device": "cpu"}
-    return DenoiseConfig(patch_shape=(64, 64), samples_per_epoch=256, seed=seed, train=train)
+    return DenoiseConfig(algorithm=algorithm, patch_shape=(64, 64), samples_per_epoch=256,
+                         seed=seed, train=train)  # fmt: skip
 
 
 def _restore(den: object, images: list) -> tuple[np.ndarray, np.ndarray, float, float]:
@@ -84,7 +85,7 @@ def _restore(den: object, images: list) -> tuple[np.ndarray, np.ndarray, float, 
     return plain, blended, t1 - t0, time.perf_counter() - t1
 
 
-def run_case(name: str) -> dict[str, object]:
+def run_case(name: str, algorithm: str = "n2v") -> dict[str, object]:
     from biakit.nn.infer import blind_spot_weights
     from biakit.workflows import Denoiser
 
@@ -97,7 +98,7 @@ def run_case(name: str) -> dict[str, object]:
     else:
         noisy, ref = _fluorescence_cases()[name]
         train, images, refs, steps = [noisy.astype(np.float32)], [noisy], ref[None], 400
-    den = Denoiser(_config(steps))
+    den = Denoiser(_config(steps, algorithm=algorithm))
     t0 = time.perf_counter()
     den.train(train)
     seconds = time.perf_counter() - t0
@@ -115,15 +116,17 @@ def main() -> None:
     cases = ["bsd68", "pg10", "poisson3", "poisson3_8bit", "hot_pixels", "correlated"]
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cases", nargs="+", default=cases, choices=cases)
+    ap.add_argument("--algorithm", default="n2v", choices=["n2v", "n2v2"])
     args = ap.parse_args()
     import os
 
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load {os.getloadavg()}; "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads")  # fmt: skip
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
+          f"{args.algorithm}")  # fmt: skip
     print(f"{'case':14s} {'steps':>5s} {'noisy':>7s} {'N2V':>7s} {'+blend':>7s} {'diff':>6s} "
           f"{'w':>6s} {'predict s (off / on)':>21s}")  # fmt: skip
     for name in args.cases:
-        r = run_case(name)
+        r = run_case(name, args.algorithm)
         print(f"{r['case']:14s} {r['steps']:5d} {r['noisy']:7.2f} {r['n2v']:7.2f} "
               f"{r['blend']:7.2f} {r['blend'] - r['n2v']:+6.2f} {r['w']:6.3f} "
               f"{r['predict_s']:10.1f} / {r['predict_blend_s']:.1f}", flush=True)  # fmt: skip
