@@ -2,10 +2,12 @@
 
 N2V predicts each pixel from its neighbours only; biakit gives the pixel's own value back
 with the weight that minimises the expected squared error given the noise variance it
-measures on the image (:func:`biakit.nn.infer.blind_spot_weights`). This script trains
-biakit's default N2V once per case and restores the noisy images twice, with and without
-the blend (the same network, the same TTA), so the difference is the blend alone. The
-peer is N2V as CAREamics and the N2V paper predict: the network's output.
+measures on the image and the share ``a`` of the pixel the network kept anyway
+(:func:`biakit.nn.infer.blind_spot_weights`, :func:`~biakit.nn.infer.centre_gain`).
+This script trains biakit's default N2V once per case and restores the noisy images
+twice, with and without the blend (the same network, the same TTA), so the difference is
+the blend alone. The peer is N2V as CAREamics and the N2V paper predict: the network's
+output.
 
 Cases (fixed seeds; PSNR on the clean image's range, no clipping):
 
@@ -86,7 +88,6 @@ def _restore(den: object, images: list) -> tuple[np.ndarray, np.ndarray, float, 
 
 
 def run_case(name: str, algorithm: str = "n2v") -> dict[str, object]:
-    from biakit.nn.infer import blind_spot_weights
     from biakit.workflows import Denoiser
 
     if name == "bsd68":
@@ -103,11 +104,15 @@ def run_case(name: str, algorithm: str = "n2v") -> dict[str, object]:
     den.train(train)
     seconds = time.perf_counter() - t0
     plain, blended, t_plain, t_blend = _restore(den, images)
-    w = [blind_spot_weights(x[None], p[None]).weights[0] for x, p in zip(images, plain)]
+    tta = den.config.resolved_tta
+    used = [den.blend_weights(x[None].astype(np.float32), den.norm_stats(x[None]), tta=tta,
+                              prediction=p[None]) for x, p in zip(images, plain)]  # fmt: skip
+    w = [b.weights[0] for b in used]
     score = lambda preds: float(np.mean([_psnr(p, r) for p, r in zip(preds, refs)]))  # noqa: E731
     return {"case": name, "steps": steps, "train_s": seconds,
             "noisy": score(np.stack(images)), "n2v": score(plain), "blend": score(blended),
-            "w": float(np.mean(w)), "predict_s": t_plain, "predict_blend_s": t_blend}  # fmt: skip
+            "w": float(np.mean(w)), "gain": float(np.mean([b.centre_gains[0] for b in used])),
+            "predict_s": t_plain, "predict_blend_s": t_blend}  # fmt: skip
 
 
 def main() -> None:
@@ -124,11 +129,11 @@ def main() -> None:
           f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"{args.algorithm}")  # fmt: skip
     print(f"{'case':14s} {'steps':>5s} {'noisy':>7s} {'N2V':>7s} {'+blend':>7s} {'diff':>6s} "
-          f"{'w':>6s} {'predict s (off / on)':>21s}")  # fmt: skip
+          f"{'w':>6s} {'a':>6s} {'predict s (off / on)':>21s}")  # fmt: skip
     for name in args.cases:
         r = run_case(name, args.algorithm)
         print(f"{r['case']:14s} {r['steps']:5d} {r['noisy']:7.2f} {r['n2v']:7.2f} "
-              f"{r['blend']:7.2f} {r['blend'] - r['n2v']:+6.2f} {r['w']:6.3f} "
+              f"{r['blend']:7.2f} {r['blend'] - r['n2v']:+6.2f} {r['w']:6.3f} {r['gain']:6.3f} "
               f"{r['predict_s']:10.1f} / {r['predict_blend_s']:.1f}", flush=True)  # fmt: skip
 
 

@@ -41,20 +41,48 @@ def test_defaults_and_config_errors():
 def test_predict_is_the_blend_of_the_network_prediction_and_beats_it():
     """Few steps: the prediction is far from the truth, so the pixel adds a lot (MMSE)."""
     from biakit.metrics import psnr
-    from biakit.nn.infer import blend_blind_spot, blind_spot_weights
+    from biakit.nn.infer import blend_blind_spot, blind_spot_weights, centre_gain
 
     noisy, clean = noisy_clean_pair((96, 96), noise="gaussian", level=0.3, seed=0)
     den = _n2v(noisy, epochs=2)
     mu = den.predict_maps(noisy, blend_input=False)
-    weights = blind_spot_weights(noisy[None], mu)
+    probe = {"tta": False, "blend_input": False, "amp": "none"}
+    gains = centre_gain(lambda x: den.predict_maps(x[0], **probe), noisy[None],
+                        seed=den.config.seed)  # fmt: skip
+    weights = blind_spot_weights(noisy[None], mu, gains)
     expected = blend_blind_spot(noisy[None], mu, weights)
-    np.testing.assert_allclose(den.predict_maps(noisy), expected, atol=1e-6)
+    # (predict_maps normalises the probed image with its own statistics: not bit-equal)
+    np.testing.assert_allclose(den.predict_maps(noisy), expected, atol=2e-3)
     assert 0.0 < weights.weights[0] < 1.0
     gain = psnr(clean, den.predict(noisy), data_range=1.0) - psnr(clean, mu[0], data_range=1.0)
     assert gain > 0.1, gain
     # the blend is linear in the image: a gain and offset of the input move the output alike
     moved = den.predict(3.0 * noisy + 100.0)
     np.testing.assert_allclose(moved, 3.0 * den.predict(noisy) + 100.0, atol=2e-3)
+
+
+def test_centre_gain_of_the_network_is_the_mean_diagonal_of_its_jacobian():
+    """Truth: the network's full Jacobian by autograd on a 32 x 32 image (no TTA). The
+    probe's own noise comes from the off-diagonal entries: its sd is known from them."""
+    from biakit.nn.datasets import normalize_with_stats
+    from biakit.nn.infer import centre_gain
+
+    noisy, _ = noisy_clean_pair((96, 96), noise="gaussian", level=0.3, seed=5)
+    den = _n2v(noisy, epochs=10, tta=False)
+    crop = noisy[None, 32:64, 32:64]
+    stats = den.norm_stats(crop)
+    z = torch.from_numpy(np.asarray(normalize_with_stats(crop, stats[0]), np.float32))[None]
+    net = den.model.eval()
+    jac = torch.autograd.functional.jacobian(lambda t: net(t), z).reshape(1024, 1024).double()
+    diagonal = torch.diagonal(jac)
+    exact = float(diagonal.mean())  # image units = normalised units (one scale)
+    seeds = range(8)
+    probes = [centre_gain(lambda x: den._restore(x, stats, False, amp="none"), crop, seed=s)[0]
+              for s in seeds]  # fmt: skip
+    off = float(((jac**2).sum(1) - diagonal**2).mean())
+    sd = (off / 1024 / len(seeds)) ** 0.5  # ~0.002 here
+    assert np.mean(probes) == pytest.approx(exact, abs=3 * sd + 0.002), (probes, exact, sd)
+    assert exact > 0.02  # a network trained blind is not blind at prediction (0.033 here)
 
 
 def test_large_image_blockwise_equals_in_memory(tmp_path):

@@ -243,11 +243,13 @@ class DenoiseConfig(WorkflowConfig):
 
         By default on for ``n2v`` and ``n2v2``: the blind-spot prediction is mixed with
         the noisy pixel by the weight that minimises the expected squared error given the
-        noise variance measured on the image (:func:`biakit.nn.infer.blind_spot_weights`);
-        +0.58 dB on the BSD68-style set, within +-0.1 dB on Poisson-noise fluorescence
-        images, where N2V alone is already close (issue 11). Off for ``structn2v`` (its
-        noise is correlated, the noise estimate assumes independent pixels) and for CARE /
-        N2N (their networks see the pixel).
+        noise variance measured on the image and the share of the pixel the network kept
+        (:func:`biakit.nn.infer.blind_spot_weights`, :func:`~biakit.nn.infer.centre_gain`);
+        +0.6 dB for N2V and +0.2 dB for N2V2 on the BSD68-style set, within +-0.1 dB on
+        Poisson-noise fluorescence images, where N2V alone is already close; faded out
+        where the noise is not white (:func:`~biakit.nn.infer.whiteness`; issue 11). Off
+        for ``structn2v`` (its noise is correlated, the noise estimate assumes independent
+        pixels) and for CARE / N2N (their networks see the pixel).
         """
         if self.blend_input is not None:
             return self.blend_input

@@ -241,22 +241,28 @@ class Denoiser(NetworkWorkflow):
         Measured by :func:`biakit.nn.infer.blind_spot_weights` on the central region
         of :func:`biakit.nn.infer.blend_weight_region` (the whole image up to
         2048 x 2048 pixels; 16 x 512 x 512 voxels in 3D), from the network's
-        prediction there: in memory and block by block alike. ``image`` is
-        ``(C, *spatial)`` (an array or any array-like that slices so), ``stats`` its
-        :meth:`norm_stats`; ``prediction``, the restoration of the whole image, is
-        reused when the region is the image.
+        prediction there and its :func:`~biakit.nn.infer.centre_gain` (probed in
+        float32 without TTA on a central crop of at most 128 x 128 pixels, 8 x 128 x
+        128 in 3D: the flips and turns of TTA average the same network's gain on
+        turned copies of the image): in memory and block by block alike. ``image``
+        is ``(C, *spatial)`` (an array or any array-like that slices so), ``stats``
+        its :meth:`norm_stats`; ``prediction``, the restoration of the whole image,
+        is reused when the region is the image.
         """
-        from biakit.nn.infer import blend_weight_region, blind_spot_weights
+        from biakit.nn.infer import blend_weight_region, blind_spot_weights, centre_gain
 
         region = blend_weight_region(tuple(image.shape[1:]))
         whole = all(r.stop - r.start == n for r, n in zip(region, image.shape[1:]))
         sub = np.asarray(image[(slice(None), *region)], dtype=np.float32)
+        opts = {k: v for k, v in kwargs.items() if k in ("device", "amp", "batch_size")}
         if whole and prediction is not None:
             mu = prediction
         else:  # the region alone, with the whole image's statistics
-            opts = {k: v for k, v in kwargs.items() if k in ("device", "amp", "batch_size")}
             mu = self._restore(sub, stats, tta, **opts)
-        return blind_spot_weights(sub, mu)
+        probe = {**opts, "amp": "none"}  # a difference of two predictions: no bf16 rounding
+        gains = centre_gain(lambda x: self._restore(x, stats, False, **probe), sub,
+                            seed=self.config.seed)  # fmt: skip
+        return blind_spot_weights(sub, mu, gains)
 
     def _restore(self, array: np.ndarray, stats: tuple[Any, Any], tta: bool,
                  **kwargs: Any) -> np.ndarray:  # fmt: skip

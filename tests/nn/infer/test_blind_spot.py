@@ -3,18 +3,23 @@
 Truth: images ``f(y) + g(x)`` (the second-difference high-pass removes them exactly),
 noise of known variance, and a stand-in "prediction" = clean + independent error of
 known variance, for which the best weight and the blended error follow by hand:
-``w = e / (e + n)`` and ``MSE = e n / (e + n)``.
+``w = e / (e + n)`` and ``MSE = e n / (e + n)``; a prediction that kept a share ``a``
+of the noise, whose best weight is found by a brute-force search over ``w``; linear
+filters with a known centre tap for :func:`centre_gain`.
 """
 
 import numpy as np
 import pytest
+from scipy import ndimage as ndi
 
 from biakit.nn.infer import (
     BlendWeights,
     blend_blind_spot,
     blend_weight_region,
     blind_spot_weights,
+    centre_gain,
     pixel_noise_variance,
+    whiteness,
 )
 
 
@@ -78,8 +83,9 @@ def test_edge_cases_no_noise_no_residual_and_outliers():
     rng = np.random.default_rng(5)
     clean = _separable((64, 64))[None]
     guess = clean + rng.standard_normal(clean.shape)
-    # a noise-free image: the pixel itself is the best estimate
-    assert blind_spot_weights(clean, guess).weights == (1.0,)
+    # a noise-free image: its high frequencies are structure, not white noise; the blend
+    # cannot tell that from correlated noise and leaves the prediction alone
+    assert blind_spot_weights(clean, guess).weights == (0.0,)
     # a prediction equal to the image: nothing to add back
     assert blind_spot_weights(guess, guess).weights == (0.0,)
     # a residual smaller than the noise: the prediction alone
@@ -100,3 +106,112 @@ def test_region_and_errors():
         blind_spot_weights(np.zeros((1, 8, 8)), np.zeros((1, 8, 9)))
     with pytest.raises(ValueError, match="Y and X >= 3"):
         pixel_noise_variance(np.zeros((1, 2, 8)))
+
+
+@pytest.mark.parametrize("share", [0.1, 0.2])
+def test_weights_for_a_prediction_that_kept_part_of_the_noise(share):
+    """The weight allowing for the centre gain is the brute-force optimum; ignoring the
+    gain gives a worse blend (here: none at all)."""
+    rng = np.random.default_rng(6)
+    clean = _separable((512, 512))
+    noise = 2.0 * rng.standard_normal(clean.shape)  # variance 4
+    leaky = clean + 1.0 * rng.standard_normal(clean.shape) + share * noise
+    noisy = (clean + noise)[None]
+    blend = blind_spot_weights(noisy, leaky[None], [share])
+    grid = np.linspace(-0.5, 1.0, 301)
+    mse = [np.mean((leaky + w * (noisy[0] - leaky) - clean) ** 2) for w in grid]
+    best = grid[int(np.argmin(mse))]
+    assert blend.weights[0] == pytest.approx(max(best, 0.0), abs=0.02), (blend, best)
+    naive = blind_spot_weights(noisy, leaky[None])
+    assert naive.weights[0] < blend.weights[0] - 0.04
+    err = lambda b: np.mean((blend_blind_spot(noisy, leaky[None], b)[0] - clean) ** 2)  # noqa: E731
+    assert err(blend) < err(naive) * 0.98  # MSE 0.94 vs 0.98 (0.1), 1.12 vs 1.16 (0.2)
+    assert blend.centre_gains == (share,) and naive.centre_gains == (0.0,)
+    with pytest.raises(ValueError, match="one value per channel"):
+        blind_spot_weights(noisy, leaky[None], [0.1, 0.2])
+
+
+def _ring_filter(x, taps):
+    """Per channel ``a x + (1 - a) * mean of the 8 neighbours`` (3D: of the 26)."""
+    ring = np.ones((3,) * (x.ndim - 1))
+    ring[(1,) * ring.ndim] = 0.0
+    ring /= ring.sum()
+    return np.stack([a * c + (1 - a) * ndi.convolve(c, ring, mode="reflect")
+                     for a, c in zip(taps, x)])  # fmt: skip
+
+
+def test_centre_gain_of_filters_with_a_known_centre_tap():
+    rng = np.random.default_rng(7)
+    x = np.stack([_separable((300, 280)), _separable((300, 280), seed=1)])
+    x = x + rng.normal(0, 2.0, x.shape)
+    shapes = []
+
+    def predict(a):
+        shapes.append(a.shape)
+        return _ring_filter(a, (0.3, 0.0))
+
+    gains = centre_gain(predict, x, seed=1)
+    assert gains == pytest.approx((0.3, 0.0), abs=0.01)
+    assert shapes == [(2, 128, 128)] * 2  # a central crop, probed once
+    volume = rng.normal(size=(1, 40, 20, 300))
+    shapes.clear()
+    assert centre_gain(lambda a: (shapes.append(a.shape), _ring_filter(a, (0.5,)))[1],
+                       volume)[0] == pytest.approx(0.5, abs=0.01)  # fmt: skip
+    assert shapes[0] == (1, 8, 20, 128)
+    # the identity keeps everything; a noise-free image still gets a finite probe
+    flat = np.full((1, 32, 32), 5.0)
+    assert centre_gain(lambda a: a, flat) == pytest.approx((1.0,), abs=1e-4)
+    assert centre_gain(lambda a: a, x, seed=3) == pytest.approx((1.0, 1.0), abs=1e-4)
+
+
+def test_hot_pixels_are_left_out_of_the_variances():
+    """0.2% hot pixels at 100x the noise: weights and limits as without them."""
+    rng = np.random.default_rng(8)
+    clean = _separable((256, 256))
+    noise = 2.0 * rng.standard_normal(clean.shape)
+    leaky = clean + rng.standard_normal(clean.shape) + 0.1 * noise
+    noisy = clean + noise
+    hot = noisy.copy()
+    where = rng.choice(hot.size, hot.size // 500, replace=False)
+    hot.flat[where] += 200.0
+    for gains in (None, [0.1]):
+        base = blind_spot_weights(noisy[None], leaky[None], gains)
+        with_hot = blind_spot_weights(hot[None], leaky[None], gains)
+        assert with_hot.weights[0] == pytest.approx(base.weights[0], abs=0.01)
+        assert with_hot.limits[0] == pytest.approx(base.limits[0], rel=0.02)
+    keep = np.ones(hot.shape, bool)
+    keep.flat[where] = False
+    assert pixel_noise_variance(hot[None], keep[None])[0] == pytest.approx(4.0, rel=0.05)
+    assert pixel_noise_variance(hot[None])[0] > 50
+    with pytest.raises(ValueError, match="keep"):
+        pixel_noise_variance(hot[None], keep)
+
+
+def test_whiteness_and_no_blend_for_correlated_noise():
+    """White noise of any distribution: -2/3 exactly (cov -4 s / var 6 s); blurred noise,
+    which the blend's premise excludes, reads near -0.1 and turns the blend off."""
+    rng = np.random.default_rng(9)
+    white = [rng.normal(size=(1, 300, 300)), rng.poisson(0.5, (1, 300, 300)),
+             np.round(rng.uniform(0, 4, (1, 300, 300)))]  # fmt: skip
+    for x in white:
+        assert whiteness(x)[0] == pytest.approx(-2 / 3, abs=0.01)
+    clean = _separable((300, 300))
+    assert whiteness((clean + 2.0 * rng.standard_normal(clean.shape))[None])[0] < -0.6  # full
+    blurred = ndi.gaussian_filter(rng.standard_normal((300, 300)), 0.8)
+    assert -0.2 < whiteness(blurred[None])[0] < 0.0  # -0.07 in theory for sd 0.8
+    noisy = clean + 10 * blurred
+    guess = clean + 2 * blurred + rng.standard_normal(clean.shape)
+    blend = blind_spot_weights(noisy[None], guess[None])
+    assert blend.weights == (0.0,) and blend.whiteness[0] > -0.5
+    assert (
+        blind_spot_weights(
+            (clean + 2 * rng.standard_normal(clean.shape))[None],
+            clean[None] + rng.standard_normal(clean.shape),
+        ).weights[0]
+        > 0.1
+    )
+    keep = np.ones((1, 300, 300), bool)
+    keep[0, 100:200, 100:200] = False
+    mixed = rng.normal(size=(1, 300, 300))
+    mixed[0, 100:200, 100:200] = blurred[100:200, 100:200] * 10
+    assert whiteness(mixed, keep)[0] == pytest.approx(-2 / 3, abs=0.01)

@@ -8,7 +8,8 @@
   networks whose output is ``scale`` times larger (super-resolution), exact for local ones.
 * :func:`plan_tiles` -- the tile geometry (starts, weights, written regions).
 * :func:`blind_spot_weights` / :func:`blend_blind_spot` -- give a blind-spot (N2V)
-  prediction back each pixel's own value, weighted by the measured noise variance.
+  prediction back each pixel's own value, weighted by the measured noise variance
+  (:func:`centre_gain`: the share of it the network kept anyway).
 * :func:`export_onnx` -- ONNX export (optional ``onnx``); run it with
   ``predict_tiled(..., session=onnxruntime.InferenceSession(path))``.
 """
@@ -18,7 +19,9 @@ from ._blind_spot import (
     blend_blind_spot,
     blend_weight_region,
     blind_spot_weights,
+    centre_gain,
     pixel_noise_variance,
+    whiteness,
 )
 from ._onnx import export_onnx
 from ._predict import iter_predict_tiled, predict_tiled
@@ -32,6 +35,7 @@ __all__ = [
     "blend_blind_spot",
     "blend_weight_region",
     "blind_spot_weights",
+    "centre_gain",
     "export_onnx",
     "iter_predict_tiled",
     "iter_predict_tiled_scaled",
@@ -40,4 +44,5 @@ __all__ = [
     "predict_tiled",
     "predict_tiled_scaled",
     "tta_transforms",
+    "whiteness",
 ]
