@@ -33,7 +33,7 @@ Two guards keep the blend from adding back what is not independent noise: hot
 pixels (residuals beyond 8 root mean squares) are left out of both variances, and
 :func:`whiteness` (the lag-1 correlation of second differences, -2/3 for white
 noise) fades the blend out where the image's high frequencies are not white
-noise: spatially correlated noise, where N2V2 + blend had lost 0.95 dB.
+noise: spatially correlated noise, where N2V2 + blend had lost 0.76 dB.
 """
 
 from __future__ import annotations
@@ -147,13 +147,13 @@ def blind_spot_weights(image: Any, prediction: Any, centre_gains: Any = None) ->
         ``w = (e - a (1 - a) s) / (e + (1 - a)**2 s)``,
 
     clipped to 0..1 (with ``a = 0``: ``1 - s / r``). A residual no larger than the
-    noise gives 0 (the prediction alone); an image without noise gives 1. Pixels
+    noise gives 0 (the prediction alone). Pixels
     whose residual exceeds ``OUTLIER`` root mean squares (hot pixels) are left out
     of ``r`` and ``s``, their 3 x 3 neighbourhoods out of ``s``. The blend assumes
     pixel-wise independent noise: where the image's :func:`whiteness` says its
     high frequencies are not white noise (spatially correlated noise, or structure
-    that swamps the noise), ``w`` fades linearly to 0 between ``WHITE`` and
-    ``NOT_WHITE``.
+    that swamps the noise, as in a noise-free image), ``w`` fades linearly to 0
+    between ``WHITE`` and ``NOT_WHITE``.
 
     Parameters
     ----------
