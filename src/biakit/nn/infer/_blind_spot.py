@@ -188,10 +188,7 @@ def blind_spot_weights(image: Any, prediction: Any, centre_gains: Any = None) ->
     a = np.zeros(len(x)) if centre_gains is None else np.asarray(centre_gains, dtype=np.float64)
     if a.shape != (len(x),):
         raise ValueError(f"centre_gains needs one value per channel ({len(x)}), got {a.shape}")
-    keep = _inliers(x - mu)
-    squares = ((x - mu) ** 2).reshape(len(x), -1)
-    residual = np.where(keep.reshape(len(x), -1), squares, 0.0).sum(axis=1)
-    residual = residual / np.maximum(keep.reshape(len(x), -1).sum(axis=1), 1)
+    keep, residual = _inliers(x - mu)
     noise = np.asarray(pixel_noise_variance(x, keep))
     error = np.maximum(residual - (1.0 - a) ** 2 * noise, 0.0)
     total = error + (1.0 - a) ** 2 * noise
@@ -249,19 +246,23 @@ def whiteness(image: Any, keep: Any = None) -> tuple[float, ...]:
     return tuple(float(p / q) if q > 0 else 0.0 for p, q in zip(products, squares))
 
 
-def _inliers(residual: np.ndarray) -> np.ndarray:
-    """Pixels whose residual is within ``OUTLIER`` root mean squares (two passes, per channel).
+def _inliers(residual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels whose residual is within ``OUTLIER`` root mean squares, and their mean square.
 
-    Hot pixels and cosmic-ray hits follow neither the noise model nor the network's
-    linear response; left in, they inflate both variances (the second pass measures
-    the root mean square without them).
+    Per channel, two passes (the second measures the root mean square without the
+    outliers the first found). Hot pixels and cosmic-ray hits follow neither the
+    noise model nor the network's linear response; left in, they inflate both
+    variances.
     """
     squares = residual.reshape(len(residual), -1) ** 2
+
+    def mean_square(kept: np.ndarray) -> np.ndarray:
+        return np.where(kept, squares, 0.0).sum(axis=1) / np.maximum(kept.sum(axis=1), 1)
+
     keep = np.ones(squares.shape, dtype=bool)
     for _ in range(2):
-        mean = np.where(keep, squares, 0.0).sum(axis=1) / np.maximum(keep.sum(axis=1), 1)
-        keep = squares <= OUTLIER**2 * mean[:, None]
-    return keep.reshape(residual.shape)
+        keep = squares <= OUTLIER**2 * mean_square(keep)[:, None]
+    return keep.reshape(residual.shape), mean_square(keep)
 
 
 def centre_gain(
