@@ -394,6 +394,7 @@ def predict(
 def _choose_blend(workflow: Any, blend: bool, model: Path) -> None:
     """Set a loaded denoiser's ``blend_input`` for this run (the model on disk is unchanged)."""
     from biakit.errors import ParameterError
+    from biakit.workflows._denoise_config import BLIND_SPOT_BLEND
 
     config = getattr(workflow, "config", None)
     algorithm = getattr(config, "algorithm", None)
@@ -402,7 +403,7 @@ def _choose_blend(workflow: Any, blend: bool, model: Path) -> None:
             f"{model}: --blend/--no-blend applies to biakit denoisers (N2V / N2V2), not to a "
             f"{getattr(workflow, 'task', 'bioimage.io')} model; leave it out"
         )
-    if blend and algorithm not in ("n2v", "n2v2"):
+    if blend and algorithm not in BLIND_SPOT_BLEND:
         raise ParameterError(
             f"{model}: --blend needs a blind-spot denoiser (algorithm n2v or n2v2); this one "
             f"is {algorithm!r}; leave it out"

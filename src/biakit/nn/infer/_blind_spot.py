@@ -97,9 +97,7 @@ def pixel_noise_variance(image: Any, keep: Any = None) -> tuple[float, ...]:
         raise ValueError(f"keep {k.shape} must have the image's shape {x.shape}")
     k = k[..., :-2] & k[..., 1:-1] & k[..., 2:]  # every pixel of the 3 x 3 window kept
     k = (k[..., :-2, :] & k[..., 1:-1, :] & k[..., 2:, :]).reshape(len(x), -1)
-    sums = np.where(k, d.reshape(len(x), -1) ** 2, 0.0).sum(axis=1)
-    counts = k.sum(axis=1)
-    return tuple(float(v) for v in np.where(counts > 0, sums / np.maximum(counts, 1), 0.0) / 36)
+    return tuple(float(v) for v in _masked_mean(d.reshape(len(x), -1) ** 2, k) / 36.0)
 
 
 @dataclass(frozen=True)
@@ -147,9 +145,9 @@ def blind_spot_weights(image: Any, prediction: Any, centre_gains: Any = None) ->
         ``w = (e - a (1 - a) s) / (e + (1 - a)**2 s)``,
 
     clipped to 0..1 (with ``a = 0``: ``1 - s / r``). A residual no larger than the
-    noise gives 0 (the prediction alone). Pixels
-    whose residual exceeds ``OUTLIER`` root mean squares (hot pixels) are left out
-    of ``r`` and ``s``, their 3 x 3 neighbourhoods out of ``s``. The blend assumes
+    noise gives 0 (the prediction alone). Pixels whose residual exceeds ``OUTLIER``
+    root mean squares (hot pixels) are left out of ``r`` and ``s``, their 3 x 3
+    neighbourhoods out of ``s``. The blend assumes
     pixel-wise independent noise: where the image's :func:`whiteness` says its
     high frequencies are not white noise (spatially correlated noise, or structure
     that swamps the noise, as in a noise-free image), ``w`` fades linearly to 0
@@ -255,14 +253,15 @@ def _inliers(residual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     variances.
     """
     squares = residual.reshape(len(residual), -1) ** 2
-
-    def mean_square(kept: np.ndarray) -> np.ndarray:
-        return np.where(kept, squares, 0.0).sum(axis=1) / np.maximum(kept.sum(axis=1), 1)
-
     keep = np.ones(squares.shape, dtype=bool)
     for _ in range(2):
-        keep = squares <= OUTLIER**2 * mean_square(keep)[:, None]
-    return keep.reshape(residual.shape), mean_square(keep)
+        keep = squares <= OUTLIER**2 * _masked_mean(squares, keep)[:, None]
+    return keep.reshape(residual.shape), _masked_mean(squares, keep)
+
+
+def _masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per-row mean of ``values`` where ``mask`` (rows: channels); 0 for an empty row."""
+    return np.where(mask, values, 0.0).sum(axis=1) / np.maximum(mask.sum(axis=1), 1)
 
 
 def centre_gain(
@@ -304,10 +303,7 @@ def centre_gain(
     0.3
     """
     x = np.asarray(image, dtype=np.float32)
-    crop = tuple(
-        slice((n - min(n, cap)) // 2, (n - min(n, cap)) // 2 + min(n, cap))
-        for n, cap in zip(x.shape[1:], _probe_limits(x.ndim - 1))
-    )
+    crop = _central(x.shape[1:], PROBE_2D, PROBE_OTHER, PROBE_YX)
     x = np.ascontiguousarray(x[(slice(None), *crop)])
     scale = np.sqrt(np.asarray(pixel_noise_variance(x)))
     spread = x.reshape(len(x), -1).std(axis=1)
@@ -318,12 +314,6 @@ def centre_gain(
     probed = np.asarray(predict(x + eps * b), dtype=np.float64)
     gain = (b * (probed - base)).reshape(len(x), -1).mean(axis=1) / eps.ravel()
     return tuple(float(g) for g in gain)
-
-
-def _probe_limits(ndim: int) -> tuple[int, ...]:
-    if ndim == 2:
-        return (PROBE_2D, PROBE_2D)
-    return (PROBE_OTHER,) * (ndim - 2) + (PROBE_YX, PROBE_YX)
 
 
 def blend_blind_spot(image: Any, prediction: Any, blend: BlendWeights) -> np.ndarray:
@@ -360,12 +350,17 @@ def blend_weight_region(spatial_shape: tuple[int, ...]) -> tuple[slice, ...]:
     >>> blend_weight_region((40, 1000, 300))
     (slice(12, 28, None), slice(244, 756, None), slice(0, 300, None))
     """
-    if len(spatial_shape) == 2:
-        limits: tuple[int, ...] = (SAMPLE_2D, SAMPLE_2D)
+    return _central(spatial_shape, SAMPLE_2D, SAMPLE_OTHER, SAMPLE_YX)
+
+
+def _central(shape: tuple[int, ...], cap_2d: int, cap_other: int, cap_yx: int) -> tuple[slice, ...]:
+    """Central slices of at most ``cap_2d`` per axis in 2D; ``cap_other`` then ``cap_yx`` in 3D."""
+    if len(shape) == 2:
+        caps: tuple[int, ...] = (cap_2d, cap_2d)
     else:
-        limits = (SAMPLE_OTHER,) * (len(spatial_shape) - 2) + (SAMPLE_YX, SAMPLE_YX)
+        caps = (cap_other,) * (len(shape) - 2) + (cap_yx, cap_yx)
     out = []
-    for n, cap in zip(spatial_shape, limits):
+    for n, cap in zip(shape, caps):
         size = min(int(n), cap)
         start = (int(n) - size) // 2
         out.append(slice(start, start + size))
