@@ -99,7 +99,7 @@ def test_pairs_3d_anisotropic_and_errors():
     sr = SuperResolver(cfg)
     sr.train([low, low], [high, high])
     assert sr.predict(low).shape == (16, 12, 12)
-    with pytest.raises(DataError, match=r"high image 0 has spatial shape"):
+    with pytest.raises(DataError, match=r"targets\[0\]: spatial shape \(8, 12, 12\)"):
         SuperResolver(cfg).train([low], [high[:8]])
     with pytest.raises(DataError, match="got 1 image"):
         SuperResolver(cfg).train([low], [high, high])

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from biakit.errors import DataError
 from biakit.nn.datasets import ScaledPairDataset, degrade
 from biakit.workflows import IsotropicConfig, SuperResolutionConfig, SuperResolver
 
@@ -95,3 +96,38 @@ def test_config_rejects_augmentations_that_break_the_pairs(cls):
     extra = {"factor": 4} if cls is IsotropicConfig else {}
     with pytest.raises(ValueError, match=r"augment: blur, rotation not supported for"):
         cls(augment={"blur": 1.0, "rotation": 30.0}, **extra)
+
+
+def test_a_high_image_larger_by_a_remainder_is_cropped_to_its_low_one(tmp_path, capsys):
+    """Low images made by floor division of odd sizes: the high image's extra row is cut."""
+    from biakit.cli import main
+    from biakit.io import ImageMeta, write_image
+    from biakit.workflows.super_resolution import match_high
+
+    rng = np.random.default_rng(0)
+    high = rng.random((1, 33, 35)).astype(np.float32)  # 33 // 2 = 16, 35 // 2 = 17
+    low = degrade(high[:, :32, :34], (2, 2))
+    np.testing.assert_array_equal(match_high(low, high, (2, 2), "h"), high[:, :32, :34])
+    for bad in (high[:, :31], np.pad(high, ((0, 0), (0, 1), (0, 0)))):  # short, or 2 rows over
+        with pytest.raises(DataError, match=r"h: spatial shape .* expected \(32, 34\)"):
+            match_high(low, bad, (2, 2), "h")
+    cfg = SuperResolutionConfig(patch_shape=(8, 8), samples_per_epoch=4,
+                                model={"n_features": 4, "n_blocks": 1},
+                                train={"epochs": 1, "batch_size": 2, "device": "cpu",
+                                       "plot_every": 0})  # fmt: skip
+    sr = SuperResolver(cfg)
+    sr.train([low[0]], [high[0]])
+    odd = sr.evaluate([low[0]], [high[0]]).summary
+    even = sr.evaluate([low[0]], [high[0, :32, :34]]).summary
+    assert odd["psnr"].iloc[0] == pytest.approx(even["psnr"].iloc[0])
+    # the command line names the file whose shape does not fit
+    write_image(tmp_path / "low" / "a.tif", low[0], ImageMeta("YX"))
+    write_image(tmp_path / "high" / "a.tif", high[0, :30], ImageMeta("YX"))
+    (tmp_path / "sr.yaml").write_text(
+        "task: super_resolution\noutput: model\npatch_shape: [8, 8]\nsamples_per_epoch: 4\n"
+        "data: {low: low, high: high}\nmodel: {n_features: 4, n_blocks: 1}\n"
+        "train: {epochs: 1, batch_size: 2}\n"
+    )
+    assert main(["train", str(tmp_path / "sr.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "high/a.tif: spatial shape (30, 35); expected (32, 34)" in err

@@ -8,6 +8,7 @@ checkpoints in ``NAME.partial`` so ``--resume`` can continue); ``predict`` calls
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -179,30 +180,48 @@ def _detection_data(cfg: Any, axes: str | None) -> tuple[tuple, tuple | None]:
     return (images, points, classes), test
 
 
-def _frames(path: Any, ndim: int, axes: str | None) -> list[np.ndarray]:
-    """Read the ``(C, *spatial)`` images of a file: one, or every frame of a time-lapse."""
+def _frames(path: Any, ndim: int, axes: str | None, planes: bool = False) -> list[np.ndarray]:
+    """Read the ``(C, *spatial)`` images of a file: one, or every frame of a time-lapse.
+
+    With ``planes`` (a 2-D restoration model) a Z-stack gives its planes, said on stderr.
+    """
     from biakit.io import read_channel_first
 
-    image, meta = read_channel_first(path, ndim=ndim, axes=axes, time=True)
-    return list(image) if meta.axes.startswith("T") else [image]
+    image, meta = read_channel_first(path, ndim=ndim, axes=axes, time=True, planes=planes)
+    frames = list(image) if meta.axes.startswith("T") else [image]
+    if len(meta.spatial_axes) == ndim:
+        return frames
+    depth = image.shape[-3]
+    typer.echo(f"{path}: a Z-stack of {depth} planes; the 2-D model trains on its planes "
+               "(a 3-D patch_shape, e.g. [16, 64, 64], trains a 3-D model)", err=True)  # fmt: skip
+    return [frame[:, z] for frame in frames for z in range(depth)]
 
 
-def _image_sets(folder: str, ndim: int, axes: str | None) -> list[np.ndarray]:
-    """Every image of ``folder``, time-lapses split into their frames."""
+def _image_sets(folder: str, ndim: int, axes: str | None, planes: bool = False) -> list[np.ndarray]:
+    """Every image of ``folder``, time-lapses split into their frames (stacks into planes)."""
     from biakit.io import list_images
 
-    return [frame for path in list_images(folder) for frame in _frames(path, ndim, axes)]
+    return [frame for path in list_images(folder) for frame in _frames(path, ndim, axes, planes)]
 
 
-def _image_pairs(inputs: str, targets: str, ndim: int, axes: str | None) -> tuple[list, list]:
-    """Images paired by file name; paired time-lapses give one pair per frame."""
+def _image_pairs(
+    inputs: str, targets: str, ndim: int, axes: str | None, planes: bool = False,
+    match: Callable[[np.ndarray, np.ndarray, str], np.ndarray] | None = None,
+) -> tuple[list, list]:  # fmt: skip
+    """Images paired by file name; paired time-lapses (stacks) give one pair per frame (plane).
+
+    ``match(input, target, target_name)`` returns the target fitted to its input (e.g.
+    a high-resolution image cropped to the scale times its low one) or raises.
+    """
     from biakit.io import list_images, pair_files
 
     xs, ys = [], []
     for a, b in pair_files(list_images(inputs), list_images(targets)):
-        fa, fb = _frames(a, ndim, axes), _frames(b, ndim, axes)
+        fa, fb = _frames(a, ndim, axes, planes), _frames(b, ndim, axes, planes)
         if len(fa) != len(fb):
             raise ValueError(f"{b}: {len(fb)} frame(s), but its input {a} has {len(fa)}")
+        if match is not None:
+            fb = [match(x, y, f"{b}") for x, y in zip(fa, fb)]
         xs += fa
         ys += fb
     return xs, ys
@@ -211,16 +230,17 @@ def _image_pairs(inputs: str, targets: str, ndim: int, axes: str | None) -> tupl
 def _denoise_data(cfg: Any, axes: str | None) -> tuple[tuple, tuple | None]:
     """Noisy images (and CARE / N2N targets, paired by name); test images with clean ones.
 
-    A time-lapse file counts as one image per frame (N2V on a movie trains on its frames).
+    A time-lapse file counts as one image per frame (N2V on a movie trains on its frames),
+    a Z-stack for a 2-D model as one image per plane.
     """
-    data = cfg.data
+    data, planes = cfg.data, cfg.ndim == 2  # a 2-D model takes Z-stacks plane by plane
     if data.targets is None:
-        train: tuple = (_image_sets(data.images, cfg.ndim, axes),)
+        train: tuple = (_image_sets(data.images, cfg.ndim, axes, planes),)
     else:
-        train = _image_pairs(data.images, data.targets, cfg.ndim, axes)
+        train = _image_pairs(data.images, data.targets, cfg.ndim, axes, planes)
     test = None
     if data.test_images:
-        test = _image_pairs(data.test_images, data.test_targets, cfg.ndim, axes)
+        test = _image_pairs(data.test_images, data.test_targets, cfg.ndim, axes, planes)
     return train, test
 
 
@@ -231,14 +251,24 @@ def _scaled_data(cfg: Any, ndim: int, axes: str | None) -> tuple[tuple, tuple | 
     set needs both ``test_low`` and ``test_high`` (the truth of those inputs). A
     time-lapse file counts as one image per frame.
     """
-    data = cfg.data
+    from biakit.workflows.super_resolution import match_high
+
+    data, factors = cfg.data, cfg.model.factors
+
+    def match(low: np.ndarray, high: np.ndarray, name: str) -> np.ndarray:
+        if cfg.task != "super_resolution":  # isotropic: no low images in its data
+            return high
+        return match_high(low, high, factors, name)  # a remainder under one low pixel: cut
+
     if data.low is None:
         train: tuple = (_image_sets(data.high, ndim, axes),)
     else:
-        train = _image_pairs(data.low, data.high, ndim, axes)
+        train = _image_pairs(data.low, data.high, ndim, axes, match=match)
     if (data.test_low is None) != (data.test_high is None):
         raise ValueError("data: give both test_low and test_high (its truth), or neither")
-    test = _image_pairs(data.test_low, data.test_high, ndim, axes) if data.test_low else None
+    test = None
+    if data.test_low:
+        test = _image_pairs(data.test_low, data.test_high, ndim, axes, match=match)
     return train, test
 
 

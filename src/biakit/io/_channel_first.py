@@ -23,6 +23,7 @@ def read_channel_first(
     channel: int | None = None,
     time: bool = False,
     lazy: bool | None = False,
+    planes: bool = False,
 ) -> tuple[np.ndarray, ImageMeta]:
     """Read an image as a channel-first ``(C, *spatial)`` array.
 
@@ -46,6 +47,9 @@ def read_channel_first(
     lazy : bool or None
         ``False`` (default): a NumPy array in memory. ``None`` / ``True``: as
         :func:`read_image` (Zarr and OME-Zarr stay lazy Dask arrays).
+    planes : bool
+        With ``ndim=2``, accept a Z-stack too: it keeps its ``Z`` axis
+        (``(C, Z, Y, X)``) for a caller that restores it plane by plane.
 
     Returns
     -------
@@ -78,6 +82,9 @@ def read_channel_first(
     ((2, 8, 9), 'CYX')
     >>> read_channel_first(p, channel=1)[0].shape
     (1, 8, 9)
+    >>> write_image(p.with_name("z.tif"), np.zeros((3, 8, 9), np.uint8), ImageMeta("ZYX"))
+    >>> read_channel_first(p.with_name("z.tif"), ndim=2, planes=True)[1].axes
+    'CZYX'
     """
     data, file_meta = read_image(path, lazy=lazy, axes=axes)
     shape = np.shape(data)
@@ -96,7 +103,8 @@ def read_channel_first(
         data = np.expand_dims(data, at)
         canon = canon[:at] + "C" + canon[at:]
     spatial = sum(a in "ZYX" for a in canon)
-    if ndim is not None and spatial != ndim:
+    stack = planes and ndim == 2 and spatial == 3  # a Z-stack for a 2-D model, plane by plane
+    if ndim is not None and spatial != ndim and not stack:
         raise DataError(
             f"{path}: a {spatial}-D image (axes {file_meta.axes!r}, shape {shape}) but "
             f"{ndim}-D images are expected here"

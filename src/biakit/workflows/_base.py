@@ -147,6 +147,11 @@ class Workflow:
     #: ``_write_outputs`` then gets ``(T, ...)`` arrays and a ``T``-first ``meta``)
     timelapse_frames: bool = False
 
+    @property
+    def stack_planes(self) -> bool:
+        """Whether a 2-D model restores a Z-stack file plane by plane (restoration tasks)."""
+        return False
+
     def _output_names(self, stem: str, out: Path, *, maps: bool, overlay: bool) -> dict:
         names = {"labels": out / f"{stem}_labels.tif"}
         if maps:

@@ -120,13 +120,22 @@ def _predict_one(
 ) -> tuple[FileOutcome, Any]:  # fmt: skip
     from biakit.io import read_channel_first
 
-    image, meta = read_channel_first(path, ndim=workflow.input_ndim, axes=axes,
-                                     time=workflow.timelapse_frames)  # fmt: skip
+    ndim = workflow.input_ndim
+    image, meta = read_channel_first(path, ndim=ndim, axes=axes, time=workflow.timelapse_frames,
+                                     planes=workflow.stack_planes)  # fmt: skip
+    by_plane = len(meta.spatial_axes) > ndim  # a Z-stack for a 2-D restoration model
+
+    def predict(im: np.ndarray) -> np.ndarray:
+        if by_plane:  # (C, Z, Y, X): each plane with its own statistics, like frames
+            return np.stack([workflow.predict_maps(im[:, z], tta=tta) for z in range(im.shape[1])],
+                            axis=1)  # fmt: skip
+        return workflow.predict_maps(im, tta=tta)
+
     if meta.axes.startswith("T"):  # frame by frame, each with its own statistics
-        raw = np.stack([workflow.predict_maps(frame, tta=tta) for frame in image])
+        raw = np.stack([predict(frame) for frame in image])
         result = np.stack([workflow.postprocess(r) for r in raw])
     else:
-        raw = workflow.predict_maps(image, tta=tta)
+        raw = predict(image)
         result = workflow.postprocess(raw)
     existed = {p for p in names.values() if p.exists()}
     try:

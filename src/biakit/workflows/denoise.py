@@ -68,6 +68,11 @@ class Denoiser(NetworkWorkflow):
     config_class = DenoiseConfig
     timelapse_frames = True
 
+    @property
+    def stack_planes(self) -> bool:
+        """A 2-D model restores a Z-stack file plane by plane (keeping Z and its spacing)."""
+        return self.config.ndim == 2
+
     def train(
         self,
         images: Sequence[Any],

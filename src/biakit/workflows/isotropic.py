@@ -102,8 +102,8 @@ class IsotropicRestorer(SuperResolver):
         """
         return super().evaluate(images, highs)
 
-    def _ground_truth(self, high: Any) -> np.ndarray:
-        return _channel_first_3d(high, "highs")
+    def _ground_truth(self, low: Any, high: Any, name: str) -> np.ndarray:
+        return _channel_first_3d(high, name)
 
     def _cubic(self, image: Any) -> np.ndarray:
         from scipy import ndimage as ndi

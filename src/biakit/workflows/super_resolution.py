@@ -133,8 +133,9 @@ class SuperResolver(NetworkWorkflow):
             if len(targets) != len(ims):
                 raise DataError(f"got {len(ims)} {prefix}image(s) and {len(targets)} target(s)")
             lows = ims
-            highs = [channels_first(t, cfg.ndim, name=f"{prefix}targets[{i}]").astype(np.float32)
-                     for i, t in enumerate(targets)]  # fmt: skip
+            highs = [match_high(low, channels_first(t, cfg.ndim, name=f"{prefix}targets[{i}]"),
+                                self.factors, f"{prefix}targets[{i}]").astype(np.float32)
+                     for i, (low, t) in enumerate(zip(lows, targets))]  # fmt: skip
         out_lows, out_highs = [], []
         for low, high in zip(lows, highs):
             stats = cfg.normalizer.stats(low)
@@ -175,7 +176,7 @@ class SuperResolver(NetworkWorkflow):
 
         rows = []
         for i, (low, high) in enumerate(zip(images, highs)):
-            gt = self._ground_truth(high).astype(np.float64)
+            gt = self._ground_truth(low, high, f"highs[{i}]").astype(np.float64)
             row: dict[str, Any] = {"image": i}
             for name, pred in (("", self.predict_maps(low)), ("cubic_", self._cubic(low))):
                 if pred.shape != gt.shape:
@@ -195,8 +196,10 @@ class SuperResolver(NetworkWorkflow):
         summary = table.drop(columns="image").mean().to_frame().T
         return Evaluation(self.task, summary.iloc[0].to_dict(), table, summary)
 
-    def _ground_truth(self, high: Any) -> np.ndarray:
-        return channels_first(high, self.config.ndim)
+    def _ground_truth(self, low: Any, high: Any, name: str) -> np.ndarray:
+        """``high`` channel first, cropped to the scale times ``low`` (see :func:`match_high`)."""
+        ndim = self.config.ndim
+        return match_high(channels_first(low, ndim), channels_first(high, ndim), self.factors, name)
 
     def _cubic(self, image: Any) -> np.ndarray:
         from scipy import ndimage as ndi
@@ -238,6 +241,37 @@ def side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     gap = np.full((panels[0].shape[0], 4), 255, np.uint8)
     row = np.concatenate([panels[0], gap, panels[1]], axis=1)
     return np.repeat(row[..., None], 3, axis=-1)
+
+
+def match_high(
+    low: np.ndarray, high: np.ndarray, factors: tuple[int, ...], name: str
+) -> np.ndarray:
+    """``high`` (``(C, *spatial)``) cropped to ``factors`` times ``low``'s spatial shape.
+
+    A high-resolution image may be larger by less than one low-resolution pixel per
+    axis (a low image made by floor division of an odd size): that remainder is cut
+    from the end, where block-mean down-sampling drops it. Anything else is an error
+    naming ``name``.
+
+    Examples
+    --------
+    >>> low, high = np.zeros((1, 12, 10)), np.zeros((1, 25, 21))
+    >>> match_high(low, high, (2, 2), "high.tif").shape
+    (1, 24, 20)
+    >>> match_high(low, np.zeros((1, 26, 20)), (2, 2), "high.tif")
+    Traceback (most recent call last):
+    ...
+    biakit.errors.DataError: high.tif: spatial shape (26, 20); expected (24, 20) (...) ...
+    """
+    want = tuple(n * f for n, f in zip(low.shape[1:], factors))
+    got = tuple(high.shape[1:])
+    if len(got) == len(want) and all(w <= g < w + f for w, g, f in zip(want, got, factors)):
+        return high[(slice(None), *(slice(0, w) for w in want))]
+    raise DataError(
+        f"{name}: spatial shape {got}; expected {want} (the low-resolution image's "
+        f"{tuple(low.shape[1:])} x scale {tuple(factors)}), or at most "
+        f"{tuple(f - 1 for f in factors)} more"
+    )
 
 
 def _crop(image: np.ndarray, factors: tuple[int, ...]) -> np.ndarray:

@@ -1,0 +1,92 @@
+"""A 2-D denoising model on Z-stack files: trained on their planes, restored plane by plane."""
+
+import numpy as np
+import pytest
+
+from biakit.cli import main
+from biakit.data import noisy_clean_pair
+from biakit.errors import DataError
+from biakit.io import ImageMeta, read_channel_first, read_image, write_image
+from biakit.workflows import DenoiseConfig, Denoiser
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+TINY = {
+    "patch_shape": (32, 32),
+    "samples_per_epoch": 4,
+    "mask_fraction": 0.02,
+    "model": {"depth": 1, "base_filters": 4},
+    "train": {"epochs": 1, "batch_size": 2, "device": "cpu", "plot_every": 0},
+}
+
+
+def _stack(depth=3, seed=0):
+    """A noisy Z-stack whose planes differ in brightness (each is normalised on its own)."""
+    planes = [noisy_clean_pair((40, 44), noise="gaussian", level=0.2, seed=seed + z)[0]
+              for z in range(depth)]  # fmt: skip
+    return np.stack([(z + 1) * 100.0 + 50.0 * p for z, p in enumerate(planes)]).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def n2v():
+    den = Denoiser(DenoiseConfig(**TINY))
+    den.train([_stack()[0]])
+    return den
+
+
+def test_a_stack_is_restored_plane_by_plane(n2v, tmp_path):
+    stack = _stack(seed=5)
+    write_image(tmp_path / "in" / "s.tif", stack, ImageMeta("ZYX", (2.0, 0.5, 0.5), unit="micron"))
+    report = n2v.predict_to_disk(tmp_path / "in", tmp_path / "out")
+    assert not report.failures
+    out, meta = read_image(tmp_path / "out" / "s_denoised.tif")
+    assert out.shape == stack.shape and meta.axes == "ZYX"
+    assert meta.spacing == pytest.approx((2.0, 0.5, 0.5)) and meta.unit == "micrometer"
+    for z in range(len(stack)):  # each plane exactly as the 2-D image would be restored
+        np.testing.assert_allclose(out[z], n2v.predict(stack[z]), rtol=1e-6, atol=1e-3)
+    assert np.all(np.diff(out.mean(axis=(1, 2))) > 50)  # each plane keeps its own brightness
+
+
+def test_a_time_lapse_of_stacks(n2v, tmp_path):
+    movie = np.stack([_stack(2, seed=t) for t in range(2)])
+    write_image(tmp_path / "in" / "m.tif", movie, ImageMeta("TZYX", (5.0, 1.0, 0.5, 0.5)))
+    assert not n2v.predict_to_disk(tmp_path / "in", tmp_path / "out").failures
+    out, meta = read_image(tmp_path / "out" / "m_denoised.tif")
+    assert out.shape == movie.shape and meta.axes == "TZYX"
+    np.testing.assert_allclose(out[1, 0], n2v.predict(movie[1, 0]), rtol=1e-6, atol=1e-3)
+
+
+def test_stacks_only_where_asked(tmp_path):
+    write_image(tmp_path / "s.tif", _stack(), ImageMeta("ZYX"))
+    with pytest.raises(DataError, match=r"3-D image .* 2-D images are expected"):
+        read_channel_first(tmp_path / "s.tif", ndim=2)  # segmentation: no planes
+    write_image(tmp_path / "p.tif", _stack()[0], ImageMeta("YX"))
+    with pytest.raises(DataError, match=r"2-D image .* 3-D images are expected"):
+        read_channel_first(tmp_path / "p.tif", ndim=3, planes=True)
+
+
+CONFIG = """\
+task: denoise
+data: {{images: {root}/noisy}}
+output: {root}/model
+patch_shape: [32, 32]
+samples_per_epoch: 4
+mask_fraction: 0.02
+model: {{depth: 1, base_filters: 4}}
+train: {{epochs: 1, batch_size: 2, plot_every: 0}}
+"""
+
+
+def test_cli_trains_a_2d_model_on_the_planes_of_a_stack(tmp_path, capsys):
+    write_image(tmp_path / "noisy" / "s.tif", _stack(4), ImageMeta("ZYX"))
+    config = tmp_path / "n2v.yaml"
+    config.write_text(CONFIG.format(root=tmp_path))
+    assert main(["train", str(config)]) == 0
+    captured = capsys.readouterr()
+    assert "training on 4 image(s)" in captured.out
+    assert "a Z-stack of 4 planes; the 2-D model trains on its planes" in captured.err
+    assert main(["predict", str(tmp_path / "model"), "-i", str(tmp_path / "noisy"),
+                 "-o", str(tmp_path / "pred")]) == 0  # fmt: skip
+    out, meta = read_image(tmp_path / "pred" / "s_denoised.tif")
+    assert out.shape == (4, 40, 44) and meta.axes == "ZYX"
