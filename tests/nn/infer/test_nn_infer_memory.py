@@ -111,6 +111,20 @@ def test_bytes_per_voxel_counts_distinct_activations_and_restores_model():
     ) == (10, 10)  # fmt: skip
 
 
+def test_bytes_per_voxel_probes_each_network_once_per_layout():
+    """Frame-by-frame predictions call the tiler per frame; the forward probe runs once."""
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.Conv2d(8, 1, 1))
+    calls = []
+    net.register_forward_pre_hook(lambda module, inputs: calls.append(inputs[0].shape))
+    first = bytes_per_voxel(net, 1, (4, 4), "cpu")
+    assert bytes_per_voxel(net, 1, (4, 4), "cpu") == first and len(calls) == 1
+    assert bytes_per_voxel(net, 1, (8, 8), "cpu") == first and len(calls) == 2  # new divisor
+    net.double()  # another dtype: activations twice the size, probed again
+    assert bytes_per_voxel(net, 1, (4, 4), "cpu") == 2 * first and len(calls) == 3
+    other = torch.nn.Sequential(torch.nn.Conv2d(1, 16, 3, padding=1))
+    assert bytes_per_voxel(other, 1, (4, 4), "cpu") != first  # per network
+
+
 # --------------------------------------------------------------------------- prediction
 
 
