@@ -112,3 +112,37 @@ def _unavailable(device: str) -> str:
         f"device={device!r} is not available on this machine; available: "
         f"{', '.join(available_devices())} (or 'auto' to pick the best one)"
     )
+
+
+LAYOUT_DIMS = {torch.channels_last: 4, torch.channels_last_3d: 5}
+"""Batch dimensionality of each channels-last layout."""
+
+
+def memory_format_for(
+    model: torch.nn.Module, device: torch.device, channels_last: bool | None = None
+) -> torch.memory_format:
+    """Layout of a network's weights and batches on ``device`` (training and prediction).
+
+    ``channels_last=None`` picks channels-last where it was measured to pay off: on the
+    CPU for 3D networks (convolutions 1.2-1.3x) and 2D U-Nets (training steps 1.1x;
+    prediction 1.7x, as oneDNN otherwise reorders the weights at every call), float32
+    and bf16 autocast alike; elsewhere PyTorch's default layout.
+
+    Examples
+    --------
+    >>> from biakit.nn.models import UNet, UNetConfig
+    >>> net = UNet(UNetConfig(ndim=2, depth=1, base_filters=2))
+    >>> memory_format_for(net, torch.device("cpu"))
+    torch.channels_last
+    >>> memory_format_for(net, torch.device("cpu"), channels_last=False)
+    torch.contiguous_format
+    """
+    from biakit.nn.models._config import UNetConfig
+
+    config = getattr(model, "config", None)
+    ndim = getattr(config, "ndim", None)
+    if channels_last is None:
+        channels_last = device.type == "cpu" and (ndim == 3 or isinstance(config, UNetConfig))
+    if not channels_last or ndim not in (2, 3):
+        return torch.contiguous_format
+    return torch.channels_last_3d if ndim == 3 else torch.channels_last

@@ -114,8 +114,12 @@ def _batch_predictor(
     activation: str | None,
     device: Any,
     amp_dtype: Any = None,
+    layout: Any = None,
 ) -> Callable[[np.ndarray], np.ndarray]:
-    """``(B, C, *tile)`` NumPy -> ``(B, out, *tile)`` NumPy, averaged over the TTA transforms."""
+    """``(B, C, *tile)`` NumPy -> ``(B, out, *tile)`` NumPy, averaged over the TTA transforms.
+
+    ``layout``: the memory format each (transformed) batch is given in (the network's).
+    """
     import contextlib
 
     import torch
@@ -128,8 +132,11 @@ def _batch_predictor(
                 cast = contextlib.nullcontext()
                 if amp_dtype is not None:
                     cast = torch.autocast(torch.device(device).type, dtype=amp_dtype)
+                xt = apply(t, x)
+                if layout is not None:
+                    xt = xt.contiguous(memory_format=layout)
                 with cast:
-                    y = forward(apply(t, x)).float()
+                    y = forward(xt).float()
                 if activation == "softmax":
                     y = torch.softmax(y, dim=1)
                 elif activation == "sigmoid":
@@ -200,8 +207,26 @@ def iter_predict_tiled(
         predict = _batch_predictor(session_forward(session), transforms, activation, "cpu")
         return _run(plan, image, out, predict, int(batch_size), None)
     amp_dtype = _amp_dtype(amp, dev, len(spatial))
-    predict = _batch_predictor(model, transforms, activation, dev, amp_dtype)
-    return _run(plan, image, out, predict, int(batch_size), (model, dev))
+    layout = _layout(model, dev)
+    from ._fuse import inference_network
+
+    net = inference_network(model, dev, layout)  # batch norm folded (a kept copy)
+    predict = _batch_predictor(net, transforms, activation, dev, amp_dtype, layout)
+    return _run(plan, image, out, predict, int(batch_size), (net, dev, layout))
+
+
+def _layout(model: Any, device: Any) -> Any:
+    """Return the network's memory format for prediction on ``device`` (None: the default)."""
+    import torch
+
+    try:
+        from biakit.nn.device import LAYOUT_DIMS, memory_format_for
+    except ImportError:  # as in _resolve_device
+        return None
+    if not isinstance(model, torch.nn.Module) or isinstance(model, torch.jit.ScriptModule):
+        return None
+    layout = memory_format_for(model, torch.device(device))
+    return layout if layout in LAYOUT_DIMS else None
 
 
 def _amp_dtype(amp: str, device: Any, ndim: int | None = None) -> Any:
@@ -221,14 +246,16 @@ def _run(
     out: Any,
     predict: Callable[[np.ndarray], np.ndarray],
     batch_size: int,
-    torch_model: tuple[Any, Any] | None,
+    torch_model: tuple[Any, Any, Any] | None,
 ) -> Generator[tuple[int, int], None, Any]:
     restore = None
-    if torch_model is not None:
-        model, dev = torch_model
+    if torch_model is not None:  # (network, device, memory format or None)
+        model, dev, layout = torch_model
         param = next(model.parameters(), None)
         restore = (model.training, param.device if param is not None else None)
         model.eval().to(dev)
+        if layout is not None:  # left so, as after training: the weights are unchanged
+            model.to(memory_format=layout)
     try:
         tiles, total = list(plan.tiles()), plan.n_tiles
         for first in range(0, total, batch_size):

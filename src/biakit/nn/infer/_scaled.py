@@ -55,7 +55,7 @@ def iter_predict_tiled_scaled(
     """
     import torch
 
-    from biakit.nn.infer._predict import _amp_dtype, _resolve_device
+    from biakit.nn.infer._predict import _amp_dtype, _layout, _resolve_device
 
     cfg = model.config
     array = np.asarray(image, dtype=np.float32)
@@ -74,6 +74,9 @@ def iter_predict_tiled_scaled(
     out = np.zeros((cfg.out_channels, *(n * f for n, f in zip(spatial, factors))), np.float32)
     dtype = _amp_dtype(amp, dev, cfg.ndim)
     model = model.to(dev).eval()
+    layout = _layout(model, dev)  # channels-last for 3D networks on the CPU
+    if layout is not None:
+        model = model.to(memory_format=layout)
     for done, origin in enumerate(itertools.product(*starts), 1):
         stop = [min(o + c, n) for o, c, n in zip(origin, core, spatial)]
         lo = [max(o - h, 0) for o, h in zip(origin, halo)]
@@ -81,6 +84,8 @@ def iter_predict_tiled_scaled(
         tile = array[(slice(None), *(slice(a, b) for a, b in zip(lo, hi)))]
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(tile))[None].to(dev)
+            if layout is not None:
+                x = x.contiguous(memory_format=layout)
             if dtype is None:
                 y = model(x)
             else:
