@@ -1,4 +1,4 @@
-"""Shared fixtures of the workflow tests: the tiny frame-prediction set-up."""
+"""Shared fixtures of the workflow tests: tiny frame-prediction and denoising set-ups."""
 
 import copy
 
@@ -12,6 +12,14 @@ _FRAME_TINY = {
     "samples_per_epoch": 8,
     "model": {"hid_s": 4, "hid_t": 8, "n_s": 2, "n_t": 1, "groups": 2},
     "train": {"epochs": 2, "batch_size": 4, "device": "cpu", "plot_every": 0, "amp": "none"},
+}
+
+_DENOISE_TINY = {
+    "patch_shape": (32, 32),
+    "samples_per_epoch": 4,
+    "mask_fraction": 0.02,
+    "model": {"depth": 1, "base_filters": 4},
+    "train": {"epochs": 1, "batch_size": 2, "device": "cpu", "plot_every": 0},
 }
 
 
@@ -30,6 +38,12 @@ def _moving_square(n_frames=10, shape=(20, 24), step=1, seed=0):
 def frame_tiny():
     """Keyword arguments of a tiny, fast ``FramePredictionConfig`` (a fresh copy per module)."""
     return copy.deepcopy(_FRAME_TINY)
+
+
+@pytest.fixture(scope="module")
+def denoise_tiny():
+    """Keyword arguments of a tiny, fast ``DenoiseConfig`` (one epoch; a fresh copy)."""
+    return copy.deepcopy(_DENOISE_TINY)
 
 
 @pytest.fixture(scope="session")

@@ -12,14 +12,6 @@ from biakit.workflows import DenoiseConfig, Denoiser
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-TINY = {
-    "patch_shape": (32, 32),
-    "samples_per_epoch": 4,
-    "mask_fraction": 0.02,
-    "model": {"depth": 1, "base_filters": 4},
-    "train": {"epochs": 1, "batch_size": 2, "device": "cpu", "plot_every": 0},
-}
-
 
 def _stack(depth=3, seed=0):
     """A noisy Z-stack whose planes differ in brightness (each is normalised on its own)."""
@@ -29,8 +21,8 @@ def _stack(depth=3, seed=0):
 
 
 @pytest.fixture(scope="module")
-def n2v():
-    den = Denoiser(DenoiseConfig(**TINY))
+def n2v(denoise_tiny):
+    den = Denoiser(DenoiseConfig(**denoise_tiny))
     den.train([_stack()[0]])
     return den
 
