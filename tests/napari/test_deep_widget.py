@@ -70,7 +70,7 @@ def test_train_plot_predict_save_load(viewer, widget, tmp_path, screenshot):
     screenshot(viewer, "deep")
 
 
-def test_cancel_training_keeps_model_and_cancel_prediction(viewer, widget):
+def test_cancel_training_keeps_model_and_cancel_prediction(viewer, widget, monkeypatch):
     expected = np.load(MODELS / "semantic_v1" / "expected.npz")
     old = widget.load_model(MODELS / "semantic_v1")
     weights = _state(old.model)
@@ -95,15 +95,17 @@ def test_cancel_training_keeps_model_and_cancel_prediction(viewer, widget):
     assert "cancelled" in widget.progress.status.text()
     # cancel of a prediction: stops at the next tile batch, adds no layer
     image = viewer.add_image(np.random.default_rng(0).random((64, 64), np.float32), name="big")
-    forward = widget.workflow.model.forward
-    calls = []
+    from biakit.nn.infer import _predict
+
+    read_tile = _predict.read_tile  # prediction runs a folded copy of the network: patch
+    calls = []  # the tile reader, called once per tile (one tile per batch here)
 
     def first_tile_batch_then_cancel(*args, **kwargs):
         calls.append(1)
         widget._cancel.set()  # the cancel button pressed while the first tile batch runs
-        return forward(*args, **kwargs)
+        return read_tile(*args, **kwargs)
 
-    widget.workflow.model.forward = first_tile_batch_then_cancel
+    monkeypatch.setattr(_predict, "read_tile", first_tile_batch_then_cancel)
     job = widget.predict(image, tile_shape=(32, 32), batch_size=1)
     assert job.cancelled and len(calls) == 1
     assert "big semantic" not in viewer.layers
