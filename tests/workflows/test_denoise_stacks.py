@@ -82,3 +82,10 @@ def test_cli_trains_a_2d_model_on_the_planes_of_a_stack(tmp_path, capsys):
                  "-o", str(tmp_path / "pred")]) == 0  # fmt: skip
     out, meta = read_image(tmp_path / "pred" / "s_denoised.tif")
     assert out.shape == (4, 40, 44) and meta.axes == "ZYX"
+
+
+def test_block_wise_stacks_get_a_hint(n2v, tmp_path):
+    from biakit.distributed import predict_blockwise
+
+    with pytest.raises(DataError, match=r"plane by plane when the file is read whole.* TYX"):
+        predict_blockwise(n2v, _stack(), tmp_path / "x.ome.zarr", axes="ZYX")

@@ -98,10 +98,16 @@ def check_spatial(model: Any, kind: str, source: Any) -> tuple[int, ...]:
     axes = "".join(a for a in source.axes if a in "ZYX")
     if len(axes) != ndim:
         what = "pixel classifier" if kind == "pixel" else f"{model.task} model"
+        hint = ""
+        if getattr(model, "stack_planes", False) and len(axes) == ndim + 1 and "Z" in axes:
+            hint = (  # the block-wise path has frames, not planes
+                "; a 2D denoising model restores Z-stacks plane by plane when the file is "
+                "read whole (e.g. TIFF); block-wise, --axes TYX takes the planes as frames"
+            )
         raise DataError(
             f"image has {len(axes)} spatial axes ({source.meta.axes}, shape {source.shape}); "
             f"the {what} takes {ndim}D images: give the input's axes (axes= / --axes, "
-            f"e.g. {'T' + 'ZYX'[3 - ndim :]!r} for a time-lapse)"
+            f"e.g. {'T' + 'ZYX'[3 - ndim :]!r} for a time-lapse){hint}"
         )
     return tuple(int(n) for n in source.shape[-ndim:])
 
