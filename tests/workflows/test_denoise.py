@@ -18,32 +18,24 @@ from biakit.workflows import (
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-TINY = {
-    "patch_shape": (32, 32),
-    "samples_per_epoch": 4,
-    "mask_fraction": 0.02,
-    "model": {"depth": 1, "base_filters": 4},
-    "train": {"epochs": 1, "batch_size": 2, "device": "cpu", "plot_every": 0},
-}
-
 
 def _pair(shape=(48, 48), seed=0, level=0.2):
     return noisy_clean_pair(shape, noise="gaussian", level=level, seed=seed)
 
 
 @pytest.fixture(scope="module")
-def n2v():
+def n2v(denoise_tiny):
     """A tiny N2V model trained for one epoch on one noisy image."""
     noisy, _ = _pair()
-    den = Denoiser(DenoiseConfig(**TINY))
+    den = Denoiser(DenoiseConfig(**denoise_tiny))
     den.train([noisy])
     return den
 
 
 @pytest.mark.parametrize("algorithm", ["n2v", "n2v2", "structn2v", "care", "n2n"])
-def test_each_algorithm_trains_and_predicts(algorithm):
+def test_each_algorithm_trains_and_predicts(algorithm, denoise_tiny):
     noisy, clean = _pair()
-    den = Denoiser(DenoiseConfig(algorithm=algorithm, **TINY))
+    den = Denoiser(DenoiseConfig(algorithm=algorithm, **denoise_tiny))
     targets = None if den.config.self_supervised else [clean]
     history = den.train([noisy], targets)
     assert len(history) == 1 and np.isfinite(history["train_loss"]).all()
@@ -53,7 +45,7 @@ def test_each_algorithm_trains_and_predicts(algorithm):
     assert den.training["algorithm"] == algorithm
 
 
-def test_denoising_starts_from_pytorch_default_init():
+def test_denoising_starts_from_pytorch_default_init(denoise_tiny):
     """Denoising networks start from PyTorch's init (N2V / CARE: +1-2 dB after the same steps,
     issue 11); segmentation keeps Kaiming-normal; an explicit choice wins."""
     from biakit.workflows import SemanticConfig
@@ -67,7 +59,7 @@ def test_denoising_starts_from_pytorch_default_init():
     from biakit.nn.models import build_network
 
     torch.manual_seed(0)
-    head = build_network("unet", DenoiseConfig(**TINY).network_config(1)).head
+    head = build_network("unet", DenoiseConfig(**denoise_tiny).network_config(1)).head
     bound = 1 / np.sqrt(head.in_channels)  # PyTorch's Kaiming-uniform(a=sqrt(5)) bound
     assert 0 < head.weight.abs().max().item() <= bound
 
@@ -85,14 +77,14 @@ def test_n2v2_network_and_defaults():
     assert DenoiseConfig().model.depth == 2 and DenoiseConfig().model.base_filters == 32
 
 
-def test_3d_and_multichannel():
+def test_3d_and_multichannel(denoise_tiny):
     noisy, _ = _pair((12, 24, 24))
-    cfg = DenoiseConfig(**{**TINY, "patch_shape": (8, 16, 16)})
+    cfg = DenoiseConfig(**{**denoise_tiny, "patch_shape": (8, 16, 16)})
     den = Denoiser(cfg)
     den.train([noisy])
     assert den.predict(noisy).shape == (12, 24, 24)
     two = np.stack([_pair(seed=1)[0], 3 * _pair(seed=2)[0]])  # (C, Y, X)
-    den2 = Denoiser(DenoiseConfig(algorithm="care", **TINY))
+    den2 = Denoiser(DenoiseConfig(algorithm="care", **denoise_tiny))
     den2.train([two], [two + 1])
     assert den2.network_config.out_channels == 2
     assert den2.predict(two).shape == (2, 48, 48)
@@ -133,11 +125,11 @@ class _Identity(torch.nn.Module):
         return x
 
 
-def test_outputs_denormalised_with_target_statistics():
+def test_outputs_denormalised_with_target_statistics(denoise_tiny):
     """CARE targets on another scale/offset than the inputs: outputs land on the targets'."""
     noisy, clean = _pair(seed=3)
     target = 1000.0 * clean + 200.0  # clean images in other units than the noisy ones
-    den = Denoiser(DenoiseConfig(algorithm="care", norm_scope="dataset", **TINY))
+    den = Denoiser(DenoiseConfig(algorithm="care", norm_scope="dataset", **denoise_tiny))
     den.train([noisy], [target])
     stats = den.training["normalization"]
     assert stats["target"]["offset"][0] == pytest.approx(target.mean(), rel=1e-5)
@@ -152,11 +144,11 @@ def test_outputs_denormalised_with_target_statistics():
     assert abs(out.mean() - target.mean()) < 0.05 * target.std()  # clean scale, not noisy
 
 
-def test_per_image_scope_normalises_targets_with_their_image():
+def test_per_image_scope_normalises_targets_with_their_image(denoise_tiny):
     """CARE pairs in the image scope: each target in its own image's frame (hand-computed)."""
     noisy, clean = _pair(seed=3)
     target = 1000.0 * clean + 200.0
-    den = Denoiser(DenoiseConfig(algorithm="care", **TINY))
+    den = Denoiser(DenoiseConfig(algorithm="care", **denoise_tiny))
     assert den.config.norm_scope == "image"
     xs, ys = den._normalized([noisy[None], 3 * noisy[None] + 7], [target[None], target[None]])
     mu, sd = noisy.mean(), noisy.std()
@@ -168,14 +160,15 @@ def test_per_image_scope_normalises_targets_with_their_image():
     np.testing.assert_allclose(den.predict(noisy), noisy, atol=1e-4)  # back in its own frame
 
 
-def test_per_image_scope_follows_gain_offset_and_bit_depth():
+def test_per_image_scope_follows_gain_offset_and_bit_depth(denoise_tiny):
     """``predict(a x + b) == a predict(x) + b``: 8-bit, 16-bit and float copies of one scene.
 
     Dataset statistics fail this (the network sees intensities it was not trained on).
     """
     noisy, _ = _pair((64, 64), seed=4)
     raw16 = np.round(1000 + 2000 * (noisy - noisy.min())).astype(np.uint16)
-    trained = {**TINY, "samples_per_epoch": 16, "train": {**TINY["train"], "epochs": 3}}
+    longer = {**denoise_tiny["train"], "epochs": 3}
+    trained = {**denoise_tiny, "samples_per_epoch": 16, "train": longer}
     den = Denoiser(DenoiseConfig(**trained))
     den.train([raw16])
     ref = den.predict(raw16).astype(np.float64)
@@ -241,9 +234,9 @@ def test_load_refuses_a_model_without_statistics(n2v, tmp_path):
         load_model(tmp_path / "m")
 
 
-def test_train_with_output_dir_and_resume(tmp_path):
+def test_train_with_output_dir_and_resume(tmp_path, denoise_tiny):
     noisy, _ = _pair(seed=7)
-    cfg = DenoiseConfig(**{**TINY, "train": {**TINY["train"], "epochs": 2}})
+    cfg = DenoiseConfig(**{**denoise_tiny, "train": {**denoise_tiny["train"], "epochs": 2}})
     Denoiser(cfg).train([noisy], output_dir=tmp_path / "m")
     assert (tmp_path / "m" / "weights.pt").exists()
     with pytest.raises(FileExistsError, match="holds a model"):
@@ -316,11 +309,11 @@ def test_cli_config_errors(tmp_path, capsys):
     assert "data.targets is missing" in capsys.readouterr().err
 
 
-def test_train_errors():
+def test_train_errors(denoise_tiny):
     noisy, clean = _pair()
     with pytest.raises(DataError, match="targets must be None for algorithm 'n2v'"):
-        Denoiser(DenoiseConfig(**TINY)).train([noisy], [clean])
-    care = Denoiser(DenoiseConfig(algorithm="care", **TINY))
+        Denoiser(DenoiseConfig(**denoise_tiny)).train([noisy], [clean])
+    care = Denoiser(DenoiseConfig(algorithm="care", **denoise_tiny))
     with pytest.raises(DataError, match="targets is missing: algorithm 'care' needs clean"):
         care.train([noisy])
     with pytest.raises(DataError, match=r"targets\[0\] has shape \(1, 40, 48\)"):
@@ -338,7 +331,7 @@ def test_train_errors():
     with pytest.raises(DataError, match=r"images\[0\] has 2304 NaN"):
         care.train([np.full((48, 48), np.nan)], [clean])
     with pytest.raises(DataError, match=r"spatial shape \(48, 20\), smaller than patch_shape"):
-        Denoiser(DenoiseConfig(**TINY)).train([noisy[:, :20]])
+        Denoiser(DenoiseConfig(**denoise_tiny)).train([noisy[:, :20]])
     with pytest.raises(RuntimeError, match="not trained"):
         care.predict(noisy)
 
