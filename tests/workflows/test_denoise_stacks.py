@@ -58,22 +58,14 @@ def test_stacks_only_where_asked(tmp_path):
         read_channel_first(tmp_path / "p.tif", ndim=3, planes=True)
 
 
-CONFIG = """\
-task: denoise
-data: {{images: {root}/noisy}}
-output: {root}/model
-patch_shape: [32, 32]
-samples_per_epoch: 4
-mask_fraction: 0.02
-model: {{depth: 1, base_filters: 4}}
-train: {{epochs: 1, batch_size: 2, plot_every: 0}}
-"""
+def test_cli_trains_a_2d_model_on_the_planes_of_a_stack(tmp_path, capsys, denoise_tiny):
+    import yaml
 
-
-def test_cli_trains_a_2d_model_on_the_planes_of_a_stack(tmp_path, capsys):
     write_image(tmp_path / "noisy" / "s.tif", _stack(4), ImageMeta("ZYX"))
     config = tmp_path / "n2v.yaml"
-    config.write_text(CONFIG.format(root=tmp_path))
+    tiny = {**denoise_tiny, "patch_shape": list(denoise_tiny["patch_shape"])}
+    config.write_text(yaml.safe_dump({"task": "denoise", "data": {"images": "noisy"},
+                                      "output": "model", **tiny}))  # fmt: skip
     assert main(["train", str(config)]) == 0
     captured = capsys.readouterr()
     assert "training on 4 image(s)" in captured.out

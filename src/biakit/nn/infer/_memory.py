@@ -112,7 +112,7 @@ def bytes_per_voxel(model: Any, in_channels: int, divisor: Sequence[int], device
     param = next(model.parameters(), None)
     key = (int(in_channels), tuple(int(d) for d in divisor), str(torch.device(device)),
            None if param is None else param.dtype)  # fmt: skip
-    known = _PROBED.get(model, {}) if _weakrefable(model) else {}
+    known = _PROBED.setdefault(model, {})
     if key in known:  # the probe's figure depends on the architecture, not the weights
         return known[key]
     shape = [max(2 * int(d), 16) for d in divisor]
@@ -141,10 +141,8 @@ def bytes_per_voxel(model: Any, in_channels: int, divisor: Sequence[int], device
         model.train(restore[0])
         if restore[1] is not None:
             model.to(restore[1])
-    value = SAFETY * total / math.prod(shape)
-    if _weakrefable(model):
-        _PROBED.setdefault(model, {})[key] = value
-    return value
+    known[key] = SAFETY * total / math.prod(shape)
+    return known[key]
 
 
 _PROBED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -153,14 +151,6 @@ _PROBED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 Frame-by-frame, plane-by-plane and slice-by-slice predictions call the tiler once per
 frame; the probe (a forward pass) then ran as often (a quarter of an isotropic
 restoration's time)."""
-
-
-def _weakrefable(model: Any) -> bool:
-    try:
-        weakref.ref(model)
-    except TypeError:
-        return False
-    return True
 
 
 def _balanced(voxels: float, limits: Sequence[int]) -> list[float]:
