@@ -10,13 +10,12 @@ import numpy as np
 
 from biakit.blocks import iter_blocks
 from biakit.cancel import check_cancelled
-from biakit.pixel._estimators import make_estimator
+from biakit.pixel._estimators import make_estimator, oob_decision
 from biakit.pixel._helpers import (
     _as_list,
     _cache_key,
     _consume,
     _fast_forest,
-    _fit_quietly,
     _read,
     _spatial_shape,
     check_finite,
@@ -176,16 +175,16 @@ class PixelClassifier:
         self.spacing_ = None if spacing is None else tuple(float(v) for v in spacing)
         self.feature_names_ = spec.names(n_channels=train.n_channels)
         self.columns_ = self._columns(self.feature_names_)
-        estimator = self._make_estimator(oob=oob)
-        _fit_quietly(estimator, train.X[:, self.columns_], train.y)
+        estimator = self._make_estimator()
+        estimator.fit(train.X[:, self.columns_], train.y)
         self.estimator_, self.classes_ = estimator, np.asarray(estimator.classes_)
         self.forest_ = _fast_forest(estimator, self.classifier)
         self.predictor_ = (estimator if self.forest_ is None else self.forest_).predict_proba
         self._train = train
-        self.training_ = train.summary() | {"oob": self._oob_metrics(estimator, train)}
+        oob_metrics = self._oob_metrics(estimator, train) if oob else None
+        self.training_ = train.summary() | {"oob": oob_metrics}
 
-    def _make_estimator(self, *, oob: bool = True) -> Any:
-        params = {"oob_score": False} if not oob and self.classifier == "random_forest" else None
+    def _make_estimator(self) -> Any:
         return make_estimator(
             self.classifier,
             n_estimators=self.n_estimators,
@@ -193,7 +192,6 @@ class PixelClassifier:
             class_weight=self.class_weight,
             seed=self.seed,
             n_jobs=-1 if self.n_jobs is None else self.n_jobs,
-            params=params,
         )
 
     def _columns(self, names: list[str]) -> np.ndarray:
@@ -206,12 +204,12 @@ class PixelClassifier:
         return np.array([index[n] for n in self.feature_subset])
 
     def _oob_metrics(self, estimator: Any, train: TrainingSet) -> dict[str, float] | None:
-        decision = getattr(estimator, "oob_decision_function_", None)
+        decision = oob_decision(estimator, train.X[:, self.columns_])
         if decision is None:
             return None
         from biakit.metrics import confusion_metrics
 
-        valid = np.isfinite(decision).all(axis=1)
+        valid = np.isfinite(decision).all(axis=1)  # rows that every tree drew have no vote
         pred = self.classes_[np.argmax(np.nan_to_num(decision[valid]), axis=1)]
         return confusion_metrics(train.y[valid], pred, average="macro").as_dict()
 
@@ -232,8 +230,8 @@ class PixelClassifier:
         assert train is not None
         folds = []
         for fit_idx, test_idx in stroke_kfold(train.strokes, k, self.seed):
-            est = self._make_estimator(oob=False)
-            _fit_quietly(est, train.X[fit_idx][:, self.columns_], train.y[fit_idx])
+            est = self._make_estimator()
+            est.fit(train.X[fit_idx][:, self.columns_], train.y[fit_idx])
             pred = est.predict(train.X[test_idx][:, self.columns_])
             metrics = confusion_metrics(train.y[test_idx], pred, average="macro")
             folds.append(metrics.as_dict())

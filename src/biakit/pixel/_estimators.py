@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 CLASSIFIERS = ("random_forest", "extra_trees", "gradient_boosting", "svm", "mlp")
 FORESTS = ("random_forest", "extra_trees")
 
@@ -59,7 +61,7 @@ def make_estimator(
         raise ValueError(f"class_weight must be None or 'balanced', got {class_weight!r}")
     if kind in FORESTS:
         cls = RandomForestClassifier if kind == "random_forest" else ExtraTreesClassifier
-        defaults = {"oob_score": kind == "random_forest", "bootstrap": kind == "random_forest"}
+        defaults = {"bootstrap": kind == "random_forest"}  # out-of-bag: oob_decision
         return cls(
             n_estimators=n_estimators,
             max_depth=max_depth,
@@ -78,3 +80,47 @@ def make_estimator(
         return make_pipeline(StandardScaler(), svc.set_params(**params))
     mlp = MLPClassifier(hidden_layer_sizes=(64, 32), max_iter=500, random_state=seed)
     return make_pipeline(StandardScaler(), mlp.set_params(**params))
+
+
+def oob_decision(forest: Any, X: np.ndarray) -> np.ndarray | None:
+    """Out-of-bag class probabilities of a fitted, bootstrapped forest; NaN rows without votes.
+
+    Each training row is scored by the trees that did not draw it, the way
+    scikit-learn's ``oob_decision_function_`` is, except that a row no tree left out
+    is NaN (scikit-learn gives it zeros and a warning). Computed after the fit, so
+    fitting needs no ``oob_score`` and raises no warning.
+
+    Parameters
+    ----------
+    forest : sklearn forest classifier
+        Fitted with ``bootstrap=True``; anything else returns None.
+    X : ndarray, shape (n_samples, n_features)
+        The rows it was fitted on.
+
+    Returns
+    -------
+    ndarray or None
+        ``(n_samples, n_classes)`` probabilities.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.r_[np.zeros((20, 1)), np.ones((20, 1))]; y = np.r_[[0] * 20, [1] * 20]
+    >>> rf = make_estimator("random_forest", n_estimators=20).fit(X, y)
+    >>> d = oob_decision(rf, X)
+    >>> d.shape, bool(np.all(np.nan_to_num(d[:20, 0], nan=1.0) == 1.0))
+    ((40, 2), True)
+    """
+    if not getattr(forest, "bootstrap", False) or not hasattr(forest, "estimators_"):
+        return None
+    n = X.shape[0]
+    votes = np.zeros((n, len(forest.classes_)))
+    counts = np.zeros(n, np.int64)
+    for tree, drawn in zip(forest.estimators_, forest.estimators_samples_):
+        left_out = np.ones(n, bool)
+        left_out[drawn] = False
+        rows = np.flatnonzero(left_out)
+        votes[rows] += tree.predict_proba(X[rows])
+        counts[rows] += 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return votes / counts[:, None]

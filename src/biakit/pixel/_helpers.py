@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,13 +38,6 @@ def _cache_key(image: np.ndarray, spacing: Any, channel_axis: int | None) -> tup
     data = np.ascontiguousarray(image)
     crc = zlib.crc32(data.reshape(-1).view(np.uint8))
     return (data.shape, data.dtype.str, crc, spacing, channel_axis)
-
-
-def _fit_quietly(estimator: Any, X: np.ndarray, y: np.ndarray) -> None:
-    with warnings.catch_warnings():
-        # Few trees leave some pixels without out-of-bag votes; _oob_metrics skips them.
-        warnings.filterwarnings("ignore", message="Some inputs do not have OOB scores")
-        estimator.fit(X, y)
 
 
 def _fast_forest(estimator: Any, kind: str) -> Any:
