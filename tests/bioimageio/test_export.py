@@ -96,7 +96,7 @@ def test_per_image_denoiser_package_normalises_each_sample(exported):
     np.testing.assert_allclose(test_out * std + mean, maps, rtol=1e-4, atol=1e-3 * std)
     # what biakit adds around the network is said in the package (N2V: TTA and the blend)
     readme = _read(path, "README.md").decode()
-    assert "flips and 90-degree rotations" in readme and "own noisy value back" in readme
+    assert "the four 90-degree rotations" in readme and "own noisy value back" in readme
 
 
 def test_super_resolution_output_is_scaled(exported):

@@ -50,20 +50,24 @@ def _dihedral(image):
     return out
 
 
-def test_tta_is_the_mean_of_the_eight_transformed_predictions(n2v, noisy):
+def test_tta_is_the_mean_of_the_transformed_predictions(n2v, noisy):
     # the network's prediction (the blind-spot blend is a linear step after it, tested alone)
     opts = {"amp": "none", "tile_shape": (48, 48), "blending": "none", "blend_input": False}
-    manual = np.mean(
-        [inv(n2v.predict_maps(np.ascontiguousarray(fwd(noisy)), tta=False, **opts))
-         for fwd, inv in _dihedral(noisy)],
-        axis=0,
-    )  # fmt: skip
-    tta = n2v.predict_maps(noisy, tta=True, **opts)
+    each = [
+        inv(n2v.predict_maps(np.ascontiguousarray(fwd(noisy)), tta=False, **opts))
+        for fwd, inv in _dihedral(noisy)
+    ]
+    eight = n2v.predict_maps(noisy, tta=True, **opts)
     plain = n2v.predict_maps(noisy, tta=False, **opts)
-    np.testing.assert_allclose(tta, manual, atol=1e-5)
-    assert np.abs(tta - plain).max() > 1e-3  # the average is not the plain prediction
-    # the N2V default predicts with TTA, in memory and to disk
-    np.testing.assert_allclose(n2v.predict_maps(noisy, **opts), tta, atol=1e-6)
+    np.testing.assert_allclose(eight, np.mean(each, axis=0), atol=1e-5)
+    assert np.abs(eight - plain).max() > 1e-3  # the average is not the plain prediction
+    # the N2V default: the four turns (rot90 by 0..3 quarters), in memory and to disk
+    turns = np.mean(each[0::2], axis=0)
+    np.testing.assert_allclose(n2v.predict_maps(noisy, **opts), turns, atol=1e-5)
+    np.testing.assert_allclose(n2v.predict_maps(noisy, tta=4, **opts), turns, atol=1e-6)
+    assert np.abs(turns - eight).max() > 1e-4  # four transforms, not eight
+    half_turn = np.mean([each[0], each[4]], axis=0)  # the first two: identity, 180 degrees
+    np.testing.assert_allclose(n2v.predict_maps(noisy, tta=2, **opts), half_turn, atol=1e-5)
 
 
 def test_predict_to_disk_follows_the_tta_default(n2v, noisy, tmp_path):
@@ -77,13 +81,16 @@ def test_predict_to_disk_follows_the_tta_default(n2v, noisy, tmp_path):
 
 
 def test_tta_default_per_algorithm_and_dimensionality():
-    assert DenoiseConfig().resolved_tta and DenoiseConfig(algorithm="n2v2").resolved_tta
+    assert DenoiseConfig().resolved_tta == 4 == DenoiseConfig(algorithm="n2v2").resolved_tta
     assert not DenoiseConfig(algorithm="structn2v").resolved_tta  # rotations turn the noise
     assert not DenoiseConfig(algorithm="care").resolved_tta
     assert not DenoiseConfig(algorithm="n2n").resolved_tta
     assert not DenoiseConfig(patch_shape=(16, 32, 32)).resolved_tta  # 16 passes in 3D
     assert DenoiseConfig(algorithm="care", tta=True).resolved_tta
     assert not DenoiseConfig(tta=False).resolved_tta
+    assert DenoiseConfig(tta=8).resolved_tta == 8 and DenoiseConfig(tta=True).resolved_tta is True
+    with pytest.raises(ValueError, match="tta"):
+        DenoiseConfig(tta=17)
 
 
 def test_default_mask_fraction_is_honoured():

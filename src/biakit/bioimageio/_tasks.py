@@ -255,18 +255,21 @@ def _denoise_per_image(workflow: Any, dtype: Any = None) -> TaskSpec:
 
 def _biakit_steps(workflow: Any) -> tuple[dict[str, bool], str]:
     """Return what biakit adds around this denoiser's network (TTA, blind-spot blend), a note."""
-    tta = bool(workflow.config.resolved_tta)
+    tta = workflow.config.resolved_tta
     blend = bool(workflow.config.resolved_blend_input)
     notes = []
     if tta:
-        notes.append("averages this model's prediction over flips and 90-degree rotations "
-                     "(config.tta)")  # fmt: skip
+        what = "all flips and 90-degree rotations" if tta is True else (
+            "the four 90-degree rotations of YX" if tta == 4
+            else f"{tta} of its flips and 90-degree rotations (nn.infer.tta_transforms)"
+        )  # fmt: skip
+        notes.append(f"averages this model's prediction over {what} (config.tta)")
     if blend:
         notes.append("gives each pixel's own noisy value back to the blind-spot prediction, "
                      "weighted by the noise variance measured on the image (config.blend_input, "
                      "biakit.nn.infer.blind_spot_weights)")  # fmt: skip
     note = f"biakit {' and '.join(notes)}; the package runs the network alone." if notes else ""
-    return {"tta_in_biakit": tta, "blend_input_in_biakit": blend}, note
+    return {"tta_in_biakit": bool(tta), "blend_input_in_biakit": blend}, note
 
 
 def _super_resolution(workflow: Any, dtype: Any = None) -> TaskSpec:

@@ -312,8 +312,9 @@ def predict(
         bool | None,
         typer.Option(
             "--tta/--no-tta",
-            help="Average over flips (and 90-degree turns for denoising); default: the "
-            "model's own (on for 2D N2V / N2V2, off otherwise).",
+            help="Average over flips (and 90-degree turns for denoising): --tta all of them "
+            "(8 in 2D); default: the model's own (the four turns for 2D N2V / N2V2, off "
+            "otherwise).",
         ),
     ] = None,
     blend: Annotated[
@@ -395,7 +396,7 @@ def predict(
             "axes": axes,
             "overwrite": overwrite,
             "resume": resume,
-            "tta": bool(tta)
+            "tta": tta
             if tta is not None
             else getattr(getattr(workflow, "config", None), "resolved_tta", False),
         }

@@ -109,7 +109,7 @@ class Workflow:
         overwrite: bool = False,
         maps: bool = False,
         overlay: bool = True,
-        tta: bool = False,
+        tta: bool | int | None = False,
         axes: str | None = None,
     ) -> PredictionReport:
         """Read each input, predict it once, write its outputs into ``output_dir``.
@@ -125,8 +125,10 @@ class Workflow:
             Replace outputs of an earlier run; inputs are never replaced.
         maps, overlay : bool
             Also write the raw maps (channels first) / an RGB overlay.
-        tta : bool
-            Average over flips (test-time augmentation).
+        tta : bool or int or None
+            Average over flips (test-time augmentation; an integer: that many
+            transforms, see :func:`biakit.nn.infer.tta_transforms`; None: the model's
+            default where it has one).
         axes : str, optional
             Axes of the input files when their metadata lacks them (``"ZYX"``).
 

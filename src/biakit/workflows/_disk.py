@@ -69,7 +69,7 @@ def iter_predict_to_disk(
     overwrite: bool = False,
     maps: bool = False,
     overlay: bool = True,
-    tta: bool = False,
+    tta: bool | int | None = False,
     axes: str | None = None,
 ) -> Iterator[FileOutcome]:
     """Predict every input once and write its outputs; yield one outcome per input.
@@ -115,7 +115,7 @@ def _input_paths(inputs: Any, list_images: Any) -> list[Path]:
 
 
 def _predict_one(
-    workflow: Any, path: Path, names: dict[str, Path], *, tta: bool, axes: str | None,
+    workflow: Any, path: Path, names: dict[str, Path], *, tta: bool | int | None, axes: str | None,
     overwrite: bool,
 ) -> tuple[FileOutcome, Any]:  # fmt: skip
     from biakit.io import read_channel_first

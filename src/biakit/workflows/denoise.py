@@ -212,7 +212,7 @@ class Denoiser(NetworkWorkflow):
 
     # ---------------------------------------------------------------- prediction
     def predict_maps(
-        self, image: Any, *, tta: bool | None = None, blend_input: bool | None = None,
+        self, image: Any, *, tta: bool | int | None = None, blend_input: bool | None = None,
         **kwargs: Any,
     ) -> np.ndarray:  # fmt: skip
         """Restored image ``(C, *spatial)`` float32 on the targets' intensity scale.
@@ -220,14 +220,15 @@ class Denoiser(NetworkWorkflow):
         Tiled with an overlap covering the receptive field (``tile_shape``,
         ``batch_size``, ``device`` ... are passed to
         :func:`biakit.nn.infer.predict_tiled`); ``tta`` averages over flips and
-        90-degree rotations (None: ``config.resolved_tta``, on for 2D N2V / N2V2);
+        90-degree rotations (True: all eight in 2D; an integer: that many of them; None:
+        ``config.resolved_tta``, the four turns for 2D N2V / N2V2);
         ``blend_input`` gives the blind-spot prediction each pixel's own value back
         with the weights of :meth:`blend_weights` (None: ``config.resolved_blend_input``,
         on for N2V / N2V2).
         """
         array = self._checked_input(image)
         stats = self.norm_stats(array)
-        tta = self.config.resolved_tta if tta is None else bool(tta)
+        tta = self.config.resolved_tta if tta is None else tta
         out = self._restore(array, stats, tta, **kwargs)
         blend = self.config.resolved_blend_input if blend_input is None else bool(blend_input)
         if not blend:
@@ -238,7 +239,7 @@ class Denoiser(NetworkWorkflow):
         return blend_blind_spot(array, out, weights)
 
     def blend_weights(
-        self, image: Any, stats: tuple[Any, Any], *, tta: bool, prediction: Any = None,
+        self, image: Any, stats: tuple[Any, Any], *, tta: bool | int, prediction: Any = None,
         **kwargs: Any,
     ) -> Any:  # fmt: skip
         """Per-channel :class:`~biakit.nn.infer.BlendWeights` for ``blend_input`` (N2V / N2V2).
@@ -269,7 +270,7 @@ class Denoiser(NetworkWorkflow):
                             seed=self.config.seed)  # fmt: skip
         return blind_spot_weights(sub, mu, gains)
 
-    def _restore(self, array: np.ndarray, stats: tuple[Any, Any], tta: bool,
+    def _restore(self, array: np.ndarray, stats: tuple[Any, Any], tta: bool | int,
                  **kwargs: Any) -> np.ndarray:  # fmt: skip
         """Return the network's restoration of a channel-first image, on the output scale."""
         from biakit.nn.datasets import denormalize_with_stats, normalize_with_stats
@@ -281,8 +282,8 @@ class Denoiser(NetworkWorkflow):
         out = predict_tiled(self.model, x, activation=None, tta=tta, **kwargs)
         return denormalize_with_stats(out, stats_out)
 
-    def predict_to_disk(self, inputs: Any, output_dir: str | Path, *, tta: bool | None = None,
-                        **kwargs: Any) -> Any:  # fmt: skip
+    def predict_to_disk(self, inputs: Any, output_dir: str | Path, *,
+                        tta: bool | int | None = None, **kwargs: Any) -> Any:  # fmt: skip
         """As :meth:`Workflow.predict_to_disk`; ``tta`` None follows ``config.resolved_tta``."""
         return super().predict_to_disk(inputs, output_dir, tta=tta, **kwargs)
 

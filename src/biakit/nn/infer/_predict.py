@@ -156,7 +156,7 @@ def iter_predict_tiled(
     overlap: int | Sequence[int] | None = None,
     batch_size: int = 4,
     blending: str = "gaussian",
-    tta: bool = False,
+    tta: bool | int = False,
     device: Any = "auto",
     out: Any = None,
     activation: str | None = None,
@@ -299,7 +299,7 @@ def predict_tiled(
     overlap: int | Sequence[int] | None = None,
     batch_size: int = 4,
     blending: str = "gaussian",
-    tta: bool = False,
+    tta: bool | int = False,
     device: Any = "auto",
     out: Any = None,
     activation: str | None = None,
@@ -349,9 +349,11 @@ def predict_tiled(
         Tiles per forward pass.
     blending : {"gaussian", "linear", "none"}
         How overlapping tiles are combined (see above).
-    tta : bool
+    tta : bool or int
         Average over flips of every axis and, when the tile is square in YX, 90-degree
-        rotations in YX (8 transforms in 2D, 16 in 3D), each mapped back exactly.
+        rotations in YX (True: all, 8 transforms in 2D, 16 in 3D), each mapped back
+        exactly; an integer ``n``: the first ``n`` of them (4: the four turns of YX;
+        :func:`~biakit.nn.infer.tta_transforms`).
     device : str or torch.device
         ``"auto"``, ``"cpu"``, ``"cuda"``, ``"mps"`` (see ``biakit.nn.device``).
     out : array_like, optional
