@@ -10,16 +10,17 @@ does not depend on the weights), then restore a ``--size`` x ``--size`` float32 
   the whole image in one pass, float32, no test-time augmentation; clock around the call
   (normalisation, data loader, Lightning's predict loop included).
 * biakit: ``Denoiser.predict(image)`` with its defaults for 2D N2V: automatic tiles,
-  bf16 autocast on CPUs with native bfloat16, the eight flips / turns of test-time
-  augmentation averaged, the blind-spot blend (two float32 passes over a 128 x 128 crop to
-  measure the network's centre gain); also ``tta=False`` (one pass + the blend) and
-  ``tta=False`` without the blend (the network alone: the same work as CAREamics').
+  bf16 autocast on CPUs with native bfloat16, the four 90-degree turns of test-time
+  augmentation averaged (eight flips / turns before 2026-12-06 session 8), the blind-spot
+  blend (two float32 passes over a 128 x 128 crop to measure the network's centre gain);
+  also ``tta=True`` (all eight), ``tta=False`` (one pass + the blend) and ``tta=False``
+  without the blend (the network alone: the same work as CAREamics').
 
 Rounds: a CAREamics prediction (in its worker process, started once, in its own venv),
-then the three biakit ones, ``--rounds`` times; medians and ratios of medians.
+then the four biakit ones, ``--rounds`` times; medians and ratios of medians.
 
 Run: ``.venv/bin/python benchmarks/bench_n2v_predict.py [--size 2048] [--rounds 3]``
-(needs ``benchmarks/_careamics_venv.py`` run once; about 6 minutes on 2 cores).
+(needs ``benchmarks/_careamics_venv.py`` run once; about 8 minutes on 2 cores).
 """
 
 from __future__ import annotations
@@ -169,7 +170,8 @@ def main() -> None:
     den = _biakit(train)
     den.predict(test[:256, :256])  # warm-up (oneDNN primitives), not timed
     variants = {
-        "biakit default (TTA x8 + blend)": lambda: den.predict(test),
+        "biakit default (TTA x4 + blend)": lambda: den.predict(test),
+        "biakit tta=True (x8 + blend)": lambda: den.predict(test, tta=True),
         "biakit tta=False (+ blend)": lambda: den.predict(test, tta=False),
         "biakit network alone": lambda: _network_alone(den, test),
     }
