@@ -144,6 +144,25 @@ def test_channels_are_normalised_one_by_one(tmp_path, axes):
     assert row.ssim_window == "7x7 per channel"
 
 
+def test_prediction_with_the_channels_elsewhere_is_transposed_to_the_truth(tmp_path):
+    """An RGB PNG truth reads YXC; biakit writes its restoration CYX: the same image."""
+    import skimage.io
+
+    rng = np.random.default_rng(4)
+    clean = (rng.random((20, 24, 3)) * 255).astype(np.uint8)  # YXC
+    pred = clean.astype(np.float32) + rng.normal(0, 5, clean.shape).astype(np.float32)
+    (tmp_path / "gt").mkdir()
+    skimage.io.imsave(tmp_path / "gt" / "rgb.png", clean, check_contrast=False)
+    write_image(tmp_path / "pred" / "rgb_denoised.tif", pred.transpose(2, 0, 1), ImageMeta("CYX"))
+    row = evaluate_folders("restoration", tmp_path / "gt", tmp_path / "pred").per_image.iloc[0]
+    assert row.mse == pytest.approx(np.mean((clean - pred.astype(np.float64)) ** 2), rel=1e-6)
+    # another shape, not only another order, is still refused with both file names
+    write_image(tmp_path / "pred" / "rgb_denoised.tif", pred[:, :20].transpose(2, 0, 1),
+                ImageMeta("CYX"), overwrite=True)  # fmt: skip
+    with pytest.raises(DataError, match=r"rgb\.png is \(20, 24, 3\) but .*rgb_denoised\.tif"):
+        evaluate_folders("restoration", tmp_path / "gt", tmp_path / "pred")
+
+
 def test_blank_ground_truth_does_not_stop_the_evaluation(tmp_path):
     for name, value in (("z", 0), ("w", 9)):
         gt = np.full((12, 12), value, np.uint8)

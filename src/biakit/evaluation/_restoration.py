@@ -113,13 +113,22 @@ def _channels(image: np.ndarray, axes: str) -> list[np.ndarray]:
 
 
 def _read_checked(
-    path: Path, axes: str | None, like: tuple[Path, tuple[int, ...]] | None = None, hint: str = ""
-) -> tuple[np.ndarray, str]:
-    """Read an image, refuse NaN / inf and a shape unlike ``like`` (its ground truth)."""
+    path: Path, axes: str | None, like: tuple[Path, tuple[int, ...], str] | None = None,
+    hint: str = "",
+) -> tuple[np.ndarray, str]:  # fmt: skip
+    """Read an image, refuse NaN / inf and a shape unlike ``like`` (its ground truth).
+
+    ``like`` is the ground truth's path, shape and axes: an image with the same axes
+    in another order (an RGB PNG read ``YXC``, biakit's TIFF written ``CYX``) is
+    transposed to the ground truth's order first.
+    """
     from biakit.errors import DataError
     from biakit.validation import check_finite
 
     image, image_axes = _read(path, axes)
+    if like is not None and image_axes != like[2] and sorted(image_axes) == sorted(like[2]):
+        image = np.transpose(image, [image_axes.index(a) for a in like[2]])
+        image_axes = like[2]
     if like is not None and image.shape != like[1]:
         raise DataError(
             f"shape mismatch: {like[0]} is {like[1]} but {path} is {image.shape}; expected the "
@@ -152,12 +161,12 @@ def restoration_rows(
     rows, views = [], []
     for gt_path, pred_path in pairs:
         gt, gt_axes = _read_checked(gt_path, axes)
-        pred, _ = _read_checked(pred_path, axes, (gt_path, gt.shape))
+        pred, _ = _read_checked(pred_path, axes, (gt_path, gt.shape, gt_axes))
         gts, preds = _channels(gt, gt_axes), _channels(pred, gt_axes)
         row: dict[str, Any] = {"image": gt_path.name, "prediction": pred_path.name}
         if inputs is not None:
             hint = " (up-sample super-resolution inputs first)"
-            raw, _ = _read_checked(inputs[gt_path], axes, (gt_path, gt.shape), hint)
+            raw, _ = _read_checked(inputs[gt_path], axes, (gt_path, gt.shape, gt_axes), hint)
         try:
             care, maps = _care(gts, preds)
             row |= {f"{k}_care": care[k] for k in CARE_COLUMNS}
