@@ -35,6 +35,29 @@ def test_config_derives_the_axial_factor_from_the_spacing():
         parse_workflow_config({"task": "isotropic"})
 
 
+def test_yaml_without_spacing_reads_it_from_the_stacks(tmp_path):
+    from biakit.workflows import load_workflow_config
+
+    stack = np.zeros((6, 16, 16), np.uint16)
+    for name in ("a", "b"):
+        write_image(tmp_path / "stacks" / f"{name}.tif", stack,
+                    ImageMeta("ZYX", spacing=(1.5, 0.5, 0.5), unit="micrometer"))  # fmt: skip
+    (tmp_path / "iso.yaml").write_text("task: isotropic\ndata: {high: stacks}\n")
+    cfg = load_workflow_config(tmp_path / "iso.yaml")
+    assert cfg.spacing == (1.5, 0.5, 0.5) and cfg.factor == 3 and cfg.model.factors == (3, 1)
+    (tmp_path / "given.yaml").write_text("task: isotropic\nfactor: 2\ndata: {high: stacks}\n")
+    assert load_workflow_config(tmp_path / "given.yaml").factor == 2  # the config wins
+    # stacks that disagree, or carry no spacing: the file is named and what to give said
+    write_image(tmp_path / "stacks" / "c.tif", stack,
+                ImageMeta("ZYX", spacing=(2.0, 0.5, 0.5), unit="micrometer"))  # fmt: skip
+    with pytest.raises(ConfigError, match=r"iso\.yaml: .*c\.tif: spacing \(2\.0, 0\.5, 0\.5\)"):
+        load_workflow_config(tmp_path / "iso.yaml")
+    write_image(tmp_path / "stacks" / "c.tif", stack, ImageMeta("ZYX", unit="pixel"),
+                overwrite=True)  # fmt: skip
+    with pytest.raises(ConfigError, match=r"c\.tif: no Z spacing .*give spacing"):
+        load_workflow_config(tmp_path / "iso.yaml")
+
+
 def test_restores_axial_resolution_better_than_cubic_interpolation(tmp_path):
     low, truth = _stack_pair()
     cfg = IsotropicConfig(

@@ -110,6 +110,9 @@ def train(
             test = _read_pairs(cfg.data.test_images, cfg.data.test_masks, cfg.ndim, axes)
     verb = "resuming" if resume else "training"
     echo(f"{cfg.task}: {verb} on {len(data[0])} image(s), patches {cfg.patch_shape}")
+    if cfg.task == "isotropic":
+        where = f"spacing {tuple(cfg.spacing)}" if cfg.spacing else "the config's factor"
+        echo(f"axial factor {cfg.factor} (from {where})")
     history = workflow.train(*data, output_dir=target, resume=resume, overwrite=overwrite,
                              progress=main, **extra)  # fmt: skip
     echo(_stopped(workflow.training, len(history)) + f"; model saved to {target}")

@@ -308,12 +308,32 @@ def load_workflow_config(path: str | Path) -> WorkflowConfig:
     from biakit.pipeline._config import read_yaml_mapping
 
     path = Path(path)
-    cfg = parse_workflow_config(read_yaml_mapping(path, "'task', 'data', ..."), source=str(path))
+    mapping = read_yaml_mapping(path, "'task', 'data', ...")
+    if _needs_stack_spacing(mapping):  # isotropic: the axial factor from the stacks' metadata
+        from biakit.workflows._iso_config import spacing_from_stacks
+
+        try:
+            spacing, _ = spacing_from_stacks(_resolve(str(mapping["data"]["high"]), path.parent))
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from None
+        mapping = {**mapping, "spacing": list(spacing)}
+    cfg = parse_workflow_config(mapping, source=str(path))
     if cfg.data is not None:
         cfg = cfg.model_copy(update={"data": cfg.data.resolved(path.parent)})
     if cfg.output is not None:
         cfg = cfg.model_copy(update={"output": _resolve(cfg.output, path.parent)})
     return cfg
+
+
+def _needs_stack_spacing(mapping: Mapping[str, Any]) -> bool:
+    data = mapping.get("data")
+    return (
+        mapping.get("task") == "isotropic"
+        and mapping.get("spacing") is None
+        and mapping.get("factor") is None
+        and isinstance(data, Mapping)
+        and isinstance(data.get("high"), str)
+    )
 
 
 def config_schema(task: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ One YAML file describes a training job::
 
     task: isotropic
     spacing: [2.0, 0.5, 0.5]     # (Z, Y, X) of the stacks: the axial factor is 2.0 / 0.5 = 4
+                                 # (left out: read from the stacks' metadata by the YAML loader)
     data: {high: train/stacks}   # anisotropic stacks; their lateral (XY) slices are the truth
     degradation: {sigma: null}   # axial blur in lateral pixels (default factor / 2)
     patch_shape: [48, 48]        # low-resolution patch of a degraded slice
@@ -13,6 +14,7 @@ One YAML file describes a training job::
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -59,9 +61,53 @@ class IsotropicConfig(SuperResolutionConfig):
                 )
             data["factor"] = factor
         if factor is None:
-            raise ConfigError("give the stacks' spacing (Z, Y, X) or the axial factor")
+            raise ConfigError(
+                "give the stacks' spacing (Z, Y, X) or the axial factor (from a YAML file, "
+                "stacks whose metadata carry their spacing need neither)"
+            )
         data["scale"] = (int(factor), 1)
         return data
+
+
+def spacing_from_stacks(folder: str | Path) -> tuple[tuple[float, float, float], str]:
+    """Return the (Z, Y, X) spacing that the stacks in ``folder`` carry, and its unit.
+
+    Every stack must carry one (a unit other than ``pixel``) and all must agree within
+    1%; else :class:`~biakit.errors.ConfigError` names the file and what to give.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from biakit.io import ImageMeta, write_image
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> write_image(folder / "a.tif", np.zeros((4, 8, 8), np.uint16),
+    ...             ImageMeta("ZYX", spacing=(2.0, 0.5, 0.5), unit="micrometer"))
+    >>> spacing_from_stacks(folder)
+    ((2.0, 0.5, 0.5), 'micrometer')
+    """
+    import numpy as np
+
+    from biakit.io import list_images, read_image
+
+    found: tuple[tuple[float, float, float], str, Path] | None = None
+    for path in list_images(str(folder)):
+        _, meta = read_image(path, lazy=True)
+        if not meta.spatial_axes.endswith("ZYX") or meta.unit == "pixel":
+            raise ConfigError(
+                f"{path}: no Z spacing in its metadata (axes {meta.axes}, unit {meta.unit}); "
+                "give spacing: [z, y, x] (or factor) in the config"
+            )
+        here = tuple(float(v) for v in meta.spatial_spacing[-3:])
+        if found is None:
+            found = (here, meta.unit, path)  # type: ignore[assignment]
+        elif meta.unit != found[1] or not np.allclose(here, found[0], rtol=0.01):
+            raise ConfigError(
+                f"{path}: spacing {here} {meta.unit}, but {found[2]} has {found[0]} "
+                f"{found[1]}; give spacing: [z, y, x] (or factor) in the config"
+            )
+    if found is None:
+        raise ConfigError(f"{folder}: no images; give spacing: [z, y, x] in the config")
+    return found[0], found[1]
 
 
 register_task_config(IsotropicConfig)
