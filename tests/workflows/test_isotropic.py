@@ -47,6 +47,9 @@ def test_yaml_without_spacing_reads_it_from_the_stacks(tmp_path):
     assert cfg.spacing == (1.5, 0.5, 0.5) and cfg.factor == 3 and cfg.model.factors == (3, 1)
     (tmp_path / "given.yaml").write_text("task: isotropic\nfactor: 2\ndata: {high: stacks}\n")
     assert load_workflow_config(tmp_path / "given.yaml").factor == 2  # the config wins
+    (tmp_path / "wrong.yaml").write_text("task: isotropic\ndata: {images: stacks}\n")
+    with pytest.raises(ConfigError, match=r"data\.high: missing \(data has images\)"):
+        load_workflow_config(tmp_path / "wrong.yaml")
     # stacks that disagree, or carry no spacing: the file is named and what to give said
     write_image(tmp_path / "stacks" / "c.tif", stack,
                 ImageMeta("ZYX", spacing=(2.0, 0.5, 0.5), unit="micrometer"))  # fmt: skip

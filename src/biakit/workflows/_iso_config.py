@@ -60,6 +60,13 @@ class IsotropicConfig(SuperResolutionConfig):
                     f"{z / ((y + x) / 2):.2f}; isotropic restoration needs a factor >= 2"
                 )
             data["factor"] = factor
+        stacks = data.get("data")
+        if factor is None and isinstance(stacks, Mapping) and "high" not in stacks:
+            raise ConfigError(
+                f"data.high: missing (data has {', '.join(map(str, stacks)) or 'no keys'}): "
+                "the folder of anisotropic stacks, whose spacing metadata gives the axial "
+                "factor when spacing and factor are left out"
+            )
         if factor is None:
             raise ConfigError(
                 "give the stacks' spacing (Z, Y, X) or the axial factor (from a YAML file, "
