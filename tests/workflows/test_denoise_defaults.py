@@ -11,13 +11,11 @@ from biakit.workflows import denoise as denoise_module
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-TINY = {
-    "patch_shape": (32, 32),
-    "samples_per_epoch": 8,
-    "mask_fraction": 0.02,
-    "model": {"depth": 1, "base_filters": 4},
-    "train": {"epochs": 2, "batch_size": 2, "device": "cpu", "plot_every": 0},
-}
+
+@pytest.fixture(scope="module")
+def tiny(denoise_tiny):
+    """The workflows' tiny config with 8 patches an epoch for 2 epochs (TTA needs a trained net)."""
+    return {**denoise_tiny, "samples_per_epoch": 8, "train": {**denoise_tiny["train"], "epochs": 2}}
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +24,8 @@ def noisy():
 
 
 @pytest.fixture(scope="module")
-def n2v(noisy):
-    den = Denoiser(DenoiseConfig(**TINY))
+def n2v(noisy, tiny):
+    den = Denoiser(DenoiseConfig(**tiny))
     den.train([noisy])
     return den
 
@@ -102,22 +100,22 @@ def test_default_mask_fraction_is_honoured():
     assert mask.mean() == pytest.approx(cfg.mask_fraction, rel=0.1)
 
 
-def test_prefetched_training_equals_training_without(noisy, monkeypatch):
+def test_prefetched_training_equals_training_without(noisy, tiny, monkeypatch):
     """Patches made in a background thread are the same patches: identical weights."""
-    den = Denoiser(DenoiseConfig(**TINY))
+    den = Denoiser(DenoiseConfig(**tiny))
     den.train([noisy])
     assert denoise_module._can_prefetch(den.config)
     monkeypatch.setattr(denoise_module, "_can_prefetch", lambda cfg: False)
-    ref = Denoiser(DenoiseConfig(**TINY))
+    ref = Denoiser(DenoiseConfig(**tiny))
     ref.train([noisy])
     for (name, a), b in zip(den.model.state_dict().items(), ref.model.state_dict().values()):
         assert torch.equal(a, b), name
     monkeypatch.setenv("WORLD_SIZE", "2")
-    assert not denoise_module._can_prefetch(DenoiseConfig(**TINY))
-    assert not denoise_module._can_prefetch(DenoiseConfig(**{**TINY, "train": {"num_workers": 1}}))
+    assert not denoise_module._can_prefetch(DenoiseConfig(**tiny))
+    assert not denoise_module._can_prefetch(DenoiseConfig(**{**tiny, "train": {"num_workers": 1}}))
 
 
-def test_n2v_validates_on_fewer_patches():
+def test_n2v_validates_on_fewer_patches(tiny):
     assert denoise_module._val_samples(DenoiseConfig(samples_per_epoch=256)) == 16
     assert denoise_module._val_samples(DenoiseConfig(algorithm="care", samples_per_epoch=256)) == 64
-    assert denoise_module._val_samples(DenoiseConfig(**TINY)) == 4
+    assert denoise_module._val_samples(DenoiseConfig(**tiny)) == 4

@@ -117,6 +117,15 @@ class WorkflowConfig(BaseModel):
     architecture: ClassVar[str] = "unet"
     model_defaults: ClassVar[dict[str, Any]] = MODEL_DEFAULTS
 
+    @classmethod
+    def complete_from_files(cls, mapping: Mapping[str, Any], base: Path) -> Mapping[str, Any]:
+        """Fill options a YAML config left out from its data files (``base``: its folder).
+
+        The YAML loader's hook, before validation; nothing to fill here (isotropic
+        restoration reads the stacks' spacing).
+        """
+        return mapping
+
     @model_validator(mode="before")
     @classmethod
     def _fill_components(cls, data: Any) -> Any:
@@ -309,31 +318,18 @@ def load_workflow_config(path: str | Path) -> WorkflowConfig:
 
     path = Path(path)
     mapping = read_yaml_mapping(path, "'task', 'data', ...")
-    if _needs_stack_spacing(mapping):  # isotropic: the axial factor from the stacks' metadata
-        from biakit.workflows._iso_config import spacing_from_stacks
-
+    config_class = TASKS.get(mapping.get("task"))  # type: ignore[arg-type]
+    if config_class is not None:
         try:
-            spacing, _ = spacing_from_stacks(_resolve(str(mapping["data"]["high"]), path.parent))
+            mapping = config_class.complete_from_files(mapping, path.parent)
         except ConfigError as err:
             raise ConfigError(f"{path}: {err}") from None
-        mapping = {**mapping, "spacing": list(spacing)}
     cfg = parse_workflow_config(mapping, source=str(path))
     if cfg.data is not None:
         cfg = cfg.model_copy(update={"data": cfg.data.resolved(path.parent)})
     if cfg.output is not None:
         cfg = cfg.model_copy(update={"output": _resolve(cfg.output, path.parent)})
     return cfg
-
-
-def _needs_stack_spacing(mapping: Mapping[str, Any]) -> bool:
-    data = mapping.get("data")
-    return (
-        mapping.get("task") == "isotropic"
-        and mapping.get("spacing") is None
-        and mapping.get("factor") is None
-        and isinstance(data, Mapping)
-        and isinstance(data.get("high"), str)
-    )
 
 
 def config_schema(task: str) -> dict[str, Any]:

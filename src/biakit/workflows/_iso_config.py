@@ -21,7 +21,7 @@ from pydantic import Field, model_validator
 
 from biakit.errors import ConfigError
 from biakit.validation import check_spacing
-from biakit.workflows._config import register_task_config
+from biakit.workflows._config import _resolve, register_task_config
 from biakit.workflows._sr_config import SuperResolutionConfig
 
 
@@ -74,6 +74,17 @@ class IsotropicConfig(SuperResolutionConfig):
             )
         data["scale"] = (int(factor), 1)
         return data
+
+    @classmethod
+    def complete_from_files(cls, mapping: Mapping[str, Any], base: Path) -> Mapping[str, Any]:
+        """Without ``spacing`` and ``factor``: the spacing of the stacks in ``data.high``."""
+        data = mapping.get("data")
+        if mapping.get("spacing") is not None or mapping.get("factor") is not None:
+            return mapping
+        if not isinstance(data, Mapping) or not isinstance(data.get("high"), str):
+            return mapping
+        spacing, _ = spacing_from_stacks(_resolve(data["high"], base))
+        return {**mapping, "spacing": list(spacing)}
 
 
 def spacing_from_stacks(folder: str | Path) -> tuple[tuple[float, float, float], str]:
