@@ -117,15 +117,6 @@ class WorkflowConfig(BaseModel):
     architecture: ClassVar[str] = "unet"
     model_defaults: ClassVar[dict[str, Any]] = MODEL_DEFAULTS
 
-    @classmethod
-    def complete_from_files(cls, mapping: Mapping[str, Any], base: Path) -> Mapping[str, Any]:
-        """Fill options a YAML config left out from its data files (``base``: its folder).
-
-        The YAML loader's hook, before validation; nothing to fill here (isotropic
-        restoration reads the stacks' spacing).
-        """
-        return mapping
-
     @model_validator(mode="before")
     @classmethod
     def _fill_components(cls, data: Any) -> Any:
@@ -318,10 +309,12 @@ def load_workflow_config(path: str | Path) -> WorkflowConfig:
 
     path = Path(path)
     mapping = read_yaml_mapping(path, "'task', 'data', ...")
-    config_class = TASKS.get(mapping.get("task"))  # type: ignore[arg-type]
-    if config_class is not None:
+    # a task's config class may fill options left out from its data files (isotropic
+    # restoration: the stacks' spacing), before validation
+    complete = getattr(TASKS.get(mapping.get("task")), "complete_from_files", None)  # type: ignore[arg-type]
+    if complete is not None:
         try:
-            mapping = config_class.complete_from_files(mapping, path.parent)
+            mapping = complete(mapping, path.parent)
         except ConfigError as err:
             raise ConfigError(f"{path}: {err}") from None
     cfg = parse_workflow_config(mapping, source=str(path))

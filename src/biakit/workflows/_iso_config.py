@@ -77,7 +77,11 @@ class IsotropicConfig(SuperResolutionConfig):
 
     @classmethod
     def complete_from_files(cls, mapping: Mapping[str, Any], base: Path) -> Mapping[str, Any]:
-        """Without ``spacing`` and ``factor``: the spacing of the stacks in ``data.high``."""
+        """Without ``spacing`` and ``factor``: the spacing of the stacks in ``data.high``.
+
+        Called by :func:`~biakit.workflows.load_workflow_config` before validation
+        (``base``: the YAML file's folder), as for any task config class defining it.
+        """
         data = mapping.get("data")
         if mapping.get("spacing") is not None or mapping.get("factor") is not None:
             return mapping
