@@ -216,6 +216,8 @@ class NetworkWorkflow(Workflow):
             "best_epoch": trainer.best_epoch,
             "n_images": n_images,
             "summary": trainer.summary,
+            "float32_retries": trainer.float32_retries,  # non-finite reduced-precision batches
+            "skipped_steps": trainer.skipped_steps,
         }
         return work
 

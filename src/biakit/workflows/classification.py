@@ -220,26 +220,24 @@ class ImageClassifier(NetworkWorkflow):
         ``amp`` (default: ``config.train.amp``, as trained): ``"auto"`` computes in
         bfloat16 where the device does so natively, ``"none"`` in float32.
         """
-        import contextlib
-
         import torch
 
-        from biakit.nn.infer._predict import _amp_dtype
+        from biakit.nn.infer._predict import _amp_dtype, guarded_forward
 
         self._require_trained()
         xs = [self._checked(im, f"images[{i}]") for i, im in enumerate(images)]
         if not xs:
             return np.zeros((0, len(self.class_names)), np.float32)
         device = next(self.model.parameters()).device
-        dtype = _amp_dtype(self.config.train.amp if amp is None else amp, device, self.config.ndim)
-        cast = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
+        dtype = _amp_dtype(self.config.train.amp if amp is None else amp, device)
         self.model.eval()
         out = []
-        with torch.inference_mode(), cast:
+        with torch.inference_mode():
             for start in range(0, len(xs), batch_size):
                 x = torch.from_numpy(np.stack(xs[start : start + batch_size])).to(device)
                 views = [x] if not tta else [x, *(x.flip(d) for d in range(2, x.dim()))]
-                probs = sum(torch.softmax(self.model(v).float(), dim=1) for v in views)
+                logits = (guarded_forward(self.model, v, dtype) for v in views)
+                probs = sum(torch.softmax(y, dim=1) for y in logits)
                 out.append((probs / len(views)).cpu().numpy())
         return np.concatenate(out).astype(np.float32)
 

@@ -227,6 +227,36 @@ def test_bf16_autocast_is_close_to_float32(monkeypatch):
     assert error.max() < 0.05 * scale and error.mean() < 0.005 * scale
 
 
+class NaNInAutocast(nn.Module):
+    """``inner``, but NaN wherever it runs in reduced precision (an intermittent fault)."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.config, self.poisoned = inner, inner.config, 0
+
+    def forward(self, x):
+        y = self.inner(x)
+        if torch.is_autocast_enabled("cpu"):
+            self.poisoned += 1
+            return y * float("nan")
+        return y
+
+
+def test_a_non_finite_bf16_tile_is_predicted_again_in_float32(monkeypatch):
+    from biakit.nn.train import _precision
+
+    monkeypatch.setattr(_precision, "cpu_bf16_native", lambda: True)
+    model, image = NaNInAutocast(ConvNet(ndim=3)), rand((1, 9, 20, 18), seed=3)
+    out = predict_tiled(model, image, tile_shape=(8, 12, 12), device="cpu", amp="auto")
+    assert model.poisoned > 0  # 3D networks run in bf16 under "auto"
+    np.testing.assert_allclose(out, whole(model.inner, image), atol=1e-5, rtol=0)
+    # a NaN in the input is the data's, not precision's: it is not recomputed
+    image[0, 4, 10, 9] = np.nan
+    model.poisoned = 0
+    out = predict_tiled(model, image, tile_shape=(8, 12, 12), device="cpu", amp="auto")
+    assert np.isnan(out).sum() > 7**3 and model.poisoned > 0  # beyond the receptive field
+
+
 def test_default_tile_shape_and_small_image():
     model = PoolNet(levels=2)
     for shape in [(300, 290), (7, 5)]:

@@ -120,8 +120,6 @@ def _batch_predictor(
 
     ``layout``: the memory format each (transformed) batch is given in (the network's).
     """
-    import contextlib
-
     import torch
 
     def predict(batch: np.ndarray) -> np.ndarray:
@@ -129,14 +127,10 @@ def _batch_predictor(
             x = torch.from_numpy(batch).to(device)
             total = None
             for t in transforms:
-                cast = contextlib.nullcontext()
-                if amp_dtype is not None:
-                    cast = torch.autocast(torch.device(device).type, dtype=amp_dtype)
                 xt = apply(t, x)
                 if layout is not None:
                     xt = xt.contiguous(memory_format=layout)
-                with cast:
-                    y = forward(xt).float()
+                y = guarded_forward(forward, xt, amp_dtype)
                 if activation == "softmax":
                     y = torch.softmax(y, dim=1)
                 elif activation == "sigmoid":
@@ -146,6 +140,33 @@ def _batch_predictor(
             return (total / len(transforms)).cpu().numpy()
 
     return predict
+
+
+def guarded_forward(forward: Callable[[Any], Any], x: Any, amp_dtype: Any = None) -> Any:
+    """``forward(x)`` as float32, in autocast to ``amp_dtype`` when given.
+
+    A reduced-precision output that is not finite where the input is finite is
+    computed again in float32 (bf16 3D convolutions once gave intermittent NaNs on
+    the CPU; an fp16 activation can overflow), so reduced precision never turns a
+    finite tile into NaN.
+
+    Examples
+    --------
+    >>> import torch
+    >>> def net(x):  # overflows only in reduced precision
+    ...     return x * 1e39 if torch.is_autocast_enabled("cpu") else x
+    >>> guarded_forward(net, torch.ones(1, 1, 2, 2), torch.bfloat16).sum().item()
+    4.0
+    """
+    import torch
+
+    if amp_dtype is None:
+        return forward(x).float()
+    with torch.autocast(x.device.type, dtype=amp_dtype):
+        y = forward(x).float()
+    if not bool(torch.isfinite(y).all()) and bool(torch.isfinite(x).all()):
+        y = forward(x).float()
+    return y
 
 
 def iter_predict_tiled(
@@ -206,7 +227,7 @@ def iter_predict_tiled(
 
         predict = _batch_predictor(session_forward(session), transforms, activation, "cpu")
         return _run(plan, image, out, predict, int(batch_size), None)
-    amp_dtype = _amp_dtype(amp, dev, len(spatial))
+    amp_dtype = _amp_dtype(amp, dev)
     layout = _layout(model, dev)
     from ._fuse import inference_network
 
@@ -229,7 +250,7 @@ def _layout(model: Any, device: Any) -> Any:
     return layout if layout in LAYOUT_DIMS else None
 
 
-def _amp_dtype(amp: str, device: Any, ndim: int | None = None) -> Any:
+def _amp_dtype(amp: str, device: Any) -> Any:
     """Autocast dtype for ``amp`` on ``device`` (``None``: float32)."""
     if amp not in ("none", "auto", "bf16", "fp16"):
         raise ValueError(f"amp must be 'none', 'auto', 'bf16' or 'fp16', got {amp!r}")
@@ -237,7 +258,7 @@ def _amp_dtype(amp: str, device: Any, ndim: int | None = None) -> Any:
         return None
     from biakit.nn.train._precision import resolve_amp
 
-    return resolve_amp(amp, device, ndim)
+    return resolve_amp(amp, device)
 
 
 def _run(

@@ -55,7 +55,7 @@ def iter_predict_tiled_scaled(
     """
     import torch
 
-    from biakit.nn.infer._predict import _amp_dtype, _layout, _resolve_device
+    from biakit.nn.infer._predict import _amp_dtype, _layout, _resolve_device, guarded_forward
 
     cfg = model.config
     array = np.asarray(image, dtype=np.float32)
@@ -72,7 +72,7 @@ def iter_predict_tiled_scaled(
     starts = [range(0, n, c) for n, c in zip(spatial, core)]
     total = int(np.prod([len(s) for s in starts]))
     out = np.zeros((cfg.out_channels, *(n * f for n, f in zip(spatial, factors))), np.float32)
-    dtype = _amp_dtype(amp, dev, cfg.ndim)
+    dtype = _amp_dtype(amp, dev)
     model = model.to(dev).eval()
     layout = _layout(model, dev)  # channels-last for 3D networks on the CPU
     if layout is not None:
@@ -86,12 +86,7 @@ def iter_predict_tiled_scaled(
             x = torch.from_numpy(np.ascontiguousarray(tile))[None].to(dev)
             if layout is not None:
                 x = x.contiguous(memory_format=layout)
-            if dtype is None:
-                y = model(x)
-            else:
-                with torch.autocast(dev.type, dtype=dtype):
-                    y = model(x)
-            y = y.float()[0].cpu().numpy()
+            y = guarded_forward(model, x, dtype)[0].cpu().numpy()
         src = tuple(
             slice((o - a) * f, (s - a) * f) for o, s, a, f in zip(origin, stop, lo, factors)
         )

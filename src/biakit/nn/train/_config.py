@@ -73,7 +73,9 @@ class TrainConfig(BaseModel):
         gradient scaler; on the CPU bf16 when the CPU computes it natively
         (AVX512-BF16 or AMX: about 2x faster training), else float32; float32
         on MPS. ``bf16`` / ``fp16`` where they cannot run raise an error (no
-        silent fallback); ``none`` is plain float32 everywhere.
+        silent fallback); ``none`` is plain float32 everywhere. A batch whose
+        loss or bf16 gradients are not finite is redone in float32; after
+        three such batches the run goes on in float32.
     channels_last : bool, optional
         Channels-last memory layout for the model and batches; ``None``
         (default) uses it on the CPU for 3D models, where oneDNN's 3D

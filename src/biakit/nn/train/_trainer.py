@@ -32,6 +32,8 @@ from biakit.nn.train._report import (
 )
 from biakit.nn.train._trainer_state import TrainerState
 
+FLOAT32_AFTER = 3  # non-finite bf16 / fp16 batches after which a run goes on in float32
+
 MetricsFn = Callable[[torch.Tensor, torch.Tensor], Mapping[str, float]]
 
 
@@ -123,8 +125,7 @@ class Trainer(TrainerState):
         self.mode = cfg.resolved_mode
         self.dist = dd.init_distributed(cfg.device)  # one process unless under torchrun
         self.device = dd.rank_device(pick_device(cfg.device), self.dist)
-        ndim = getattr(getattr(model, "config", None), "ndim", None)
-        self.amp_dtype = resolve_amp(cfg.amp, self.device, ndim)
+        self.amp_dtype = resolve_amp(cfg.amp, self.device)
         ck.seed_everything(cfg.seed + self.dist.rank)  # data order: self.generator, all ranks
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.memory_format = memory_format_for(model, self.device, cfg.channels_last)
@@ -153,7 +154,9 @@ class Trainer(TrainerState):
         self.scheduler = make_scheduler(self.optimizer, cfg, self.steps_per_epoch)
         self._started: float | None = None  # start of the current fit (time budget)
         self._synced_elapsed = 0.0  # seconds of the fit at the last time-budget check
-        self.float32_retries = 0  # batches redone in float32 after a non-finite autocast loss
+        self.float32_retries = 0  # batches redone in float32: non-finite autocast loss / grads
+        self.skipped_steps = 0  # accumulated steps dropped for non-finite autocast gradients
+        self._non_finite_autocast = 0  # both of the above; FLOAT32_AFTER of them: float32
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.epoch = 0  # completed epochs
         self.history: list[dict[str, Any]] = []
@@ -368,6 +371,8 @@ class Trainer(TrainerState):
             with self._gradient_sync(last):
                 loss, value, n = self._batch_loss(x, y, i)
                 self.scaler.scale(loss / group if group > 1 else loss).backward()
+            if last and not self._finite_gradients():
+                value, n = self._redo_in_float32(x, y, i, group, (value, n))
             total, count = total + value * n, count + n
             if last:
                 self._optimizer_step(per_step)
@@ -389,7 +394,7 @@ class Trainer(TrainerState):
             # float32 (weights untouched so far) before giving up; all ranks together
             loss = self.loss_fn(self._net(x), y)
             value, n = self._reduce_loss(loss, x.shape[0])
-            self.float32_retries += 1
+            self._count_float32_retry()
         if not math.isfinite(value):
             raise FloatingPointError(
                 f"training loss is {value} at epoch {self.epoch + 1}, batch {i + 1}; "
@@ -398,6 +403,52 @@ class Trainer(TrainerState):
         if self.dist.enabled:
             loss = loss * (x.shape[0] * self.dist.world_size / n)
         return loss, value, n
+
+    def _finite_gradients(self) -> bool:
+        """Whether the bf16 gradients are finite (always True in float32 / under fp16's scaler).
+
+        Under torchrun the gradients are already averaged: every rank answers alike.
+        """
+        if self.amp_dtype != torch.bfloat16:
+            return True
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        sums = [g.detach().float().sum() for g in grads]  # NaN / inf anywhere: not finite
+        return not sums or bool(torch.isfinite(torch.stack(sums)).all())
+
+    def _redo_in_float32(
+        self, x: torch.Tensor, y: torch.Tensor, i: int, group: int, done: tuple[float, int]
+    ) -> tuple[float, int]:
+        """Redo a step with non-finite bf16 gradients in float32; return its loss and samples.
+
+        A single batch is recomputed; an accumulated group cannot be (its earlier
+        micro-batches are gone), so its gradients are dropped and the optimiser skips
+        it (parameters without a gradient are left alone), as PyTorch's gradient
+        scaler does for fp16. ``done``: the batch's bf16 loss and samples, kept then.
+        """
+        self.optimizer.zero_grad(set_to_none=True)
+        if group > 1:
+            self.skipped_steps += 1
+            self._count_float32_retry(count=False)
+            return done
+        amp, self.amp_dtype = self.amp_dtype, None
+        try:
+            loss, value, n = self._batch_loss(x, y, i)
+            loss.backward()
+        finally:
+            self.amp_dtype = amp
+        self._count_float32_retry()
+        return value, n
+
+    def _count_float32_retry(self, count: bool = True) -> None:
+        """Count a float32 redo; after ``FLOAT32_AFTER`` of them the run goes on in float32."""
+        self.float32_retries += count
+        self._non_finite_autocast += 1
+        if self._non_finite_autocast >= FLOAT32_AFTER and self.amp_dtype is not None:
+            logging.getLogger(__name__).warning(
+                "%d batches were not finite in %s autocast: training goes on in float32",
+                self._non_finite_autocast, self.amp_dtype,
+            )  # fmt: skip
+            self.amp_dtype = None
 
     def _reduce_loss(self, loss: torch.Tensor, n: int) -> tuple[float, int]:
         value = float(loss.detach())
