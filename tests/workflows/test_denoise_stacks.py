@@ -76,8 +76,40 @@ def test_cli_trains_a_2d_model_on_the_planes_of_a_stack(tmp_path, capsys, denois
     assert out.shape == (4, 40, 44) and meta.axes == "ZYX"
 
 
-def test_block_wise_stacks_get_a_hint(n2v, tmp_path):
+@pytest.mark.parametrize("amp", ["none", "auto"])
+def test_block_wise_an_ome_zarr_stack_is_restored_plane_by_plane(n2v, tmp_path, amp):
     from biakit.distributed import predict_blockwise
 
-    with pytest.raises(DataError, match=r"plane by plane when the file is read whole.* TYX"):
-        predict_blockwise(n2v, _stack(), tmp_path / "x.ome.zarr", axes="ZYX")
+    stack = _stack(seed=7)  # planes of other brightness: each needs its own statistics
+    src = tmp_path / "s.ome.zarr"
+    write_image(src, stack, ImageMeta("ZYX", (2.0, 0.5, 0.5), unit="micron"))
+    dest = tmp_path / f"s_{amp}.ome.zarr"
+    tta = amp == "auto"  # exact: no TTA (square blocks and a 40 x 44 plane turn differently)
+    report = predict_blockwise(n2v, src, dest, client="threads", block_shape=(16, 16), amp=amp,
+                               tta=tta)  # fmt: skip
+    assert report.n_planes == 3 and report.n_frames is None and report.n_blocks == 3 * 9
+    maps, meta = read_image(dest, lazy=False)
+    assert maps.shape == (1, *stack.shape) and meta.axes == "CZYX"  # NGFF: c before z
+    assert meta.spacing == pytest.approx((1.0, 2.0, 0.5, 0.5)) and meta.unit == "micrometer"
+    tol = 1e-4 if amp == "none" else 0.05  # bf16: other tiles, other roundings
+    for z in range(len(stack)):  # as the planes of a stack read whole (predict_to_disk)
+        want = n2v.predict(stack[z], amp=amp, tta=tta)
+        assert np.abs(maps[0, z] - want).max() <= tol * np.ptp(want)
+
+
+def test_cli_restores_an_ome_zarr_stack_block_wise(n2v, tmp_path, capsys):
+    n2v.save(tmp_path / "model")
+    write_image(tmp_path / "in" / "s.ome.zarr", _stack(seed=3), ImageMeta("ZYX", (2.0, 0.5, 0.5)))
+    assert main(["predict", str(tmp_path / "model"), "-i", str(tmp_path / "in" / "s.ome.zarr"),
+                 "-o", str(tmp_path / "pred"), "--scheduler", "threads"]) == 0  # fmt: skip
+    assert "in 3 plane(s)" in capsys.readouterr().out
+    maps, meta = read_image(tmp_path / "pred" / "s.ome.zarr", lazy=False)
+    assert maps.shape == (1, 3, 40, 44) and meta.axes == "CZYX"
+
+
+def test_block_wise_time_lapses_of_stacks_get_a_hint(n2v, tmp_path):
+    from biakit.distributed import predict_blockwise
+
+    movie = np.stack([_stack(2), _stack(2, seed=4)])
+    with pytest.raises(DataError, match=r"plane by plane but not a time-lapse of Z-stacks"):
+        predict_blockwise(n2v, movie, tmp_path / "x.ome.zarr", axes="TZYX")

@@ -375,7 +375,8 @@ def predict(
     (probabilities, heat maps, restored image) as ``OUTPUT/NAME.ome.zarr``, chunk by
     chunk (semantic segmentation also ``labels/classes``, instance segmentation its
     labels in ``labels/<name>``, detection ``NAME_points.csv`` beside it); time-lapses
-    (``TYX``, ``TZYX``) frame by frame; an interrupted run continues with ``--resume``.
+    (``TYX``, ``TZYX``) frame by frame, Z-stacks under a 2-D denoising model plane by
+    plane (``CZYX`` maps); an interrupted run continues with ``--resume``.
     """
     from biakit.cli._pipeline import check_resume, require_blockwise, timelapse_hint, use_blockwise
     from biakit.cli._pixel import predict_inputs_blockwise

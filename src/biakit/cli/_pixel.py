@@ -256,6 +256,7 @@ def predict_inputs_blockwise(model: Any, inputs: list[Path], output: Path, opts:
         for item in block_progress(gen):
             if isinstance(item, PredictReport):
                 frames = f" in {item.n_frames} frame(s)" if item.n_frames else ""
+                frames = f" in {item.n_planes} plane(s)" if item.n_planes else frames
                 typer.echo(f"{path.name}: {item.n_blocks} block(s){frames}; wrote {item.dest}")
 
     with client:

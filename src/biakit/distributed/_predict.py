@@ -76,6 +76,8 @@ class PredictReport:
         Detection: the point table beside ``dest``.
     n_frames : int or None
         Frames of a time-lapse input (None for a single image or volume).
+    n_planes : int or None
+        Planes of a Z-stack restored plane by plane by a 2-D model (None otherwise).
     """
 
     dest: Path
@@ -87,6 +89,7 @@ class PredictReport:
     n_objects: int | None = None
     points: Path | None = None
     n_frames: int | None = None
+    n_planes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -98,15 +101,22 @@ class _Outputs:
     spatial_meta: Any
 
 
-def _metas(meta: Any, plan: Plan, movie: bool) -> tuple[Any, Any, Any]:
-    """Metadata of the maps, of label images and of one frame's spatial grid."""
+def _metas(meta: Any, plan: Plan, lead: str) -> tuple[Any, Any, Any]:
+    """Metadata of the maps, of label images and of one frame's spatial grid.
+
+    ``lead``: ``"T"`` (a time-lapse: ``TC...`` maps), ``"Z"`` (a Z-stack plane by
+    plane: ``CZ...`` maps, NGFF's order) or ``""``.
+    """
     ndim = len(plan.spatial)
     spatial_axes = meta.spatial_axes[-ndim:]
     sp = tuple(s / f for s, f in zip(meta.spatial_spacing[-ndim:], plan.scale))
     extra = {k: v for k, v in meta.extra.items() if k == "time_unit"}
-    lead, lead_sp = ("T", (float(meta.spacing[meta.axes.index("T")]),)) if movie else ("", ())
+    lead_sp = (float(meta.spacing[meta.axes.index(lead)]),) if lead else ()
     make = type(meta)
-    maps = make(lead + "C" + spatial_axes, (*lead_sp, 1.0, *sp), unit=meta.unit, extra=extra)
+    if lead == "Z":
+        maps = make("CZ" + spatial_axes, (1.0, *lead_sp, *sp), unit=meta.unit, extra=extra)
+    else:
+        maps = make(lead + "C" + spatial_axes, (*lead_sp, 1.0, *sp), unit=meta.unit, extra=extra)
     labels = make(lead + spatial_axes, (*lead_sp, *sp), unit=meta.unit, extra=extra)
     return maps, labels, make(spatial_axes, sp, unit=meta.unit)
 
@@ -114,14 +124,17 @@ def _metas(meta: Any, plan: Plan, movie: bool) -> tuple[Any, Any, Any]:
 def _create_outputs(
     writer: OmeZarrWriter, plan: Plan, meta: Any, shape_b: tuple[int, ...], *, task: str,
     n_frames: int | None, levels: int | None, uncertainty: bool, name: str | None,
+    frame_axis: str = "T",
 ) -> _Outputs:  # fmt: skip
     lead = () if n_frames is None else (n_frames,)
     one = () if n_frames is None else (1,)
-    maps_meta, label_meta, spatial_meta = _metas(meta, plan, n_frames is not None)
+    maps_meta, label_meta, spatial_meta = _metas(meta, plan, frame_axis if lead else "")
     out_spatial = tuple(n * f for n, f in zip(plan.spatial, plan.scale))
     chunks = tuple(b * f for b, f in zip(shape_b, plan.scale))
-    maps = writer.image((*lead, plan.n_out, *out_spatial), np.float32, maps_meta,
-                        chunks=(*one, plan.n_out, *chunks), levels=levels)  # fmt: skip
+    maps_shape, maps_chunks = (*lead, plan.n_out, *out_spatial), (*one, plan.n_out, *chunks)
+    if frame_axis == "Z":  # NGFF orders c before z: the plane index after C
+        maps_shape, maps_chunks = (plan.n_out, *lead, *out_spatial), (plan.n_out, *one, *chunks)
+    maps = writer.image(maps_shape, np.float32, maps_meta, chunks=maps_chunks, levels=levels)
     n_levels = len(maps.targets)
     classes = objects = unc = None
     if task in ("pixel", "semantic"):
@@ -196,10 +209,10 @@ def _base_task(model: Any, kind: str, plan: Plan, out: _Outputs, spacing: Any,
 
 
 def _iter_task(
-    bc: Any, model: Any, kind: str, frames: list[Any], movie: bool, plan: Plan, out: _Outputs,
+    bc: Any, model: Any, kind: str, frames: list[Any], lead: str, plan: Plan, out: _Outputs,
     spacing: Any, options: dict[str, Any],
 ) -> Generator[BlockProgress, None, Any]:  # fmt: skip
-    """Build the per-block task (per frame for a time-lapse) after its statistics."""
+    """Build the per-block task (per frame / plane: ``lead`` T / Z) after its statistics."""
     if kind != "pixel":
         options = _net_options(model, options)
     per_frame = []
@@ -208,9 +221,10 @@ def _iter_task(
                                                options)  # fmt: skip
         per_frame.append((src, fields))
     task = _base_task(model, kind, plan, out, spacing, options, *per_frame[0])
-    if not movie:
+    if not lead:
         return task
-    return PerFrame(task, tuple(frame_fields(task, t, source=src, **fields)
+    axes = {"maps": 1} if lead == "Z" else None  # the plane index of CZYX maps
+    return PerFrame(task, tuple(frame_fields(task, t, axes, source=src, **fields)
                                 for t, (src, fields) in enumerate(per_frame)))  # fmt: skip
 
 
@@ -275,7 +289,9 @@ def iter_predict_blockwise(
     if task_name == "instance":
         obj_halo, name = pl.object_halo_of(model, object_halo), pl.label_name(model, label_name)
     src = open_source(source, axes=axes, time=True)
-    frames, n_frames = frame_sources(src), (src.shape[0] if "T" in src.axes else None)
+    lead = _frame_axis(model, kind, src)
+    frames = frame_sources(src, lead) if lead else [src]
+    n_frames = src.shape[src.axes.index(lead)] if lead else None
     plan = make_plan(model, kind, frames[0], spacing)
     shape_b = _block_shape(block_shape, plan)
     table = pl.points_path(dest) if task_name == "detection" else None
@@ -285,12 +301,13 @@ def iter_predict_blockwise(
     writer.check_plan({"task": task_name, "shape": src.shape, "axes": src.axes,
                        "block_shape": shape_b, "halo": plan.halo, "scale": plan.scale})  # fmt: skip
     out = _create_outputs(writer, plan, src.meta, shape_b, task=task_name, n_frames=n_frames,
-                          levels=levels, uncertainty=uncertainty, name=name)  # fmt: skip
+                          levels=levels, uncertainty=uncertainty, name=name,
+                          frame_axis=lead)  # fmt: skip
     blocks = plan_blocks(plan.spatial, shape_b, plan.halo, plan.divisor)
     todo = blocks if n_frames is None else frame_blocks(blocks, n_frames)
     with get_client(client) if not isinstance(client, BlockClient) else nullcontext(client) as bc:
-        task = yield from _iter_task(bc, model, kind, frames, n_frames is not None, plan, out,
-                                     spacing, options)  # fmt: skip
+        task = yield from _iter_task(bc, model, kind, frames, lead, plan, out, spacing,
+                                     options)  # fmt: skip
         for progress, _ in iter_run_blocks(bc, task, todo, stage="predict",
                                            marks=writer.marks("predict")):  # fmt: skip
             yield progress
@@ -307,8 +324,25 @@ def iter_predict_blockwise(
         points, classes, scores, frame = found
         pl.write_points_table(table, points, classes, scores, out.spatial_meta, overwrite=True,
                               frames=frame)  # fmt: skip
+    planes = lead == "Z"
     yield PredictReport(writer.commit(), shape_b, plan.halo, len(todo), name, extra, n_found,
-                        table, n_frames)  # fmt: skip
+                        table, None if planes else n_frames,
+                        n_frames if planes else None)  # fmt: skip
+
+
+def _frame_axis(model: Any, kind: str, src: Any) -> str:
+    """``"T"`` for a time-lapse, ``"Z"`` for a Z-stack under a 2-D restoration model, else ``""``.
+
+    A 2-D denoising model restores a Z-stack plane by plane, each plane with its own
+    statistics, as ``predict_to_disk`` does with a stack read whole.
+    """
+    if "T" in src.axes:
+        return "T"
+    spatial = sum(a in "ZYX" for a in src.axes)
+    planes = kind == "network" and getattr(model, "stack_planes", False)
+    if planes and "Z" in src.axes and spatial == int(model.input_ndim) + 1:
+        return "Z"
+    return ""
 
 
 def _move_uncertainty(writer: OmeZarrWriter, meta: Any, n_frames: int | None) -> str:

@@ -100,9 +100,10 @@ def check_spatial(model: Any, kind: str, source: Any) -> tuple[int, ...]:
         what = "pixel classifier" if kind == "pixel" else f"{model.task} model"
         hint = ""
         if getattr(model, "stack_planes", False) and len(axes) == ndim + 1 and "Z" in axes:
-            hint = (  # the block-wise path has frames, not planes
-                "; a 2D denoising model restores Z-stacks plane by plane when the file is "
-                "read whole (e.g. TIFF); block-wise, --axes TYX takes the planes as frames"
+            hint = (  # block-wise: frames or planes, not both
+                "; block-wise, a 2D denoising model restores a Z-stack plane by plane but "
+                "not a time-lapse of Z-stacks: predict it read whole (e.g. TIFF) or "
+                "frame by frame"
             )
         raise DataError(
             f"image has {len(axes)} spatial axes ({source.meta.axes}, shape {source.shape}); "

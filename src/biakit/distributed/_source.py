@@ -295,8 +295,10 @@ class _Indexed:
         return self.source.read(tuple(full)).squeeze(axis=self.axis)
 
 
-def frame_sources(src: LazySource) -> list[LazySource]:
-    """One source per frame of a time-lapse (``T`` dropped); ``[src]`` without a ``T`` axis.
+def frame_sources(src: LazySource, axis: str = "T") -> list[LazySource]:
+    """One source per index of ``axis`` (``T``: frames; ``Z``: planes), that axis dropped.
+
+    ``[src]`` when the source has no such axis.
 
     Examples
     --------
@@ -304,10 +306,13 @@ def frame_sources(src: LazySource) -> list[LazySource]:
     >>> frames = frame_sources(movie)
     >>> len(frames), frames[1].axes, int(frames[1].read()[0, 0])
     (2, 'YX', 12)
+    >>> planes = frame_sources(open_source(np.arange(24).reshape(2, 3, 4), axes="ZYX"), "Z")
+    >>> len(planes), planes[1].axes, planes[1].meta.spacing
+    (2, 'YX', (1.0, 1.0))
     """
-    if "T" not in src.axes:
+    if axis not in src.axes:
         return [src]
-    t = src.axes.index("T")
+    t = src.axes.index(axis)
     return [_at_index(src, t, i) for i in range(src.shape[t])]
 
 
