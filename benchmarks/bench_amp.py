@@ -170,7 +170,7 @@ def bench_n2v3d_quality(args) -> None:
     span = float(expected.max() - expected.min())
     batch = 8
     print(f"3D N2V on nuclei.tif {image.shape}, 20 photons: {args.quality} steps of batch {batch}")
-    for amp in ("none", args.amp):
+    for amp in ("none", args.amp) if not args.quality_amp_only else (args.amp,):
         config = DenoiseConfig(
             patch_shape=DENOISE3D_PATCH, samples_per_epoch=args.quality * batch, seed=0,
             train={"epochs": 1, "batch_size": batch, "amp": amp, "device": "cpu"},
@@ -237,6 +237,8 @@ def main() -> None:
     parser.add_argument("--quality", type=int, default=0, metavar="STEPS",
                         help="denoise3d: also train 3D N2V on nuclei.tif for STEPS steps "
                         "in float32 and in amp, and compare the PSNR")  # fmt: skip
+    parser.add_argument("--quality-amp-only", action="store_true",
+                        help="--quality: train with AMP only (longer runs)")  # fmt: skip
     args = parser.parse_args()
 
     import torch

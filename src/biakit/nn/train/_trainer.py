@@ -394,7 +394,7 @@ class Trainer(TrainerState):
             # float32 (weights untouched so far) before giving up; all ranks together
             loss = self.loss_fn(self._net(x), y)
             value, n = self._reduce_loss(loss, x.shape[0])
-            self._count_float32_retry()
+            self._note_non_finite(redone=True)
         if not math.isfinite(value):
             raise FloatingPointError(
                 f"training loss is {value} at epoch {self.epoch + 1}, batch {i + 1}; "
@@ -428,7 +428,7 @@ class Trainer(TrainerState):
         self.optimizer.zero_grad(set_to_none=True)
         if group > 1:
             self.skipped_steps += 1
-            self._count_float32_retry(count=False)
+            self._note_non_finite(redone=False)
             return done
         amp, self.amp_dtype = self.amp_dtype, None
         try:
@@ -436,12 +436,15 @@ class Trainer(TrainerState):
             loss.backward()
         finally:
             self.amp_dtype = amp
-        self._count_float32_retry()
+        self._note_non_finite(redone=True)
         return value, n
 
-    def _count_float32_retry(self, count: bool = True) -> None:
-        """Count a float32 redo; after ``FLOAT32_AFTER`` of them the run goes on in float32."""
-        self.float32_retries += count
+    def _note_non_finite(self, redone: bool) -> None:
+        """Count a non-finite autocast batch (``redone`` in float32, else skipped).
+
+        After ``FLOAT32_AFTER`` of them the run goes on in float32.
+        """
+        self.float32_retries += int(redone)
         self._non_finite_autocast += 1
         if self._non_finite_autocast >= FLOAT32_AFTER and self.amp_dtype is not None:
             logging.getLogger(__name__).warning(
