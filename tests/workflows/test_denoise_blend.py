@@ -98,6 +98,58 @@ def test_large_image_blockwise_equals_in_memory(tmp_path):
     np.testing.assert_allclose(maps[0] if maps.ndim == 3 else maps, ref[0], atol=1e-5)
 
 
+def test_blockwise_blend_predicts_nothing_twice(tmp_path):
+    """The weights come from the blocks' written output: the client predicts no region,
+    only the centre-gain probe (float32, no TTA); the result equals in memory."""
+    from biakit.distributed import predict_blockwise
+    from biakit.io import read_image
+
+    noisy, _ = noisy_clean_pair((48, 64), noise="gaussian", level=0.3, seed=4)
+    den = _n2v(noisy)
+    calls = []
+    restore = den._restore
+    den._restore = lambda x, stats, tta, **kw: calls.append(tta) or restore(x, stats, tta, **kw)
+    # two transforms (identity, half turn): the same set for square and oblong tiles
+    predict_blockwise(den, noisy, tmp_path / "b.ome.zarr", client="threads", block_shape=(16, 32),
+                      tta=2, amp="none")  # fmt: skip
+    assert calls and not any(calls)  # probe passes only (tta False); no region prediction
+    maps, _ = read_image(tmp_path / "b.ome.zarr", lazy=False)
+    ref = den.predict_maps(noisy, tta=2, amp="none", tile_shape=(48, 64), blending="none")
+    np.testing.assert_allclose(maps[0] if maps.ndim == 3 else maps, ref[0], atol=1e-5)
+
+
+def test_blockwise_blend_resumes_and_refuses_another_blend_setting(tmp_path):
+    """Interrupted in its blend pass, a resumed run finishes it from the kept network output
+    and equals an uninterrupted run; resuming with the blend switched off is refused."""
+    from biakit.cancel import Cancelled, cancellable
+    from biakit.distributed import predict_blockwise
+    from biakit.errors import ImageWriteError
+    from biakit.io import read_image
+
+    noisy, _ = noisy_clean_pair((48, 64), noise="gaussian", level=0.3, seed=5)
+    den = _n2v(noisy)
+    opts = {"client": "threads", "block_shape": (16, 32), "amp": "none", "tta": False}
+    predict_blockwise(den, noisy, tmp_path / "whole.ome.zarr", **opts)
+    dest = tmp_path / "cut.ome.zarr"
+    marks = tmp_path / "cut.ome.zarr.partial" / ".biakit-blocks"
+
+    class InBlendPass:  # set once two blocks of the blend pass are done
+        def is_set(self):
+            folder = marks / "blend"
+            return folder.is_dir() and sum(p.name.isdigit() for p in folder.iterdir()) >= 2
+
+    with cancellable(InBlendPass()), pytest.raises(Cancelled):
+        predict_blockwise(den, noisy, dest, **opts)
+    den.config.blend_input = False
+    with pytest.raises(ImageWriteError, match="the interrupted run used blend=True"):
+        predict_blockwise(den, noisy, dest, resume=True, **opts)
+    den.config.blend_input = None
+    predict_blockwise(den, noisy, dest, resume=True, **opts)
+    whole, _ = read_image(tmp_path / "whole.ome.zarr", lazy=False)
+    cut, _ = read_image(dest, lazy=False)
+    np.testing.assert_array_equal(np.asarray(cut), np.asarray(whole))
+
+
 def test_huber_loss_keeps_hot_pixels_from_dominating_training():
     """0.2% hot pixels at 20x the maximum: with the default Huber loss N2V restores the rest
     of the image far better than with plain squared error (same seed, steps, data)."""

@@ -4,7 +4,9 @@ Instance workflows also write their stitched labels (``labels/<name>``), detecti
 workflows a point table beside the zarr, both from the written maps (see
 :mod:`biakit.distributed._predict_labels`); isotropic restoration restores XZ and YZ
 slices with per-slice statistics (see :mod:`biakit.distributed._predict_iso`);
-time-lapses are predicted frame by frame (see :mod:`biakit.distributed._predict_frames`).
+time-lapses are predicted frame by frame (see :mod:`biakit.distributed._predict_frames`);
+Noise2Void's blind-spot blend is a second, element-wise pass over the written network
+output (see :mod:`biakit.distributed._predict_blend`).
 
 Each block is read with the model's halo (the feature bank's for a pixel classifier,
 the network's receptive field for a U-Net, rounded up to its divisor so every read
@@ -22,6 +24,7 @@ tiling-dependent results, block-wise as in their own tiled prediction.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -40,6 +43,7 @@ from ._engine import (
     round_up,
 )
 from ._output import Levels, OmeZarrWriter, ZarrTarget
+from ._predict_blend import BlendTask, iter_blend_weights, wants_blend
 from ._predict_frames import (
     FrameTarget,
     PerFrame,
@@ -48,7 +52,7 @@ from ._predict_frames import (
     iter_frames,
     over_frames,
 )
-from ._predict_tasks import NET_TASKS, NetTask, PixelTask, Plan, View, make_plan
+from ._predict_tasks import NET_TASKS, NetTask, PixelTask, Plan, make_plan
 from ._predict_tasks import model_kind as _model_kind
 from ._predict_tasks import net_stats as _net_stats
 
@@ -99,6 +103,7 @@ class _Outputs:
     objects: Levels | None
     uncertainty: ZarrTarget | None
     spatial_meta: Any
+    network: ZarrTarget | None = None  # N2V's blend: the network's output before it
 
 
 def _metas(meta: Any, plan: Plan, lead: str) -> tuple[Any, Any, Any]:
@@ -161,7 +166,6 @@ def _block_shape(block_shape: Any, plan: Plan) -> tuple[int, ...]:
 
 def _frame_task_fields(
     bc: Any, model: Any, kind: str, src: Any, plan: Plan, frame: int, n_frames: int,
-    options: dict[str, Any],
 ) -> Generator[BlockProgress, None, dict[str, Any]]:  # fmt: skip
     """Statistics of one frame (or the image) for its task; yield the progress of computing them."""
     if kind == "pixel":
@@ -174,13 +178,7 @@ def _frame_task_fields(
         xz, yz = yield from over_frames(stats, frame, n_frames)
         return {"xz": xz, "yz": yz}
     stats_in, stats_out = _net_stats(model, src)
-    fields = {"stats_in": stats_in, "stats_out": stats_out}
-    if model.task == "denoise" and model.config.resolved_blend_input:
-        view = View(src, np.float32)  # the weights from the same region as in memory,
-        opts = {k: options[k] for k in ("device", "amp")}  # predicted as the blocks are
-        fields["blend"] = model.blend_weights(view, (stats_in, stats_out), tta=options["tta"],
-                                              **opts)  # fmt: skip
-    return fields
+    return {"stats_in": stats_in, "stats_out": stats_out}
 
 
 def _net_options(model: Any, options: dict[str, Any]) -> dict[str, Any]:
@@ -203,29 +201,50 @@ def _base_task(model: Any, kind: str, plan: Plan, out: _Outputs, spacing: Any,
                        out.maps.base)  # fmt: skip
     halo = tuple(round_up(h, d) for h, d in zip(plan.halo, plan.divisor))
     classes = out.classes.base if out.classes is not None else None
+    maps = out.network or out.maps.base  # N2V's blend follows in a second pass
     return NetTask(source, model.model, fields["stats_in"], fields["stats_out"],
-                   NET_TASKS[model.task], plan.scale, halo, options, out.maps.base,
-                   classes, fields.get("blend"))  # fmt: skip
+                   NET_TASKS[model.task], plan.scale, halo, options, maps,
+                   classes)  # fmt: skip
 
 
 def _iter_task(
     bc: Any, model: Any, kind: str, frames: list[Any], lead: str, plan: Plan, out: _Outputs,
     spacing: Any, options: dict[str, Any],
-) -> Generator[BlockProgress, None, Any]:  # fmt: skip
-    """Build the per-block task (per frame / plane: ``lead`` T / Z) after its statistics."""
-    if kind != "pixel":
-        options = _net_options(model, options)
+) -> Generator[BlockProgress, None, tuple[Any, list[tuple[Any, dict[str, Any]]]]]:  # fmt: skip
+    """Build the per-block task (per frame / plane: ``lead`` T / Z) after its statistics.
+
+    Return the task and each frame's ``(source, fields)``.
+    """
     per_frame = []
     for t, src in enumerate(frames):
-        fields = yield from _frame_task_fields(bc, model, kind, src, plan, t, len(frames),
-                                               options)  # fmt: skip
+        fields = yield from _frame_task_fields(bc, model, kind, src, plan, t, len(frames))
         per_frame.append((src, fields))
     task = _base_task(model, kind, plan, out, spacing, options, *per_frame[0])
+    return _per_frame(task, lead, [{"source": src, **f} for src, f in per_frame]), per_frame
+
+
+def _per_frame(task: Any, lead: str, fields: list[dict[str, Any]]) -> Any:
+    """``task`` with each frame's fields (its ZarrTargets as that frame's); as is for one image."""
     if not lead:
         return task
-    axes = {"maps": 1} if lead == "Z" else None  # the plane index of CZYX maps
-    return PerFrame(task, tuple(frame_fields(task, t, axes, source=src, **fields)
-                                for t, (src, fields) in enumerate(per_frame)))  # fmt: skip
+    axes = {"maps": 1, "network": 1} if lead == "Z" else None  # the plane index of CZYX maps
+    return PerFrame(task, tuple(frame_fields(task, t, axes, **f) for t, f in enumerate(fields)))
+
+
+def _iter_blend(
+    bc: Any, model: Any, out: _Outputs, lead: str, per_frame: list[tuple[Any, dict[str, Any]]],
+    todo: Sequence[Any], options: dict[str, Any], writer: OmeZarrWriter,
+) -> Generator[BlockProgress, None, None]:  # fmt: skip
+    """N2V's blend: weights from the written network output, then every block mixed."""
+    assert out.network is not None
+    frames = [src for src, _ in per_frame]
+    stats = [(f["stats_in"], f["stats_out"]) for _, f in per_frame]
+    axis = None if not lead else (1 if lead == "Z" else 0)
+    weights = yield from iter_blend_weights(model, frames, stats, out.network, axis, options)
+    task = _per_frame(BlendTask(frames[0], out.network, out.maps.base, weights[0]), lead,
+                      [{"source": s, "blend": w} for s, w in zip(frames, weights)])  # fmt: skip
+    for progress, _ in iter_run_blocks(bc, task, todo, stage="blend", marks=writer.marks("blend")):
+        yield progress
 
 
 def _at(target: ZarrTarget, frame: int | None) -> Any:
@@ -298,19 +317,28 @@ def iter_predict_blockwise(
     if table is not None and not Path(f"{dest}.partial").exists():
         pl.check_points_path(table, overwrite)
     writer = OmeZarrWriter(dest, overwrite=overwrite, resume=resume, ngff_version=ngff_version)
+    blend = wants_blend(model, kind)  # N2V: a second pass, over a working array
     writer.check_plan({"task": task_name, "shape": src.shape, "axes": src.axes,
-                       "block_shape": shape_b, "halo": plan.halo, "scale": plan.scale})  # fmt: skip
+                       "block_shape": shape_b, "halo": plan.halo, "scale": plan.scale,
+                       "blend": blend})  # fmt: skip
     out = _create_outputs(writer, plan, src.meta, shape_b, task=task_name, n_frames=n_frames,
                           levels=levels, uncertainty=uncertainty, name=name,
                           frame_axis=lead)  # fmt: skip
+    if blend:
+        network = writer.scratch("network", out.maps.shapes[0], np.float32, out.maps.chunks)
+        out = dataclasses.replace(out, network=network)
+    if kind != "pixel":
+        options = _net_options(model, options)
     blocks = plan_blocks(plan.spatial, shape_b, plan.halo, plan.divisor)
     todo = blocks if n_frames is None else frame_blocks(blocks, n_frames)
     with get_client(client) if not isinstance(client, BlockClient) else nullcontext(client) as bc:
-        task = yield from _iter_task(bc, model, kind, frames, lead, plan, out, spacing,
-                                     options)  # fmt: skip
+        task, per_frame = yield from _iter_task(bc, model, kind, frames, lead, plan, out,
+                                                spacing, options)  # fmt: skip
         for progress, _ in iter_run_blocks(bc, task, todo, stage="predict",
                                            marks=writer.marks("predict")):  # fmt: skip
             yield progress
+        if blend:
+            yield from _iter_blend(bc, model, out, lead, per_frame, todo, options, writer)
         n_found, found = yield from _iter_results(bc, out, model, task_name, plan, shape_b,
                                                   obj_halo, n_frames, writer)  # fmt: skip
         yield from writer.iter_levels(bc, out.maps)

@@ -178,11 +178,10 @@ class NetTask:
     options: dict[str, Any]
     maps: ZarrTarget
     labels: ZarrTarget | None
-    blend: Any = None  # N2V: BlendWeights of the noisy pixel
 
     def __call__(self, block: Any) -> None:
         from biakit.nn.datasets import denormalize_with_stats, normalize_with_stats
-        from biakit.nn.infer import blend_blind_spot, predict_tiled, predict_tiled_scaled
+        from biakit.nn.infer import predict_tiled, predict_tiled_scaled
 
         raw = read_channels(self.source, block.read)
         x = normalize_with_stats(raw, self.stats_in)
@@ -199,8 +198,6 @@ class NetTask:
         y = y[(slice(None), *crop)]
         if self.stats_out is not None:
             y = denormalize_with_stats(y, self.stats_out)
-        if self.blend is not None:
-            y = blend_blind_spot(raw[(slice(None), *block.crop)], y, self.blend)
         write = tuple(slice(w.start * f, w.stop * f) for w, f in zip(block.write, self.scale))
         self.maps.write((slice(None), *write), y)
         if self.labels is not None:

@@ -252,17 +252,17 @@ class Denoiser(NetworkWorkflow):
         128 in 3D: the flips and turns of TTA average the same network's gain on
         turned copies of the image): in memory and block by block alike. ``image``
         is ``(C, *spatial)`` (an array or any array-like that slices so), ``stats``
-        its :meth:`norm_stats`; ``prediction``, the restoration of the whole image,
-        is reused when the region is the image.
+        its :meth:`norm_stats`; ``prediction``, the network's restoration of the whole
+        image (array-like as ``image``), gives the region's prediction without a second
+        pass; without it the region is predicted alone.
         """
         from biakit.nn.infer import blend_weight_region, blind_spot_weights, centre_gain
 
-        region = blend_weight_region(tuple(image.shape[1:]))
-        whole = all(r.stop - r.start == n for r, n in zip(region, image.shape[1:]))
-        sub = np.asarray(image[(slice(None), *region)], dtype=np.float32)
+        region = (slice(None), *blend_weight_region(tuple(image.shape[1:])))
+        sub = np.asarray(image[region], dtype=np.float32)
         opts = {k: v for k, v in kwargs.items() if k in ("device", "amp", "batch_size")}
-        if whole and prediction is not None:
-            mu = prediction
+        if prediction is not None:
+            mu = np.asarray(prediction[region], dtype=np.float32)
         else:  # the region alone, with the whole image's statistics
             mu = self._restore(sub, stats, tta, **opts)
         probe = {**opts, "amp": "none"}  # a difference of two predictions: no bf16 rounding

@@ -338,10 +338,10 @@ def blend_weight_region(spatial_shape: tuple[int, ...]) -> tuple[slice, ...]:
     """Return the central region the weights are measured on (the whole image when small).
 
     At most ``SAMPLE_2D`` pixels along Y and X of a 2D image; at most ``SAMPLE_YX``
-    along Y and X and ``SAMPLE_OTHER`` along every other axis of a 3D one. Block-wise
-    prediction of a large image measures the weights on a region it can predict in
-    memory, and in-memory prediction measures them on the same region (on the whole
-    image, without a second pass, up to 2048 x 2048 pixels).
+    along Y and X and ``SAMPLE_OTHER`` along every other axis of a 3D one: enough
+    pixels for two variances, few enough for block-wise prediction to read the
+    region of its written output in the client. In memory and block-wise alike the
+    weights come from this region of the whole image's prediction (no second pass).
 
     Examples
     --------
