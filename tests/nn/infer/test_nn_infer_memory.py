@@ -13,6 +13,7 @@ from biakit.nn.infer._memory import (  # noqa: E402
     bytes_per_voxel,
     free_memory,
     tile_for_model,
+    tiles_and_batch,
 )
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -125,6 +126,27 @@ def test_bytes_per_voxel_probes_each_network_once_per_layout():
     assert bytes_per_voxel(other, 1, (4, 4), "cpu") != first  # per network
 
 
+def test_fewer_larger_tiles_and_a_batch_that_fits(monkeypatch):
+    """The budget of one batch goes to one large tile first (less overlap), then to the
+    batch; the tile shrinks to the least pixels that need no more tiles."""
+    from biakit.nn.infer import plan_tiles
+
+    net = _unet()
+    monkeypatch.setattr(_memory, "bytes_per_voxel", lambda *a, **k: 1000.0)
+    budget = lambda side: lambda device: int(4 * 1000 * side**2)  # noqa: E731  one batch
+    args = (net, 1, (1024, 1024), (4, 4), (23, 23), "cpu")
+    tile, batch = tiles_and_batch(*args, batch_size=4, blending="gaussian", free=budget(1128))
+    assert tile == (1024, 1024) and batch == 1  # the whole image: one tile, no overlap
+    tile, batch = tiles_and_batch(*args, batch_size=4, blending="gaussian", free=budget(2048))
+    assert tile == (1024, 1024) and batch == 4  # the budget holds four of them
+    # 564 px fit: an axis takes 3 tiles whether 564 or 440 px long; 440 is computed
+    tile, batch = tiles_and_batch(*args, batch_size=4, blending="gaussian", free=budget(564))
+    assert tile == (440, 440) and batch == 1
+    before = plan_tiles((1024, 1024), (564, 564), (23, 23), (4, 4))
+    after = plan_tiles((1024, 1024), tile, (23, 23), (4, 4))
+    assert after.n_tiles == before.n_tiles == 9 and math.prod(tile) < 0.61 * 564**2
+
+
 # --------------------------------------------------------------------------- prediction
 
 
@@ -186,7 +208,7 @@ def test_automatic_tiles_3d(monkeypatch):
     image = np.random.default_rng(4).random((1, 12, 60, 52), dtype=np.float32)
     whole = _whole(net, image)
     per_voxel = bytes_per_voxel(net, 1, (2, 2, 2), "cpu")
-    monkeypatch.setattr(_memory, "free_memory", lambda device: int(4 * 4 * per_voxel * 24**3))
-    out, n_tiles = _tiles_of(net, image)
+    monkeypatch.setattr(_memory, "free_memory", lambda device: int(4 * per_voxel * 24**3))
+    out, n_tiles = _tiles_of(net, image)  # one 24^3 tile per batch fits
     assert n_tiles > 1
     np.testing.assert_allclose(out, whole, atol=1e-5)

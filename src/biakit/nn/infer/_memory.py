@@ -16,7 +16,10 @@ memory per input voxel:
 * tile: :func:`auto_tile_shape` -- the most voxels with ``batch_size`` tiles in the
   budget, capped at :data:`MAX_TILE_VOXELS` (larger tiles are no faster and leave the
   batching of tiles no work), as equal sides as the image allows, rounded down to the
-  divisor and never below ``2 * overlap + divisor`` (the smallest valid tile).
+  divisor and never below ``2 * overlap + divisor`` (the smallest valid tile);
+* tiled prediction: :func:`tiles_and_batch` -- the largest tile one batch's budget
+  holds (fewer tiles, less overlap computed twice), shrunk to the least pixels that
+  need no more tiles, then as many tiles per batch as the budget holds.
 """
 
 from __future__ import annotations
@@ -255,4 +258,40 @@ def tile_for_model(
     )
 
 
-__all__ = ["auto_tile_shape", "bytes_per_voxel", "free_memory", "tile_for_model"]
+def tiles_and_batch(
+    model: Any,
+    in_channels: int,
+    shape: Sequence[int],
+    divisor: Sequence[int],
+    overlap: Sequence[int],
+    device: Any,
+    *,
+    batch_size: int,
+    blending: str,
+    runnable: bool = True,
+    free: Callable[[Any], int] | None = None,
+) -> tuple[tuple[int, ...], int]:
+    """Automatic tile shape and tiles per batch of a tiled prediction of ``shape``.
+
+    The largest tile one batch's memory budget holds (:func:`tile_for_model` with a
+    batch of one), shrunk to the least pixels that need no more tiles
+    (:func:`~biakit.nn.infer._tiling.fit_tile_shape`); then as many of them per batch,
+    up to ``batch_size``, as the budget holds. Fewer, larger tiles overlap less: a
+    1024 x 1024 image is one tile where four 564 x 564 tiles in a batch (nine with the
+    cross-fading overlap) computed 2.7x its pixels.
+    """
+    from ._tiling import fit_tile_shape
+
+    if runnable:
+        per_voxel = bytes_per_voxel(model, in_channels, divisor, device)
+    else:
+        per_voxel = FALLBACK_BYTES_PER_VOXEL
+    free_bytes = (free if free is not None else free_memory)(device)
+    tile = auto_tile_shape(shape, divisor, overlap, per_voxel, batch_size=1, free_bytes=free_bytes)
+    tile = fit_tile_shape(shape, tile, overlap, divisor, blending)
+    budget = FRACTION * free_bytes / max(per_voxel, 1e-9)  # voxels of one batch
+    return tile, int(min(max(batch_size, 1), max(budget // math.prod(tile), 1)))
+
+
+__all__ = ["auto_tile_shape", "bytes_per_voxel", "free_memory", "tile_for_model",
+           "tiles_and_batch"]  # fmt: skip

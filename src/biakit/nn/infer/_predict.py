@@ -10,7 +10,7 @@ import numpy as np
 
 from biakit.cancel import check_cancelled
 
-from ._memory import tile_for_model
+from ._memory import tiles_and_batch
 from ._tiling import BLENDINGS, TilePlan, plan_tiles, read_tile, round_up
 from ._tta import Transform, apply, invert, tta_transforms
 
@@ -213,10 +213,10 @@ def iter_predict_tiled(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     divisor, halo, tiles = _geometry(cfg, spatial, tile_shape, overlap)
     dev = _resolve_device("cpu" if session is not None else device)
-    if tiles is None:
-        tiles = tile_for_model(
+    if tiles is None:  # fewer, larger tiles; as many per batch as memory holds
+        tiles, batch_size = tiles_and_batch(
             model, int(image.shape[0]), spatial, divisor, halo, dev, batch_size=int(batch_size),
-            runnable=session is None,
+            blending=blending, runnable=session is None,
         )  # fmt: skip
     plan = plan_tiles(spatial, tiles, halo, divisor, blending)
     out_shape = (int(cfg.out_channels), *spatial)

@@ -129,6 +129,49 @@ def round_up(value: int, multiple: int) -> int:
     return -(-int(value) // int(multiple)) * int(multiple)
 
 
+def _stride(tile: int, halo: int, divisor: int, blending: str) -> int:
+    """Largest step between tile starts: the core, less a quarter of it when cross-fading."""
+    stride = tile - 2 * halo
+    if blending != "none":  # extra overlap of about a quarter of the core for cross-fading
+        stride -= max(stride // 4, 1)
+    return max(stride // divisor * divisor, divisor)
+
+
+def fit_tile_shape(
+    shape: Sequence[int],
+    tile_shape: Sequence[int],
+    overlap: Sequence[int],
+    divisor: Sequence[int],
+    blending: str = "gaussian",
+) -> tuple[int, ...]:
+    """Return the smallest tile (per axis) that needs no more tiles than ``tile_shape``.
+
+    A tile a little too small to cover an axis in ``k`` tiles takes ``k + 1`` of them,
+    mostly overlap; the same ``k + 1`` tiles shrunk to just cover the axis compute the
+    same prediction on fewer pixels (the result does not depend on the tiling).
+
+    Examples
+    --------
+    >>> fit_tile_shape((1024,), (564,), (23,), (4,))  # 3 tiles either way
+    (440,)
+    >>> fit_tile_shape((1000,), (1024,), (23,), (4,))  # one tile: the padded image
+    (1000,)
+    """
+    out = []
+    for n, t, h, d in zip(shape, tile_shape, overlap, divisor):
+        padded = round_up(n, d)
+        t, low = min(int(t), padded), round_up(2 * h + d, d)
+        count = _n_tiles(padded, t, h, d, blending)
+        while t - d >= low and _n_tiles(padded, t - d, h, d, blending) <= count:
+            t -= d
+        out.append(t)
+    return tuple(out)
+
+
+def _n_tiles(padded: int, tile: int, halo: int, divisor: int, blending: str) -> int:
+    return len(_starts(padded, tile, _stride(tile, halo, divisor, blending), divisor))
+
+
 def _starts(padded: int, tile: int, stride: int, divisor: int) -> list[int]:
     """Evenly spread tile starts, multiples of ``divisor``, gaps <= ``stride``."""
     if tile >= padded:
@@ -169,17 +212,13 @@ def plan_axis(size: int, tile: int, halo: int, divisor: int, blending: str) -> A
     """Tile one axis (see :func:`plan_tiles`)."""
     padded = round_up(size, divisor)
     tile = min(tile, padded)
-    stride = tile - 2 * halo
-    if tile < padded and stride < divisor:
+    if tile < padded and tile - 2 * halo < divisor:
         raise ValueError(
             f"tile size {tile} is too small for overlap {halo}: tiles need at least "
             f"2 * overlap + divisor = {2 * halo + divisor} pixels; use a larger tile_shape or "
             "a smaller overlap"
         )
-    if blending != "none":  # extra overlap of about a quarter of the core for cross-fading
-        stride -= max(stride // 4, 1)
-    stride = max(stride // divisor * divisor, divisor)
-    starts = _starts(padded, tile, stride, divisor)
+    starts = _starts(padded, tile, _stride(tile, halo, divisor, blending), divisor)
     raw = [_raw_profile(starts, k, tile, halo, blending) for k in range(len(starts))]
     total = np.zeros(padded)
     for s, w in zip(starts, raw):
