@@ -109,12 +109,12 @@ def test_blockwise_blend_predicts_nothing_twice(tmp_path):
     calls = []
     restore = den._restore
     den._restore = lambda x, stats, tta, **kw: calls.append(tta) or restore(x, stats, tta, **kw)
-    # two transforms (identity, half turn): the same set for square and oblong tiles
+    # the four turns (the default) on square and oblong tiles alike
     predict_blockwise(den, noisy, tmp_path / "b.ome.zarr", client="threads", block_shape=(16, 32),
-                      tta=2, amp="none")  # fmt: skip
+                      tta=4, amp="none")  # fmt: skip
     assert calls and not any(calls)  # probe passes only (tta False); no region prediction
     maps, _ = read_image(tmp_path / "b.ome.zarr", lazy=False)
-    ref = den.predict_maps(noisy, tta=2, amp="none", tile_shape=(48, 64), blending="none")
+    ref = den.predict_maps(noisy, tta=4, amp="none", tile_shape=(48, 64), blending="none")
     np.testing.assert_allclose(maps[0] if maps.ndim == 3 else maps, ref[0], atol=1e-5)
 
 

@@ -371,8 +371,8 @@ def predict_tiled(
     blending : {"gaussian", "linear", "none"}
         How overlapping tiles are combined (see above).
     tta : bool or int
-        Average over flips of every axis and, when the tile is square in YX, 90-degree
-        rotations in YX (True: all, 8 transforms in 2D, 16 in 3D), each mapped back
+        Average over flips of every axis and 90-degree rotations in YX (when Y and X
+        have the same divisor; True: all, 8 transforms in 2D, 16 in 3D), each mapped back
         exactly; an integer ``n``: the first ``n`` of them (4: the four turns of YX;
         :func:`~biakit.nn.infer.tta_transforms`).
     device : str or torch.device

@@ -39,18 +39,22 @@ def tta_transforms(
     """List the transforms to average: identity, all symmetries, or the first ``n`` of them.
 
     ``enabled`` False (or 1) gives the identity alone, True every symmetry: the flips of
-    every axis, with Y/X swaps when tiles are square (8 in 2D, 16 in 3D, 4 in 2D
-    without swaps); an integer ``n`` the first ``n`` in an order where each prefix is a
-    subgroup: the identity, the half turn in YX, the two quarter turns (square tiles),
-    the Y and X flips, the two diagonal mirrors, then the same with Z flipped. Four
-    transforms are the four turns of YX (the four YX flips without square tiles).
+    every axis with Y/X swaps (8 in 2D, 16 in 3D; without swaps, 4 in 2D, when Y and
+    X have different divisors: a swapped tile would not fit the network's grid); an
+    integer ``n`` the first ``n`` in an order where each prefix is a subgroup: the
+    identity, the half turn in YX, the two quarter turns, the Y and X flips, the two
+    diagonal mirrors, then the same with Z flipped. Four transforms are the four turns
+    of YX. Tiles need not be square: a turned tile is predicted as it is and turned
+    back, so every tile of an image (the last, cut ones included) gets the same set.
     Averaging ``n`` predictions whose transform-specific errors are independent keeps
     ``1 - 1/n`` of the part of the error TTA can remove: 4 keep 6/7 of what 8 do.
 
     Examples
     --------
     >>> len(tta_transforms((64, 64), (4, 4), True)), len(tta_transforms((64, 32), (4, 4), True))
-    (8, 4)
+    (8, 8)
+    >>> len(tta_transforms((64, 32), (4, 8), True))  # a swap would break the divisors
+    4
     >>> len(tta_transforms((16, 64, 64), (2, 4, 4), True))
     16
     >>> tta_transforms((64, 64), (4, 4), 2)  # the identity and the half turn
@@ -65,10 +69,10 @@ def tta_transforms(
             raise ValueError(f"tta must be a bool or a number of transforms >= 1, got {enabled}")
     ndim = len(tile_shape)
     y, x = ndim - 2, ndim - 1
-    square = ndim >= 2 and tile_shape[-1] == tile_shape[-2] and divisor[-1] == divisor[-2]
+    swaps = ndim >= 2 and divisor[-1] == divisor[-2]
     if ndim < 2:
         plane = [Transform((), False), Transform((0,), False)]
-    elif square:  # turns by 0, 180, 90, 270 degrees, then the four mirrors
+    elif swaps:  # turns by 0, 180, 90, 270 degrees, then the four mirrors
         plane = [Transform((), False), Transform((y, x), False), Transform((x,), True),
                  Transform((y,), True), Transform((y,), False), Transform((x,), False),
                  Transform((), True), Transform((y, x), True)]  # fmt: skip
