@@ -212,3 +212,41 @@ def test_automatic_tiles_3d(monkeypatch):
     out, n_tiles = _tiles_of(net, image)  # one 24^3 tile per batch fits
     assert n_tiles > 1
     np.testing.assert_allclose(out, whole, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- default blending
+
+
+def test_auto_blending_cuts_exact_tiles_and_cross_fades_the_rest():
+    from biakit.nn.infer._predict import resolve_blending
+    from biakit.nn.models import UNetConfig
+
+    cfg = UNetConfig(depth=2)
+    smaller = tuple(h - 1 for h in cfg.halo)
+    assert resolve_blending(cfg, "auto", cfg.halo) == "none"  # exact tiles: no cross-fade
+    assert resolve_blending(cfg, "auto", smaller) == "gaussian"  # context cut short
+    assert resolve_blending(UNetConfig(depth=2, norm="group"), "auto", cfg.halo) == "gaussian"
+    assert resolve_blending(cfg, "linear", cfg.halo) == "linear"  # a choice is kept
+
+
+def test_exact_tiles_are_cut_not_cross_faded(monkeypatch):
+    """By default a local U-Net's tiles are cut (no quarter-core cross-fade): fewer,
+    smaller tiles for the same output. 2048^2 with room for 1192^2 tiles: four tiles of
+    1048^2 (1.05x the pixels) instead of four of 1192^2 (1.36x)."""
+    net = _unet(depth=2)
+    monkeypatch.setattr(_memory, "bytes_per_voxel", lambda *a, **k: 1000.0)
+    args = (net, 1, (2048, 2048), (4, 4), (23, 23), "cpu")
+    free = lambda device: 4 * 1000 * 1192**2  # noqa: E731  one tile of 1192^2
+    assert tiles_and_batch(*args, batch_size=4, blending="gaussian", free=free)[0] == (1192,) * 2
+    assert tiles_and_batch(*args, batch_size=4, blending="none", free=free)[0] == (1048,) * 2
+
+    monkeypatch.undo()
+    image = np.random.default_rng(4).random((1, 300, 260), dtype=np.float32)
+    whole = _whole(net, image)
+    per_voxel = bytes_per_voxel(net, 1, (4, 4), "cpu")
+    monkeypatch.setattr(_memory, "free_memory", lambda device: int(4 * per_voxel * 128**2))
+    out, n_tiles = _tiles_of(net, image)  # defaults: "auto" blending
+    faded, n_faded = _tiles_of(net, image, blending="gaussian")
+    assert 1 < n_tiles < n_faded
+    np.testing.assert_allclose(out, whole, atol=1e-5)
+    np.testing.assert_allclose(out, faded, atol=1e-5)

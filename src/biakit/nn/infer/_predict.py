@@ -67,6 +67,31 @@ def _geometry(
     return divisor, halo_i, tiles
 
 
+def resolve_blending(cfg: Any, blending: str, overlap: Sequence[int]) -> str:
+    """Return the blending ``"auto"`` stands for: ``"none"`` for exact tiles, else Gaussian.
+
+    Tiles are exact when the network is local (``cfg.is_local``: no per-tile
+    statistics) and ``overlap`` covers its whole receptive field (``cfg.halo``): every
+    tile then predicts a pixel alike, so a cross-fade would only average equal values
+    at the price of a quarter more overlap per axis (1.36x the pixels of a 2048^2 image
+    in 2D). Other blendings are returned as given.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> cfg = SimpleNamespace(halo=(23, 23), is_local=True)
+    >>> resolve_blending(cfg, "auto", (23, 23)), resolve_blending(cfg, "auto", (8, 8))
+    ('none', 'gaussian')
+    >>> resolve_blending(SimpleNamespace(halo=(1, 1)), "auto", (1, 1))  # locality unknown
+    'gaussian'
+    """
+    if blending != "auto":
+        return blending
+    halo = _per_axis(cfg.halo, len(overlap), "model halo")
+    exact = bool(getattr(cfg, "is_local", False)) and all(o >= h for o, h in zip(overlap, halo))
+    return "none" if exact else "gaussian"
+
+
 def _check_image(cfg: Any, image: Any) -> tuple[int, ...]:
     shape = getattr(image, "shape", None)
     if shape is None:
@@ -176,7 +201,7 @@ def iter_predict_tiled(
     tile_shape: int | Sequence[int] | None = None,
     overlap: int | Sequence[int] | None = None,
     batch_size: int = 4,
-    blending: str = "gaussian",
+    blending: str = "auto",
     tta: bool | int = False,
     device: Any = "auto",
     out: Any = None,
@@ -203,8 +228,8 @@ def iter_predict_tiled(
     """
     cfg = _config(model)
     spatial = _check_image(cfg, image)
-    if blending not in BLENDINGS:
-        raise ValueError(f"blending must be one of {BLENDINGS}, got {blending!r}")
+    if blending not in (*BLENDINGS, "auto"):
+        raise ValueError(f"blending must be one of {(*BLENDINGS, 'auto')}, got {blending!r}")
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
@@ -212,6 +237,7 @@ def iter_predict_tiled(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     divisor, halo, tiles = _geometry(cfg, spatial, tile_shape, overlap)
+    blending = resolve_blending(cfg, blending, halo)
     dev = _resolve_device("cpu" if session is not None else device)
     if tiles is None:  # fewer, larger tiles; as many per batch as memory holds
         tiles, batch_size = tiles_and_batch(
@@ -319,7 +345,7 @@ def predict_tiled(
     tile_shape: int | Sequence[int] | None = None,
     overlap: int | Sequence[int] | None = None,
     batch_size: int = 4,
-    blending: str = "gaussian",
+    blending: str = "auto",
     tta: bool | int = False,
     device: Any = "auto",
     out: Any = None,
@@ -346,6 +372,9 @@ def predict_tiled(
       ``overlap`` is smaller than the true receptive field (the usual case for deep
       U-Nets), then only approximately equal to the whole-image prediction; exact
       (up to rounding) when ``overlap`` covers it. Costs up to ~1.8x more tiles in 2D.
+    * ``"auto"`` (default): ``"none"`` where the tiles are exact (a local network,
+      ``model.config.is_local``, and ``overlap`` at least its receptive field, as by
+      default), else ``"gaussian"`` (:func:`resolve_blending`).
 
     Parameters
     ----------
@@ -368,7 +397,7 @@ def predict_tiled(
         (rounded up).
     batch_size : int
         Tiles per forward pass.
-    blending : {"gaussian", "linear", "none"}
+    blending : {"auto", "gaussian", "linear", "none"}
         How overlapping tiles are combined (see above).
     tta : bool or int
         Average over flips of every axis and 90-degree rotations in YX (when Y and X
