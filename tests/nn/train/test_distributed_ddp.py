@@ -107,8 +107,51 @@ def run_budget(batch, out):
     return {"steps": trainer.steps, "epochs": trainer.epoch, "reason": trainer.stop_reason}
 
 
+class _Poisoned(torch.nn.Module):
+    """A network whose output (``"output"``) or gradients (``"grads"``) are NaN in autocast
+    on one rank only (``rank``; the other ranks' batches are finite)."""
+
+    def __init__(self, net, where, rank):
+        super().__init__()
+        self.net, self.where, self.rank = net, where, rank
+
+    def forward(self, x):
+        out = self.net(x)
+        if not torch.is_autocast_enabled("cpu") or dd.distributed_context().rank != self.rank:
+            return out
+        return out * float("inf") if self.where == "output" else _NaNGradient.apply(out)
+
+
+class _NaNGradient(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * float("nan")
+
+
+def run_bf16_redo(batch, out):
+    """bf16 batches that are not finite on one rank: every rank redoes them in float32."""
+    from biakit.nn.train import _precision
+
+    _precision.cpu_bf16_native = lambda: True  # in the forked worker only
+    results = {}
+    for where, rank in (("grads", 0), ("output", 1)):
+        cfg = _cfg(batch, optimizer="sgd", lr=0.05, schedule="none", loss="ce", amp="bf16")
+        net = _net()
+        trainer = Trainer(_Poisoned(net, where, rank), cfg, _data(11), output_dir=out / where,
+                          plots=False)  # fmt: skip
+        trainer.fit(progress=False)
+        results[where] = {"params": _params(net), "retries": trainer.float32_retries,
+                          "float32_after": trainer.amp_dtype is None}  # fmt: skip
+    return results
+
+
 SCENARIOS = {
     "sgd": run_sgd,
+    "bf16_redo": run_bf16_redo,
     "accumulate": run_accumulate,
     "bn_adam": run_bn_adam,
     "resume": run_resume,
@@ -176,6 +219,19 @@ def test_sync_batchnorm_and_sharded_validation_match_one_process(ddp, tmp_path):
     for key in ("loss", "val_loss", "val_acc"):
         assert np.allclose(rank0["bn_adam"][key], single[key], atol=TOL), key
     assert rank0["bn_adam"]["best_epoch"] == single["best_epoch"]
+
+
+def test_bf16_redo_on_one_rank_keeps_the_ranks_together(ddp, tmp_path):
+    """A non-finite bf16 loss or gradient on one rank only is redone in float32 by every
+    rank (the loss and the gradients are reduced first): no hang, equal weights, and after
+    three such batches float32, so the run equals a float32 run of one process."""
+    (rank0, rank1), _ = ddp
+    single = run_sgd(2 * B, tmp_path)
+    for where in ("grads", "output"):
+        for rank in (rank0, rank1):
+            got = rank["bf16_redo"][where]
+            assert got["retries"] == 3 and got["float32_after"], where
+            _close(got["params"], single["params"])
 
 
 def test_checkpoint_of_rank_0_resumes_exactly(ddp):
