@@ -230,6 +230,9 @@ def _help_on_stderr(command: Any, args: list[str]) -> int:
 def run_cli(command: Callable[..., Any], args: list[str] | None = None) -> int:
     """Run a click / typer command; return its exit status, printing errors as one line.
 
+    Warnings biakit logs while the command runs (e.g. a denoising run's advice on its
+    training images) are written to stderr, one line each.
+
     Parameters
     ----------
     command : click.Command
@@ -254,6 +257,26 @@ def run_cli(command: Callable[..., Any], args: list[str] | None = None) -> int:
     hellohello
     0
     """
+    handler = _StderrHandler(logging.WARNING)  # biakit's warnings, e.g. training advice
+    biakit_log = logging.getLogger("biakit")
+    biakit_log.addHandler(handler)
+    try:
+        return _run_cli(command, args)
+    finally:
+        biakit_log.removeHandler(handler)
+
+
+class _StderrHandler(logging.Handler):
+    """Write log messages, one per line, to the ``sys.stderr`` of the moment."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:  # pragma: no cover - a closed stream
+            self.handleError(record)
+
+
+def _run_cli(command: Callable[..., Any], args: list[str] | None) -> int:
     debug = bool(os.environ.get("BIAKIT_DEBUG"))
     if not debug:  # libraries' own log lines would break the one-line error contract
         logging.getLogger("tifffile").setLevel(logging.CRITICAL)

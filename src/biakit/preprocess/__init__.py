@@ -15,6 +15,8 @@ declare ``GLOBAL``.
 - geometry: :func:`rescale_to_isotropic`, :func:`resample`, :func:`flip`,
   :func:`rotate90`, :func:`rotate`
 - deconvolution: :func:`richardson_lucy`, :func:`gaussian_psf`
+- noise structure: :func:`noise_structure`, :func:`pooled_noise_structure` (is the noise
+  pixel-wise independent, or correlated along an axis?)
 
 Examples
 --------
@@ -33,8 +35,14 @@ from biakit.preprocess._contrast import clahe, gamma, normalize_percentile, resc
 from biakit.preprocess._deconvolution import gaussian_psf, richardson_lucy
 from biakit.preprocess._denoise import estimate_noise, gaussian, median, nl_means
 from biakit.preprocess._geometry import flip, resample, rescale_to_isotropic, rotate, rotate90
+from biakit.preprocess._noise_structure import (
+    NoiseStructure,
+    noise_structure,
+    pooled_noise_structure,
+)
 
 __all__ = [
+    "NoiseStructure",
     "bilateral",
     "clahe",
     "estimate_background",
@@ -45,7 +53,9 @@ __all__ = [
     "gaussian_psf",
     "median",
     "nl_means",
+    "noise_structure",
     "normalize_percentile",
+    "pooled_noise_structure",
     "resample",
     "rescale_intensity",
     "rescale_to_isotropic",

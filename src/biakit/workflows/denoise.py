@@ -30,6 +30,7 @@ import pandas as pd
 
 from biakit.errors import DataError
 from biakit.workflows._base import channels_first
+from biakit.workflows._denoise_checks import check_noise_structure
 from biakit.workflows._denoise_config import DenoiseConfig
 from biakit.workflows._network import NetworkWorkflow, _check_finite
 from biakit.workflows._results import Evaluation
@@ -109,6 +110,9 @@ class Denoiser(NetworkWorkflow):
         norm_out = norm_in if cfg.self_supervised else dataset_stats(cfg.normalizer, targets)
         self.training = {"normalization": {"input": norm_in.to_dict(),
                                            "target": norm_out.to_dict()}}  # fmt: skip
+        structure = check_noise_structure(images, cfg)  # logs advice for correlated noise
+        if structure is not None:
+            self.training["noise_structure"] = structure
         xs, ys = self._normalized(images, targets)
         if val is not None:
             val = self._normalized(*val)

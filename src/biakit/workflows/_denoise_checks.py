@@ -1,0 +1,100 @@
+"""Checks of the training images a denoising run makes before it trains.
+
+:func:`check_noise_structure`: Noise2Void (and N2V2) assume pixel-wise independent
+noise; noise correlated along one axis (line-scan stripes, camera column / row
+patterns) is learned as signal and kept. The check measures the noise's neighbour
+correlations (:func:`biakit.preprocess.noise_structure`) on central crops of the
+training images and, when the noise is correlated along one axis, logs a warning that
+names structN2V's axis and line for it (or says that a structN2V line is along the
+wrong axis). The record is stored in the workflow's ``training`` record.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+CROP = {2: (1024, 1024), 3: (32, 256, 256)}  # central crop measured per image and channel
+MAX_CROPS = 8  # (image, channel) pairs measured, evenly spread
+_AXIS_NAMES = {-1: "X", -2: "Y", -3: "Z"}
+
+log = logging.getLogger(__name__)
+
+
+def check_noise_structure(images: Sequence[np.ndarray], cfg: Any) -> dict[str, Any] | None:
+    """Measure the noise structure of channel-first training images; warn when it matters.
+
+    Parameters
+    ----------
+    images : sequence of ndarray
+        ``(C, *spatial)`` training images of a self-supervised run.
+    cfg : DenoiseConfig
+        The run's configuration (``algorithm``, ``struct_axis``, ``ndim``).
+
+    Returns
+    -------
+    dict or None
+        ``{"correlation": [...], "axis": ..., "line": ...}`` (per spatial axis, Z Y X
+        order), or None for supervised algorithms or images too small to measure.
+
+    Examples
+    --------
+    >>> from scipy import ndimage as ndi
+    >>> from biakit.workflows import DenoiseConfig
+    >>> noise = np.random.default_rng(0).normal(size=(1, 256, 256))
+    >>> striped = ndi.uniform_filter1d(noise, 5, axis=-1)  # correlated along X
+    >>> check_noise_structure([striped], DenoiseConfig())["axis"]
+    -1
+    """
+    from biakit.preprocess import noise_structure, pooled_noise_structure
+
+    if cfg.algorithm not in ("n2v", "n2v2", "structn2v"):
+        return None
+    crops = [c for c in _crops(images, CROP[cfg.ndim]) if min(c.shape) >= 8]
+    if not crops:
+        return None
+    found = pooled_noise_structure([noise_structure(c) for c in crops])
+    record = {"correlation": [round(c, 3) for c in found.correlation], "axis": found.axis,
+              "line": found.line}  # fmt: skip
+    message = _advice(found, cfg)
+    if message:
+        log.warning("warning: %s", message)
+        record["advice"] = message
+    return record
+
+
+def _crops(images: Sequence[np.ndarray], crop: tuple[int, ...]) -> list[np.ndarray]:
+    """Central crops of up to :data:`MAX_CROPS` (image, channel) pairs, evenly spread."""
+    pairs = [(i, c) for i, im in enumerate(images) for c in range(len(im))]
+    picks = np.unique(np.linspace(0, len(pairs) - 1, min(MAX_CROPS, len(pairs))).astype(int))
+    out = []
+    for k in picks:
+        i, c = pairs[k]
+        plane = np.asarray(images[i][c])
+        starts = [max((n - m) // 2, 0) for n, m in zip(plane.shape, crop)]
+        out.append(plane[tuple(slice(s, s + m) for s, m in zip(starts, crop))])
+    return out
+
+
+def _advice(found: Any, cfg: Any) -> str | None:
+    """Return the warning for a structure that does not suit the algorithm, or None."""
+    names = [_AXIS_NAMES[a - cfg.ndim] for a in range(cfg.ndim)]
+    values = ", ".join(f"{n} {c:.2f}" for n, c in zip(names, found.correlation))
+    if found.axis is None:
+        return None
+    name = _AXIS_NAMES[found.axis]
+    if cfg.algorithm == "structn2v":
+        line_axis = cfg.struct_axis - cfg.ndim if cfg.struct_axis >= 0 else cfg.struct_axis
+        if found.axis == line_axis:
+            return None
+        return (f"the noise of the training images is correlated along {name} (neighbour "
+                f"correlation {values}), but structn2v masks a line along "
+                f"{_AXIS_NAMES[line_axis]}; use struct_axis: {found.axis}, "
+                f"struct_length: {found.line}")  # fmt: skip
+    return (f"the noise of the training images is correlated along {name} (neighbour "
+            f"correlation {values}; 0 for pixel-wise independent noise): {cfg.algorithm} "
+            f"learns such noise as signal and keeps it; train with algorithm: structn2v, "
+            f"struct_axis: {found.axis}, struct_length: {found.line}")  # fmt: skip
