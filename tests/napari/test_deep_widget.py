@@ -215,3 +215,20 @@ def test_asynchronous_training_cancel_keeps_model(viewer, widget, qtbot, asynchr
     assert widget.workflow is old and len(widget.records) < 500
     for key, value in _state(widget.workflow.model).items():
         torch.testing.assert_close(value, weights[key])
+
+
+def test_n2v_on_striped_noise_shows_the_structn2v_advice(viewer, widget, monkeypatch):
+    from scipy import ndimage as ndi
+
+    shown = []
+    monkeypatch.setattr("biakit.napari._deep_widget.notify_warning", shown.append)
+    noise = np.random.default_rng(0).normal(size=(64, 64))
+    viewer.add_image(ndi.uniform_filter1d(noise, 3, axis=-1).astype("f4"), name="striped")
+    widget.set_task("denoise")
+    widget.image.select("striped")
+    _set(widget, TINY)
+    job = widget.train()
+    assert job.done and job.error is None, job.error
+    assert len(shown) == 1 and "correlated along X" in shown[0]
+    assert "struct_axis: -1, struct_length: 5" in shown[0]
+    assert widget.model_label.text().endswith("see the warning")

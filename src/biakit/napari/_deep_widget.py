@@ -42,7 +42,7 @@ from biakit.napari._deep_tasks import (
 from biakit.napari._layers import LayerPicker
 from biakit.napari._panels import ModelRow, TableView
 from biakit.napari._plot_widget import CurvePlot
-from biakit.napari._progress import ProgressRow
+from biakit.napari._progress import ProgressRow, notify_warning
 from biakit.napari._reader import layer_to_array
 
 __all__ = ["DeepWidget", "add_layers"]
@@ -242,6 +242,10 @@ class DeepWidget(QWidget):
         summary = workflow.training.get("summary", {}) or {}
         text = summary.get("message") or f"{len(self.records)} epoch(s)"
         self.model_label.setText(f"model: {workflow.task}, trained: {text}")
+        advice = (workflow.training.get("noise_structure") or {}).get("advice")
+        if advice:  # e.g. N2V on noise correlated along one axis: structN2V's settings
+            self.model_label.setText(f"model: {workflow.task}, trained: {text}; see the warning")
+            notify_warning(advice)
 
     def cancel(self) -> None:
         """Stop the running training or prediction at its next batch (thread-safe flag too)."""

@@ -162,6 +162,16 @@ def _parse_record(record: Any) -> tuple[int | None, int | None, str]:
     return None, None, ""
 
 
+def notify_warning(message: str) -> None:
+    """Show a warning as a napari notification (logged when napari cannot show it)."""
+    try:
+        from napari.utils.notifications import show_warning
+
+        show_warning(message)
+    except Exception:  # pragma: no cover - no napari notification manager
+        log.warning("%s", message)
+
+
 def notify_error(exc: BaseException) -> None:
     """Show an error as a napari notification (logged when napari cannot show it)."""
     try:
