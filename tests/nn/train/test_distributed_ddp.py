@@ -107,9 +107,9 @@ def run_budget(batch, out):
     return {"steps": trainer.steps, "epochs": trainer.epoch, "reason": trainer.stop_reason}
 
 
-class _Poisoned(torch.nn.Module):
-    """A network whose output (``"output"``) or gradients (``"grads"``) are NaN in autocast
-    on one rank only (``rank``; the other ranks' batches are finite)."""
+class _OneRankNaN(torch.nn.Module):
+    """In autocast on rank ``rank`` only, the output is inf (``"output"``) or its gradient
+    NaN (``"grads"``); the other ranks' batches are finite."""
 
     def __init__(self, net, where, rank):
         super().__init__()
@@ -119,17 +119,11 @@ class _Poisoned(torch.nn.Module):
         out = self.net(x)
         if not torch.is_autocast_enabled("cpu") or dd.distributed_context().rank != self.rank:
             return out
-        return out * float("inf") if self.where == "output" else _NaNGradient.apply(out)
-
-
-class _NaNGradient(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        return x.clone()
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad * float("nan")
+        if self.where == "output":
+            return out * float("inf")
+        out = out * 1.0
+        out.register_hook(lambda grad: grad * float("nan"))
+        return out
 
 
 def run_bf16_redo(batch, out):
@@ -141,7 +135,7 @@ def run_bf16_redo(batch, out):
     for where, rank in (("grads", 0), ("output", 1)):
         cfg = _cfg(batch, optimizer="sgd", lr=0.05, schedule="none", loss="ce", amp="bf16")
         net = _net()
-        trainer = Trainer(_Poisoned(net, where, rank), cfg, _data(11), output_dir=out / where,
+        trainer = Trainer(_OneRankNaN(net, where, rank), cfg, _data(11), output_dir=out / where,
                           plots=False)  # fmt: skip
         trainer.fit(progress=False)
         results[where] = {"params": _params(net), "retries": trainer.float32_retries,
