@@ -117,6 +117,23 @@ def test_info_and_convert(tmp_path, capsys):
     assert main(["convert", str(src), str(src)]) == 2
 
 
+def test_info_reads_the_noise(tmp_path, capsys):
+    """White noise reads as independent; a 2-channel time-lapse with stripes along X in its
+    first channel and frame (the measured one) as correlated along X, with structN2V's line."""
+    from scipy import ndimage as ndi
+
+    rng = np.random.default_rng(0)
+    write_image(tmp_path / "white.tif", rng.normal(100, 5, (96, 96)).astype("f4"), ImageMeta("YX"))
+    movie = rng.normal(100, 5, (3, 2, 96, 96))
+    movie[0, 0] = 100 + ndi.uniform_filter1d(rng.normal(size=(96, 96)), 3, axis=-1)
+    write_image(tmp_path / "striped.tif", movie.astype("f4"), ImageMeta("TCYX"))
+    assert main(["info", str(tmp_path / "white.tif")]) == 0
+    assert "pixel-wise independent (Noise2Void suits it)" in capsys.readouterr().out
+    assert main(["info", str(tmp_path / "striped.tif")]) == 0
+    out = capsys.readouterr().out
+    assert "correlated along X (structN2V: struct_axis: -1, struct_length: 5)" in out
+
+
 def test_pipeline_steps_and_template(tmp_path, capsys):
     assert main(["pipeline", "steps"]) == 0
     out = capsys.readouterr().out

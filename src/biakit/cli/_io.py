@@ -16,7 +16,12 @@ def info(
     ],
     axes: AxesOption = None,
 ) -> None:
-    """Print an image's shape, dtype, axes, spacing and intensity range (or a model package's)."""
+    """Print an image's shape, dtype, axes, spacing, intensity range and noise (or a package's).
+
+    The noise line gives the neighbour correlation of the noise along each spatial axis
+    in the centre of the first channel / frame: near 0 for pixel-wise independent noise
+    (Noise2Void's assumption); high along one axis for striped noise (structN2V).
+    """
     import numpy as np
 
     from biakit.bioimageio._info import is_package
@@ -37,6 +42,11 @@ def info(
     if 0 < image.size <= 512**3:
         values = np.asarray(image)
         typer.echo(f"range:   {values.min()} .. {values.max()}  mean: {float(values.mean()):.4g}")
+        spatial = values[tuple(slice(None) if a in "ZYX" else 0 for a in meta.axes)]
+        if spatial.ndim in (2, 3) and min(spatial.shape) >= 8:
+            from biakit.workflows._denoise_checks import describe_noise
+
+            typer.echo(f"noise:   {describe_noise(spatial.astype(np.float64))}")
 
 
 def convert(

@@ -45,7 +45,7 @@ class NoiseStructure:
         its lag-1 correlation is >= ``STRUCTURED`` and every other axis' < ``WHITE``.
     line : int
         Odd length of structN2V's masked line that covers the correlated pixels:
-        ``2 k + 1`` for the longest lag ``k`` with a correlation > ``LINE`` (1 if none).
+        ``2 k + 1`` where lags ``1 .. k`` all have a correlation > ``LINE`` (1 if none).
     """
 
     correlation: tuple[float, ...]
@@ -123,8 +123,9 @@ def _classified(lags: tuple[tuple[float, ...], ...]) -> NoiseStructure:
         if c >= STRUCTURED and all(o < WHITE for b, o in enumerate(first) if b != a):
             axis = a - ndim
     line = 1
-    if axis is not None:
-        line = 2 * max(k + 1 for k, c in enumerate(lags[axis]) if c > LINE) + 1
+    if axis is not None:  # the lags from 1 up to the first one not correlated
+        longest = next((k for k, c in enumerate(lags[axis]) if c <= LINE), len(lags[axis]))
+        line = 2 * longest + 1
     return NoiseStructure(first, lags, axis, line)
 
 

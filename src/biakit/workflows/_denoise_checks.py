@@ -20,6 +20,7 @@ import numpy as np
 CROP = {2: (1024, 1024), 3: (32, 256, 256)}  # central crop measured per image and channel
 MAX_CROPS = 8  # (image, channel) pairs measured, evenly spread
 _AXIS_NAMES = {-1: "X", -2: "Y", -3: "Z"}
+WHITE = 0.15  # below this on every axis the noise reads as pixel-wise independent
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,28 @@ def check_noise_structure(images: Sequence[np.ndarray], cfg: Any) -> dict[str, A
         log.warning("warning: %s", message)
         record["advice"] = message
     return record
+
+
+def describe_noise(image: np.ndarray) -> str:
+    """One line on the noise of a single-channel ``(Y, X)`` / ``(Z, Y, X)`` image (its centre).
+
+    Examples
+    --------
+    >>> describe_noise(np.random.default_rng(0).normal(size=(128, 128)))
+    'neighbour correlation Y 0.02, X 0.00: pixel-wise independent (Noise2Void suits it)'
+    """
+    from biakit.preprocess import noise_structure
+
+    crop = _crops([np.asarray(image)[None]], CROP[image.ndim])[0]
+    found = noise_structure(crop)
+    names = [_AXIS_NAMES[a - image.ndim] for a in range(image.ndim)]
+    values = ", ".join(f"{n} {c:.2f}" for n, c in zip(names, found.correlation))
+    if found.axis is not None:
+        return (f"neighbour correlation {values}: correlated along {_AXIS_NAMES[found.axis]} "
+                f"(structN2V: struct_axis: {found.axis}, struct_length: {found.line})")  # fmt: skip
+    if max(abs(c) for c in found.correlation) < WHITE:
+        return f"neighbour correlation {values}: pixel-wise independent (Noise2Void suits it)"
+    return f"neighbour correlation {values}: smooth, blurred or low noise"
 
 
 def _crops(images: Sequence[np.ndarray], crop: tuple[int, ...]) -> list[np.ndarray]:
