@@ -57,6 +57,15 @@ def test_structn2v_line_along_the_wrong_axis(denoise_tiny, caplog):
     assert "masks a line along X; use struct_axis: -2" in messages[0]
 
 
+def test_structn2v_line_too_short(denoise_tiny, caplog):
+    """A line shorter than the noise's correlated extent leaves most stripes (see
+    benchmarks/bench_structn2v.py: line 5 on 9 correlated pixels, 22.6 vs 27.7 dB)."""
+    cfg = DenoiseConfig(**{**denoise_tiny, "algorithm": "structn2v", "struct_length": 3})
+    _, messages = _train(cfg, [_striped(-1)], caplog)  # spans 5 pixels
+    assert len(messages) == 1
+    assert "masks 3 pixels, fewer than the 5 it spans; use struct_axis: -1" in messages[0]
+
+
 def test_supervised_training_is_not_checked(denoise_tiny, caplog):
     noisy, clean = _striped(-1), np.zeros((64, 64), "f4")
     den = Denoiser(DenoiseConfig(**{**denoise_tiny, "algorithm": "care"}))

@@ -20,7 +20,6 @@ import numpy as np
 CROP = {2: (1024, 1024), 3: (32, 256, 256)}  # central crop measured per image and channel
 MAX_CROPS = 8  # (image, channel) pairs measured, evenly spread
 _AXIS_NAMES = {-1: "X", -2: "Y", -3: "Z"}
-WHITE = 0.15  # below this on every axis the noise reads as pixel-wise independent
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +75,10 @@ def describe_noise(image: np.ndarray) -> str:
     'neighbour correlation Y 0.02, X 0.00: pixel-wise independent (Noise2Void suits it)'
     """
     from biakit.preprocess import noise_structure
+    from biakit.preprocess._noise_structure import WHITE
 
-    crop = _crops([np.asarray(image)[None]], CROP[image.ndim])[0]
-    found = noise_structure(crop)
-    names = [_AXIS_NAMES[a - image.ndim] for a in range(image.ndim)]
-    values = ", ".join(f"{n} {c:.2f}" for n, c in zip(names, found.correlation))
+    found = noise_structure(_crops([np.asarray(image)[None]], CROP[image.ndim])[0])
+    values = _values(found)
     if found.axis is not None:
         return (f"neighbour correlation {values}: correlated along {_AXIS_NAMES[found.axis]} "
                 f"(structN2V: struct_axis: {found.axis}, struct_length: {found.line})")  # fmt: skip
@@ -102,21 +100,27 @@ def _crops(images: Sequence[np.ndarray], crop: tuple[int, ...]) -> list[np.ndarr
     return out
 
 
+def _values(found: Any) -> str:
+    """``"Y 0.01, X 0.79"``: the lag-1 correlation per axis, named."""
+    ndim = len(found.correlation)
+    return ", ".join(f"{_AXIS_NAMES[a - ndim]} {c:.2f}" for a, c in enumerate(found.correlation))
+
+
 def _advice(found: Any, cfg: Any) -> str | None:
     """Return the warning for a structure that does not suit the algorithm, or None."""
-    names = [_AXIS_NAMES[a - cfg.ndim] for a in range(cfg.ndim)]
-    values = ", ".join(f"{n} {c:.2f}" for n, c in zip(names, found.correlation))
     if found.axis is None:
         return None
-    name = _AXIS_NAMES[found.axis]
+    name, values = _AXIS_NAMES[found.axis], _values(found)
     if cfg.algorithm == "structn2v":
         line_axis = cfg.struct_axis - cfg.ndim if cfg.struct_axis >= 0 else cfg.struct_axis
-        if found.axis == line_axis:
+        if found.axis == line_axis and cfg.struct_length >= found.line:
             return None
+        what = f"a line along {_AXIS_NAMES[line_axis]}"
+        if found.axis == line_axis:
+            what = f"{cfg.struct_length} pixels, fewer than the {found.line} it spans"
         return (f"the noise of the training images is correlated along {name} (neighbour "
-                f"correlation {values}), but structn2v masks a line along "
-                f"{_AXIS_NAMES[line_axis]}; use struct_axis: {found.axis}, "
-                f"struct_length: {found.line}")  # fmt: skip
+                f"correlation {values}), but structn2v masks {what}; use struct_axis: "
+                f"{found.axis}, struct_length: {found.line}")  # fmt: skip
     return (f"the noise of the training images is correlated along {name} (neighbour "
             f"correlation {values}; 0 for pixel-wise independent noise): {cfg.algorithm} "
             f"learns such noise as signal and keeps it; train with algorithm: structn2v, "
