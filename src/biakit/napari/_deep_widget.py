@@ -241,10 +241,10 @@ class DeepWidget(QWidget):
         self.workflow = workflow
         summary = workflow.training.get("summary", {}) or {}
         text = summary.get("message") or f"{len(self.records)} epoch(s)"
-        self.model_label.setText(f"model: {workflow.task}, trained: {text}")
         advice = (workflow.training.get("noise_structure") or {}).get("advice")
+        seen = "; see the warning" if advice else ""
+        self.model_label.setText(f"model: {workflow.task}, trained: {text}{seen}")
         if advice:  # e.g. N2V on noise correlated along one axis: structN2V's settings
-            self.model_label.setText(f"model: {workflow.task}, trained: {text}; see the warning")
             notify_warning(advice)
 
     def cancel(self) -> None:

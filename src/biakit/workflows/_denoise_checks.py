@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-CROP = {2: (1024, 1024), 3: (32, 256, 256)}  # central crop measured per image and channel
+CROP = (1024, 32, 256)  # central crop measured: 1024^2 in 2D, 32 x 256 x 256 in 3D
 MAX_CROPS = 8  # (image, channel) pairs measured, evenly spread
 _AXIS_NAMES = {-1: "X", -2: "Y", -3: "Z"}
 
@@ -53,7 +53,7 @@ def check_noise_structure(images: Sequence[np.ndarray], cfg: Any) -> dict[str, A
 
     if cfg.algorithm not in ("n2v", "n2v2", "structn2v"):
         return None
-    crops = [c for c in _crops(images, CROP[cfg.ndim]) if min(c.shape) >= 8]
+    crops = [c for c in _crops(images) if min(c.shape) >= 8]
     if not crops:
         return None
     found = pooled_noise_structure([noise_structure(c) for c in crops])
@@ -77,7 +77,7 @@ def describe_noise(image: np.ndarray) -> str:
     from biakit.preprocess import noise_structure
     from biakit.preprocess._noise_structure import WHITE
 
-    found = noise_structure(_crops([np.asarray(image)[None]], CROP[image.ndim])[0])
+    found = noise_structure(_crops([np.asarray(image)[None]])[0])
     values = _values(found)
     if found.axis is not None:
         return (f"neighbour correlation {values}: correlated along {_AXIS_NAMES[found.axis]} "
@@ -87,17 +87,14 @@ def describe_noise(image: np.ndarray) -> str:
     return f"neighbour correlation {values}: smooth, blurred or low noise"
 
 
-def _crops(images: Sequence[np.ndarray], crop: tuple[int, ...]) -> list[np.ndarray]:
-    """Central crops of up to :data:`MAX_CROPS` (image, channel) pairs, evenly spread."""
+def _crops(images: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Central :data:`CROP` crops of up to :data:`MAX_CROPS` (image, channel) pairs, spread."""
+    from biakit.nn.infer._blind_spot import _central
+
     pairs = [(i, c) for i, im in enumerate(images) for c in range(len(im))]
     picks = np.unique(np.linspace(0, len(pairs) - 1, min(MAX_CROPS, len(pairs))).astype(int))
-    out = []
-    for k in picks:
-        i, c = pairs[k]
-        plane = np.asarray(images[i][c])
-        starts = [max((n - m) // 2, 0) for n, m in zip(plane.shape, crop)]
-        out.append(plane[tuple(slice(s, s + m) for s, m in zip(starts, crop))])
-    return out
+    planes = [np.asarray(images[i][c]) for i, c in (pairs[k] for k in picks)]
+    return [plane[_central(plane.shape, *CROP)] for plane in planes]
 
 
 def _values(found: Any) -> str:
